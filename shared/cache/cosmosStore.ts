@@ -1,0 +1,75 @@
+import type { Container } from '@azure/cosmos';
+
+import { type CacheDocument, parseCacheDocument } from './document.js';
+
+export interface StoredDocument {
+  /** Undefined when there is none, or when what is stored does not parse (then `etag` still lets us overwrite it). */
+  document: CacheDocument | undefined;
+  etag: string | undefined;
+  requestCharge: number;
+}
+
+export type WriteOutcome =
+  | { written: true; etag: string | undefined; requestCharge: number }
+  | { written: false; requestCharge: number };
+
+/** The token cache's view of Cosmos DB: point operations only, partition key = id. */
+export interface TokenCacheStore {
+  read(accountId: string): Promise<StoredDocument>;
+  /** Replace with If-Match when `etag` is known, else create; `written: false` on 412 or 409. */
+  write(document: CacheDocument, etag: string | undefined): Promise<WriteOutcome>;
+  remove(accountId: string): Promise<{ requestCharge: number }>;
+}
+
+export function cosmosTokenCacheStore(container: Container): TokenCacheStore {
+  return {
+    async read(accountId) {
+      const response = await container.item(accountId, accountId).read<Record<string, unknown>>();
+      return {
+        document: parseCacheDocument(response.resource, accountId),
+        etag: response.resource === undefined ? undefined : response.etag,
+        requestCharge: response.requestCharge,
+      };
+    },
+
+    async write(document, etag) {
+      try {
+        const response =
+          etag === undefined
+            ? await container.items.create(document)
+            : await container
+                .item(document.id, document.id)
+                .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
+        return { written: true, etag: response.etag, requestCharge: response.requestCharge };
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 412 || status === 409) return { written: false, requestCharge: chargeOf(error) };
+        throw error;
+      }
+    },
+
+    async remove(accountId) {
+      try {
+        const response = await container.item(accountId, accountId).delete();
+        return { requestCharge: response.requestCharge };
+      } catch (error) {
+        if (statusOf(error) === 404) return { requestCharge: chargeOf(error) };
+        throw error;
+      }
+    },
+  };
+}
+
+export function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
+  const code = Number(error.code);
+  return Number.isInteger(code) ? code : undefined;
+}
+
+function chargeOf(error: unknown): number {
+  if (typeof error !== 'object' || error === null || !('headers' in error)) return 0;
+  const headers = error.headers;
+  if (typeof headers !== 'object' || headers === null || !('x-ms-request-charge' in headers)) return 0;
+  const charge = Number(headers['x-ms-request-charge']);
+  return Number.isFinite(charge) ? charge : 0;
+}

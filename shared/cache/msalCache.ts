@@ -1,0 +1,65 @@
+import { isRecord } from './document.js';
+
+/**
+ * Pure reads of msal-node's serialized cache (its JSON schema: `AccessToken`, `RefreshToken`, ...),
+ * so that the cache layers can tell whether a blob can serve a request without asking MSAL to
+ * go to the network.
+ */
+
+interface AccessTokenRecord {
+  target: string;
+  expiresOn: number;
+}
+
+function accessTokens(cacheJson: string): AccessTokenRecord[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(cacheJson);
+  } catch {
+    return [];
+  }
+  if (!isRecord(parsed) || !isRecord(parsed.AccessToken)) return [];
+  const tokens: AccessTokenRecord[] = [];
+  for (const token of Object.values(parsed.AccessToken)) {
+    if (!isRecord(token) || typeof token.target !== 'string') continue;
+    const expiresOn = Number(token.expires_on);
+    if (Number.isFinite(expiresOn)) tokens.push({ target: token.target, expiresOn });
+  }
+  return tokens;
+}
+
+/**
+ * The expiry of an access token in the blob that covers `scopes` and that msal-node would still
+ * serve from cache (it renews `renewalOffsetSeconds` early), or undefined.
+ */
+export function usableAccessTokenExpiry(
+  cacheJson: string,
+  scopes: readonly string[],
+  nowSeconds: number,
+  renewalOffsetSeconds: number,
+): number | undefined {
+  const wanted = scopes.map((s) => s.toLowerCase());
+  for (const token of accessTokens(cacheJson)) {
+    const granted = new Set(token.target.toLowerCase().split(' '));
+    if (token.expiresOn - renewalOffsetSeconds > nowSeconds && wanted.every((s) => granted.has(s))) {
+      return token.expiresOn;
+    }
+  }
+  return undefined;
+}
+
+/** The newest access-token expiry in the blob, or undefined when it holds none. */
+export function latestAccessTokenExpiry(cacheJson: string): number | undefined {
+  const expiries = accessTokens(cacheJson).map((t) => t.expiresOn);
+  return expiries.length === 0 ? undefined : Math.max(...expiries);
+}
+
+/**
+ * msal-node never redeems a refresh token for OBO (a new assertion is always required), so the
+ * refresh token Entra returns is a long-lived secret with no use here: it is not persisted.
+ */
+export function withoutRefreshTokens(cacheJson: string): string {
+  const parsed: unknown = JSON.parse(cacheJson);
+  if (!isRecord(parsed)) return cacheJson;
+  return JSON.stringify({ ...parsed, RefreshToken: {} });
+}

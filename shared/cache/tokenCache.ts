@@ -1,0 +1,190 @@
+import { LRUCache } from 'lru-cache';
+
+import type { CallerAccount } from '../auth/caller.js';
+import type { CacheKey } from '../config.js';
+import { ApiError } from '../errors.js';
+import { conflictBackoffMs } from '../retry.js';
+import { type CacheOutcome, count, type RequestTelemetry } from '../telemetry.js';
+import type { StoredDocument, TokenCacheStore } from './cosmosStore.js';
+import { mergeEntry, RENEWAL_OFFSET_SECONDS } from './document.js';
+import { decryptBlob, encryptBlob } from './encryption.js';
+import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
+
+export interface TokenCacheOptions {
+  store: TokenCacheStore;
+  keys: readonly CacheKey[];
+  maxEntriesPerDocument: number;
+  writeRetries: number;
+  l1MaxEntries: number;
+  l1MaxBytes: number;
+  l1TtlSeconds: number;
+  /** Epoch milliseconds. */
+  now: () => number;
+  random: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** What the cache had for one (caller, assertion); `save` starts from it. */
+export interface LoadedCache {
+  /** Plaintext MSAL cache JSON to deserialize into a fresh client. */
+  cacheJson: string | undefined;
+  /** True when it holds a token msal-node will serve for the scopes without calling Entra. */
+  usable: boolean;
+  outcome: Exclude<CacheOutcome, 'coalesced'>;
+  /** The L2 document as read (with its ETag); undefined when L2 was not read or could not be. */
+  stored: StoredDocument | undefined;
+  /** Cosmos DB failed: the request goes on without the shared cache. */
+  degraded: boolean;
+}
+
+interface L1Entry {
+  cacheJson: string;
+}
+
+/**
+ * Two cache levels for MSAL cache blobs: L1 in process (bounded in entries and bytes), L2 one
+ * Cosmos DB document per caller with one encrypted entry per assertion, written with ETags.
+ */
+export class TokenCache {
+  private readonly l1: LRUCache<string, L1Entry> | undefined;
+
+  constructor(private readonly options: TokenCacheOptions) {
+    this.l1 =
+      options.l1MaxEntries > 0 && options.l1MaxBytes > 0
+        ? new LRUCache<string, L1Entry>({
+            max: options.l1MaxEntries,
+            maxSize: options.l1MaxBytes,
+            sizeCalculation: (entry, key) => 2 * (entry.cacheJson.length + key.length) + 64,
+            ttl: options.l1TtlSeconds * 1000,
+          })
+        : undefined;
+  }
+
+  async load(
+    caller: CallerAccount,
+    assertionHash: string,
+    scopes: readonly string[],
+    telemetry: RequestTelemetry,
+  ): Promise<LoadedCache> {
+    const nowSeconds = this.options.now() / 1000;
+    const inL1 = this.l1?.get(l1Key(caller.accountId, assertionHash));
+    if (inL1 !== undefined && usableAccessTokenExpiry(inL1.cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined) {
+      return { cacheJson: inL1.cacheJson, usable: true, outcome: 'l1-hit', stored: undefined, degraded: false };
+    }
+
+    let stored: StoredDocument;
+    try {
+      stored = await this.options.store.read(caller.accountId);
+    } catch (error) {
+      this.degrade(telemetry, 'read', error);
+      return { cacheJson: inL1?.cacheJson, usable: false, outcome: 'miss', stored: undefined, degraded: true };
+    }
+    telemetry.add('cosmosReads', 1);
+    telemetry.add('cosmosRequestCharge', stored.requestCharge);
+    if (stored.etag !== undefined && stored.document === undefined) {
+      count('cacheDocumentsUnreadable');
+      telemetry.warn('token cache document unreadable; treating as a miss and overwriting it', {
+        accountId: caller.accountId,
+      });
+    }
+
+    const entry = stored.document?.entries[assertionHash];
+    const cacheJson = entry === undefined ? undefined : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
+    if (entry !== undefined && cacheJson === undefined) count('cacheDocumentsUnreadable');
+    if (cacheJson !== undefined && usableAccessTokenExpiry(cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined) {
+      this.l1?.set(l1Key(caller.accountId, assertionHash), { cacheJson });
+      return { cacheJson, usable: true, outcome: 'l2-hit', stored, degraded: false };
+    }
+    return { cacheJson, usable: false, outcome: 'miss', stored, degraded: false };
+  }
+
+  /**
+   * Stores the MSAL cache msal-node changed. Never throws and never fails the request: a conflict
+   * re-reads, merges and retries; a write that cannot land is logged and counted.
+   */
+  async save(
+    caller: CallerAccount,
+    assertionHash: string,
+    changedCacheJson: string,
+    loaded: LoadedCache,
+    telemetry: RequestTelemetry,
+  ): Promise<void> {
+    const cacheJson = withoutRefreshTokens(changedCacheJson);
+    const exp = latestAccessTokenExpiry(cacheJson);
+    if (exp === undefined) return;
+    this.l1?.set(l1Key(caller.accountId, assertionHash), { cacheJson });
+    if (loaded.degraded) return;
+
+    const entry = { blob: encryptBlob(cacheJson, this.options.keys, associatedData(caller, assertionHash)), exp };
+    let base = loaded.stored ?? { document: undefined, etag: undefined, requestCharge: 0 };
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const next = mergeEntry(
+          base.document,
+          caller.accountId,
+          assertionHash,
+          entry,
+          this.options.now() / 1000,
+          this.options.maxEntriesPerDocument,
+        );
+        const outcome = await this.options.store.write(next, base.etag);
+        telemetry.add('cosmosWrites', 1);
+        telemetry.add('cosmosRequestCharge', outcome.requestCharge);
+        if (outcome.written) return;
+
+        count('cacheWriteConflicts');
+        if (attempt >= this.options.writeRetries) break;
+        telemetry.add('conflictRetries', 1);
+        await this.options.sleep(conflictBackoffMs(attempt, this.options.random));
+        base = await this.options.store.read(caller.accountId);
+        telemetry.add('cosmosReads', 1);
+        telemetry.add('cosmosRequestCharge', base.requestCharge);
+      }
+      count('cacheWritesLost');
+      telemetry.set('cacheWriteLost', true);
+      telemetry.warn('token cache write gave up after conflicting writers; the token stays cached in this instance only', {
+        accountId: caller.accountId,
+        retries: this.options.writeRetries,
+      });
+    } catch (error) {
+      this.degrade(telemetry, 'write', error);
+    }
+  }
+
+  /** Removes the caller's document and this instance's L1 entries for the caller (nobody else's). */
+  async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+    if (this.l1 !== undefined) {
+      const prefix = l1Key(caller.accountId, '');
+      for (const key of [...this.l1.keys()]) {
+        if (key.startsWith(prefix)) this.l1.delete(key);
+      }
+    }
+    try {
+      const { requestCharge } = await this.options.store.remove(caller.accountId);
+      telemetry.add('cosmosRequestCharge', requestCharge);
+    } catch (error) {
+      // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
+      throw new ApiError('ERR_TOKEN_CACHE_UNAVAILABLE', 'The token cache could not be erased; try again.', {
+        cause: error,
+        retryAfterSeconds: 5,
+      });
+    }
+  }
+
+  private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown): void {
+    count('cosmosDegraded');
+    telemetry.set('cosmosDegraded', true);
+    telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
+      error: error instanceof Error ? error.name : typeof error,
+      status: typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined,
+    });
+  }
+}
+
+function l1Key(accountId: string, assertionHash: string): string {
+  return `${accountId}\n${assertionHash}`;
+}
+
+function associatedData(caller: CallerAccount, assertionHash: string): string {
+  return `${caller.accountId}\n${assertionHash}`;
+}

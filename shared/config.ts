@@ -1,0 +1,263 @@
+import { ConfigError } from './errors.js';
+
+export type OboCredential =
+  | { kind: 'client-secret'; secret: string }
+  | { kind: 'managed-identity'; managedIdentityClientId: string | undefined };
+
+export interface CacheKey {
+  id: string;
+  key: Buffer;
+}
+
+/** Every setting the app reads, validated once at start. Names match the Function App's app settings. */
+export interface AppConfig {
+  entra: {
+    /** https://login.microsoftonline.com in Azure; the sandbox's Entra emulator locally. */
+    authorityHost: URL;
+    tenantId: string;
+    /** Tenants whose users may call; [tenantId] unless ENTRA_ALLOWED_TENANTS widens it. */
+    allowedTenants: readonly string[];
+    acceptV1Tokens: boolean;
+    clockToleranceSeconds: number;
+    /** Minimum seconds between two JWKS fetches caused by unknown `kid`s. */
+    jwksRefreshCooldownSeconds: number;
+  };
+  api: {
+    clientId: string;
+    appIdUri: string;
+    scope: string;
+  };
+  obo: {
+    credential: OboCredential;
+    timeoutMs: number;
+  };
+  graph: {
+    baseUrl: URL;
+    scopes: readonly string[];
+    timeoutMs: number;
+    retryBudgetMs: number;
+  };
+  cosmos: {
+    endpoint: URL;
+    database: string;
+    container: string;
+    /** Only for the local emulator; in Azure the managed identity is used and this stays unset. */
+    key: string | undefined;
+    managedIdentityClientId: string | undefined;
+    requestTimeoutMs: number;
+  };
+  tokenCache: {
+    /** First key encrypts; every key decrypts (rotation keeps old keys readable). */
+    keys: readonly CacheKey[];
+    maxEntriesPerDocument: number;
+    writeRetries: number;
+    l1MaxEntries: number;
+    l1MaxBytes: number;
+    l1TtlSeconds: number;
+  };
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Reads settings into a typed object; collects every problem and reports them together. */
+export function loadConfig(env: Env): AppConfig {
+  const problems: { setting: string; message: string }[] = [];
+  const read = new SettingReader(env, problems);
+
+  const tenantId = read.guid('ENTRA_TENANT_ID');
+  const clientId = read.guid('API_CLIENT_ID');
+  const allowedTenants = read.list('ENTRA_ALLOWED_TENANTS', []);
+  for (const tenant of allowedTenants) {
+    if (!GUID.test(tenant)) {
+      problems.push({ setting: 'ENTRA_ALLOWED_TENANTS', message: `"${tenant}" is not a tenant id (GUID)` });
+    }
+  }
+  const credentialKind = read.oneOf('OBO_CLIENT_CREDENTIAL', ['managed-identity', 'client-secret'] as const, 'managed-identity');
+  const managedIdentityClientId = read.optionalGuid('MANAGED_IDENTITY_CLIENT_ID');
+  const credential: OboCredential =
+    credentialKind === 'client-secret'
+      ? { kind: 'client-secret', secret: read.required('OBO_CLIENT_SECRET') }
+      : { kind: 'managed-identity', managedIdentityClientId };
+
+  const config: AppConfig = {
+    entra: {
+      authorityHost: read.httpsUrl('ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+      tenantId,
+      allowedTenants: allowedTenants.length > 0 ? allowedTenants.map((t) => t.toLowerCase()) : [tenantId],
+      acceptV1Tokens: read.boolean('ENTRA_ACCEPT_V1_TOKENS', false),
+      clockToleranceSeconds: read.integer('TOKEN_CLOCK_TOLERANCE_SECONDS', 60, 0, 300),
+      jwksRefreshCooldownSeconds: read.integer('ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS', 30, 0, 3600),
+    },
+    api: {
+      clientId,
+      appIdUri: read.optional('API_APP_ID_URI') ?? `api://${clientId}`,
+      scope: read.optional('API_SCOPE') ?? 'access_as_user',
+    },
+    obo: {
+      credential,
+      timeoutMs: read.integer('OBO_TIMEOUT_MS', 10_000, 100, 60_000),
+    },
+    graph: {
+      baseUrl: read.httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
+      scopes: read.list('GRAPH_SCOPES', ['https://graph.microsoft.com/User.Read']),
+      timeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
+      retryBudgetMs: read.integer('GRAPH_RETRY_BUDGET_MS', 8_000, 0, 60_000),
+    },
+    cosmos: {
+      endpoint: read.httpsUrl('COSMOS_ENDPOINT'),
+      database: read.optional('COSMOS_DATABASE') ?? 'obo',
+      container: read.optional('COSMOS_CONTAINER') ?? 'tokenCache',
+      key: read.optional('COSMOS_KEY'),
+      managedIdentityClientId,
+      requestTimeoutMs: read.integer('COSMOS_REQUEST_TIMEOUT_MS', 3_000, 100, 60_000),
+    },
+    tokenCache: {
+      keys: read.keyRing('TOKEN_CACHE_KEYS'),
+      maxEntriesPerDocument: read.integer('TOKEN_CACHE_MAX_ENTRIES', 16, 1, 200),
+      writeRetries: read.integer('TOKEN_CACHE_WRITE_RETRIES', 5, 0, 20),
+      l1MaxEntries: read.integer('TOKEN_CACHE_L1_MAX_ENTRIES', 10_000, 0, 1_000_000),
+      l1MaxBytes: read.integer('TOKEN_CACHE_L1_MAX_BYTES', 64 * 1024 * 1024, 0, 2 ** 31),
+      l1TtlSeconds: read.integer('TOKEN_CACHE_L1_TTL_SECONDS', 300, 1, 86_400),
+    },
+  };
+
+  const [first] = problems;
+  if (first !== undefined) {
+    const listing = problems.map((p) => `${p.setting}: ${p.message}`).join('; ');
+    throw new ConfigError(first.setting, `invalid configuration (${listing}). See local.settings.sample.json.`);
+  }
+  return config;
+}
+
+/** The settings a health check may show: identifiers and hosts, never secrets or keys. */
+export function describeConfig(config: AppConfig): Record<string, unknown> {
+  return {
+    authorityHost: config.entra.authorityHost.origin,
+    tenantId: config.entra.tenantId,
+    allowedTenants: config.entra.allowedTenants,
+    apiClientId: config.api.clientId,
+    apiAppIdUri: config.api.appIdUri,
+    apiScope: config.api.scope,
+    oboCredential: config.obo.credential.kind,
+    graphBaseUrl: config.graph.baseUrl.origin,
+    graphScopes: config.graph.scopes,
+    cosmosEndpoint: config.cosmos.endpoint.origin,
+    cosmosDatabase: config.cosmos.database,
+    cosmosContainer: config.cosmos.container,
+    cosmosAuth: config.cosmos.key === undefined ? 'managed-identity' : 'key',
+    tokenCacheKeyIds: config.tokenCache.keys.map((k) => k.id),
+  };
+}
+
+class SettingReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: { setting: string; message: string }[],
+  ) {}
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  required(name: string): string {
+    const value = this.optional(name);
+    if (value === undefined) {
+      this.problems.push({ setting: name, message: 'is required but not set' });
+      return '';
+    }
+    return value;
+  }
+
+  guid(name: string): string {
+    const value = this.required(name);
+    if (value !== '' && !GUID.test(value)) {
+      this.problems.push({ setting: name, message: 'must be a GUID (the id shown in the Entra admin center)' });
+    }
+    return value.toLowerCase();
+  }
+
+  optionalGuid(name: string): string | undefined {
+    const value = this.optional(name);
+    if (value !== undefined && !GUID.test(value)) {
+      this.problems.push({ setting: name, message: 'must be a GUID' });
+    }
+    return value?.toLowerCase();
+  }
+
+  httpsUrl(name: string, fallback?: string): URL {
+    const value = this.optional(name) ?? fallback;
+    if (value === undefined) {
+      this.problems.push({ setting: name, message: 'is required but not set (an https:// URL)' });
+      return new URL('https://invalid.invalid');
+    }
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'https:') {
+        this.problems.push({ setting: name, message: 'must be an https:// URL' });
+      }
+      return url;
+    } catch {
+      this.problems.push({ setting: name, message: 'is not a URL' });
+      return new URL('https://invalid.invalid');
+    }
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.optional(name);
+    if (value === undefined) return fallback;
+    const parsed = Number(value);
+    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      this.problems.push({ setting: name, message: `must be a whole number from ${min} to ${max}` });
+      return fallback;
+    }
+    return parsed;
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.optional(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (value === 'true' || value === '1') return true;
+    if (value === 'false' || value === '0') return false;
+    this.problems.push({ setting: name, message: 'must be true or false' });
+    return fallback;
+  }
+
+  oneOf<const T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.optional(name);
+    if (value === undefined) return fallback;
+    const match = allowed.find((a) => a === value);
+    if (match === undefined) {
+      this.problems.push({ setting: name, message: `must be one of ${allowed.join(', ')}` });
+      return fallback;
+    }
+    return match;
+  }
+
+  list(name: string, fallback: string[]): string[] {
+    const value = this.optional(name);
+    if (value === undefined) return fallback;
+    return value.split(/[\s,]+/).filter((item) => item !== '');
+  }
+
+  keyRing(name: string): CacheKey[] {
+    const value = this.required(name);
+    if (value === '') return [];
+    const keys: CacheKey[] = [];
+    for (const item of value.split(',')) {
+      const [id, material, ...rest] = item.trim().split(':');
+      const key = material === undefined ? undefined : Buffer.from(material, 'base64');
+      if (id === undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key?.length !== 32 || rest.length > 0) {
+        this.problems.push({
+          setting: name,
+          message: 'must be a comma-separated list of <key id>:<base64 of 32 random bytes> (first one encrypts)',
+        });
+        return [];
+      }
+      keys.push({ id, key });
+    }
+    return keys;
+  }
+}

@@ -1,0 +1,62 @@
+/** Stable error codes: clients may branch on them, so a code is never renamed once shipped. */
+export type ErrorCode =
+  | 'ERR_TOKEN_MISSING'
+  | 'ERR_TOKEN_INVALID'
+  | 'ERR_AUTHORIZATION_MALFORMED'
+  | 'ERR_SCOPE_INSUFFICIENT'
+  | 'ERR_APP_ONLY_TOKEN'
+  | 'ERR_SIGNING_KEYS_UNAVAILABLE'
+  | 'ERR_CLAIMS_CHALLENGE'
+  | 'ERR_CONSENT_REQUIRED'
+  | 'ERR_ASSERTION_REJECTED'
+  | 'ERR_IDENTITY_PROVIDER_UNAVAILABLE'
+  | 'ERR_IDENTITY_PROVIDER_REJECTED_APP'
+  | 'ERR_GRAPH_FORBIDDEN'
+  | 'ERR_GRAPH_UNAVAILABLE'
+  | 'ERR_GRAPH_FAILED'
+  | 'ERR_TOKEN_CACHE_UNAVAILABLE'
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_METHOD_NOT_ALLOWED'
+  | 'ERR_INTERNAL';
+
+export interface ApiErrorDetails {
+  cause?: unknown;
+  /** RFC 6750 `error_description`: names the failed check, never echoes token material. */
+  description?: string;
+  /** For ERR_SCOPE_INSUFFICIENT: the scope the caller lacks. */
+  requiredScope?: string;
+  /** For ERR_CLAIMS_CHALLENGE: the claims JSON Entra asked for (sent back base64-encoded). */
+  claims?: string;
+  /** For 503s: when the client may try again. */
+  retryAfterSeconds?: number;
+  /** The upstream error identifier (AADSTS code, Graph error code), safe to show. */
+  upstreamCode?: string;
+}
+
+/** The one error type the API raises on purpose; shared/problem.ts maps it to HTTP. */
+export class ApiError extends Error {
+  override readonly name: string = this.constructor.name;
+  readonly code: ErrorCode;
+  readonly details: ApiErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ApiErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Raised at start when a setting is missing or malformed; names the setting. */
+export class ConfigError extends ApiError {
+  readonly setting: string;
+
+  constructor(setting: string, message: string) {
+    super('ERR_CONFIG_INVALID', `${setting}: ${message}`);
+    this.setting = setting;
+  }
+}
+
+export function isApiError(value: unknown): value is ApiError {
+  return value instanceof ApiError;
+}

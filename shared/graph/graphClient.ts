@@ -1,0 +1,86 @@
+import { ApiError } from '../errors.js';
+import { graphRetryDelayMs, retryAfterSeconds } from '../retry.js';
+import type { RequestTelemetry } from '../telemetry.js';
+
+export interface GraphClientOptions {
+  baseUrl: URL;
+  timeoutMs: number;
+  retryBudgetMs: number;
+  fetch: typeof fetch;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export type GraphObject = Record<string, unknown>;
+
+/** Microsoft Graph over fetch: a timeout per attempt, 429/5xx retried within a time budget. */
+export class GraphClient {
+  constructor(private readonly options: GraphClientOptions) {}
+
+  /** GET a Graph resource (`/v1.0/me`) with the caller's delegated token. */
+  async get(path: string, accessToken: string, telemetry: RequestTelemetry): Promise<GraphObject> {
+    const url = new URL(path, this.options.baseUrl);
+    const started = this.options.now();
+    for (let attempt = 0; ; attempt++) {
+      telemetry.add('graphAttempts', 1);
+      const attemptStarted = performance.now();
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, {
+          headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+      } catch (error) {
+        telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
+        throw new ApiError('ERR_GRAPH_UNAVAILABLE', 'Microsoft Graph could not be reached.', {
+          cause: error,
+          retryAfterSeconds: 5,
+        });
+      }
+      telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
+      if (response.ok) return await readObject(response);
+
+      const retryAfter = response.headers.get('retry-after');
+      const delay = graphRetryDelayMs(
+        response.status,
+        retryAfter,
+        attempt,
+        this.options.now() - started,
+        this.options.retryBudgetMs,
+        this.options.now(),
+      );
+      const upstreamCode = await graphErrorCode(response);
+      if (delay === undefined) throw graphError(response.status, upstreamCode, retryAfter, this.options.now());
+      await this.options.sleep(delay);
+    }
+  }
+}
+
+function graphError(status: number, upstreamCode: string | undefined, retryAfter: string | null, nowMs: number): ApiError {
+  const details = upstreamCode === undefined ? {} : { upstreamCode };
+  if (status === 403) return new ApiError('ERR_GRAPH_FORBIDDEN', 'Microsoft Graph denied access to the resource.', details);
+  if (status === 429 || status >= 500) {
+    return new ApiError('ERR_GRAPH_UNAVAILABLE', `Microsoft Graph is unavailable (${status}).`, {
+      ...details,
+      retryAfterSeconds: retryAfterSeconds(retryAfter, nowMs),
+    });
+  }
+  return new ApiError('ERR_GRAPH_FAILED', `Microsoft Graph answered ${status}.`, details);
+}
+
+async function readObject(response: Response): Promise<GraphObject> {
+  const body: unknown = await response.json().catch(() => undefined);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError('ERR_GRAPH_FAILED', 'Microsoft Graph answered with an unexpected body.');
+  }
+  return body as GraphObject;
+}
+
+/** Graph's `error.code` (e.g. Authorization_RequestDenied), safe to pass on; the message is not. */
+async function graphErrorCode(response: Response): Promise<string | undefined> {
+  const body: unknown = await response.json().catch(() => undefined);
+  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
+  const { error } = body;
+  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string') return undefined;
+  return /^[A-Za-z0-9_.-]{1,100}$/.test(error.code) ? error.code : undefined;
+}

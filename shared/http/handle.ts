@@ -1,0 +1,57 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+
+import { ApiError, ConfigError } from '../errors.js';
+import { problemResponse } from '../problem.js';
+import { getServices, type Services } from '../runtime.js';
+import { RequestTelemetry } from '../telemetry.js';
+
+export const NO_STORE = { 'Cache-Control': 'no-store' } as const;
+
+/**
+ * The frame every handler runs in: builds the instance's services, maps any error to problem+json,
+ * and writes one structured log line for the request (outcomes and costs, never tokens).
+ */
+export async function handle(
+  request: HttpRequest,
+  context: InvocationContext,
+  run: (services: Services, telemetry: RequestTelemetry) => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  const started = performance.now();
+  const telemetry = new RequestTelemetry({
+    warn: (message, fields) => context.warn(JSON.stringify({ message, ...fields })),
+  });
+  let response: HttpResponseInit;
+  let realm = 'api';
+  try {
+    const services = await getServices();
+    realm = services.config.api.appIdUri;
+    response = await run(services, telemetry);
+  } catch (error) {
+    response = problemResponse(error, realm);
+    if (!(error instanceof ApiError) || error.code === 'ERR_INTERNAL' || error instanceof ConfigError) {
+      context.error(error instanceof ConfigError ? error.message : `unhandled ${describe(error)}`);
+    }
+  }
+  context.info(
+    JSON.stringify({
+      event: 'request',
+      function: context.functionName,
+      method: request.method,
+      status: response.status ?? 200,
+      code: problemCode(response),
+      ms: Math.round(performance.now() - started),
+      ...telemetry.fields,
+    }),
+  );
+  return response;
+}
+
+function problemCode(response: HttpResponseInit): string | undefined {
+  const body: unknown = response.jsonBody;
+  return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : undefined;
+}
+
+/** Names an unexpected error without its message, which could carry request data. */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name} at ${error.stack?.split('\n')[1]?.trim() ?? 'unknown'}` : typeof error;
+}

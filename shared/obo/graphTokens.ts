@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+
+import type { CallerAccount } from '../auth/caller.js';
+import type { TokenCache } from '../cache/tokenCache.js';
+import { count, type RequestTelemetry } from '../telemetry.js';
+import type { OboClient } from './oboClient.js';
+
+/** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */
+export function assertionHashOf(assertion: string): string {
+  return createHash('sha256').update(assertion, 'utf8').digest('base64url');
+}
+
+/**
+ * Graph access tokens on the caller's behalf: L1, then L2, then one OBO exchange, with concurrent
+ * requests for the same (caller, assertion, scopes) in this instance sharing one acquisition.
+ */
+export class GraphTokenService {
+  private readonly inFlight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly cache: TokenCache,
+    private readonly obo: OboClient,
+    private readonly scopes: readonly string[],
+  ) {}
+
+  acquire(caller: CallerAccount, telemetry: RequestTelemetry): Promise<string> {
+    const assertionHash = assertionHashOf(caller.assertion);
+    const key = `${caller.accountId}\n${assertionHash}\n${this.scopes.join(' ')}`;
+    const pending = this.inFlight.get(key);
+    if (pending !== undefined) {
+      telemetry.set('cache', 'coalesced');
+      return pending;
+    }
+    const started = this.acquireOnce(caller, assertionHash, telemetry).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, started);
+    return started;
+  }
+
+  private async acquireOnce(caller: CallerAccount, assertionHash: string, telemetry: RequestTelemetry): Promise<string> {
+    const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
+    telemetry.set('cache', loaded.outcome);
+    count(loaded.outcome === 'l1-hit' ? 'cacheL1Hits' : loaded.outcome === 'l2-hit' ? 'cacheL2Hits' : 'cacheMisses');
+
+    const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
+    if (!result.fromCache) count('oboExchanges');
+    if (result.changedCacheJson !== undefined) {
+      await this.cache.save(caller, assertionHash, result.changedCacheJson, loaded, telemetry);
+    }
+    return result.accessToken;
+  }
+}

@@ -1,0 +1,180 @@
+import {
+  ConfidentialClientApplication,
+  type Configuration,
+  type INetworkModule,
+  LogLevel,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
+
+import type { CallerAccount } from '../auth/caller.js';
+import type { AppConfig } from '../config.js';
+import { ApiError } from '../errors.js';
+import type { RequestTelemetry } from '../telemetry.js';
+import { mapEntraError } from './entraErrors.js';
+
+export interface OboResult {
+  accessToken: string;
+  fromCache: boolean;
+  /** The serialized MSAL cache when this call changed it (a new token), else undefined. */
+  changedCacheJson: string | undefined;
+}
+
+export interface OboClient {
+  /** Exchanges the caller's assertion, starting from `cacheJson` (the MSAL cache for this assertion). */
+  acquire(
+    caller: CallerAccount,
+    scopes: readonly string[],
+    cacheJson: string | undefined,
+    telemetry: RequestTelemetry,
+  ): Promise<OboResult>;
+}
+
+export interface OboDependencies {
+  fetch: typeof fetch;
+  /** Returns the client assertion for a federated credential (managed identity); unset for a secret. */
+  clientAssertion?: () => Promise<string>;
+}
+
+/** Well-known aliases of the public cloud's authority host, so MSAL never needs instance discovery. */
+const PUBLIC_CLOUD_ALIASES = ['login.microsoftonline.com', 'login.windows.net', 'login.microsoft.com', 'sts.windows.net'];
+
+/**
+ * OBO through msal-node with a fresh ConfidentialClientApplication per request (a shared client mixes
+ * callers' caches across awaits) and the authority metadata fetched once per instance and tenant.
+ */
+export function createOboClient(config: AppConfig, deps: OboDependencies): OboClient {
+  const host = config.entra.authorityHost;
+  const metadataByTenant = new Map<string, Promise<string>>();
+  const cloudDiscoveryMetadata = JSON.stringify({
+    tenant_discovery_endpoint: `${host.origin}/${config.entra.tenantId}/v2.0/.well-known/openid-configuration`,
+    'api-version': '1.1',
+    metadata: [
+      {
+        preferred_network: host.host,
+        preferred_cache: host.host,
+        aliases: PUBLIC_CLOUD_ALIASES.includes(host.host) ? PUBLIC_CLOUD_ALIASES : [host.host],
+      },
+    ],
+  });
+
+  function authorityMetadata(tenant: string): Promise<string> {
+    let pending = metadataByTenant.get(tenant);
+    if (pending === undefined) {
+      pending = fetchAuthorityMetadata(deps.fetch, `${host.origin}/${tenant}/v2.0/.well-known/openid-configuration`, config.obo.timeoutMs);
+      // A failed fetch is not cached: the next request tries again.
+      pending.catch(() => metadataByTenant.delete(tenant));
+      metadataByTenant.set(tenant, pending);
+    }
+    return pending;
+  }
+
+  return {
+    async acquire(caller, scopes, cacheJson, telemetry) {
+      const tenant = caller.tid;
+      let metadata: string;
+      try {
+        metadata = await authorityMetadata(tenant);
+      } catch (error) {
+        throw new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider metadata could not be fetched.', {
+          cause: error,
+          retryAfterSeconds: 5,
+        });
+      }
+      const msalConfig: Configuration = {
+        auth: {
+          clientId: config.api.clientId,
+          authority: `${host.origin}/${tenant}`,
+          knownAuthorities: [host.host],
+          authorityMetadata: metadata,
+          cloudDiscoveryMetadata,
+          ...(config.obo.credential.kind === 'client-secret'
+            ? { clientSecret: config.obo.credential.secret }
+            : { clientAssertion: assertionCallback(deps) }),
+        },
+        system: {
+          networkClient: fetchNetworkClient(deps.fetch, config.obo.timeoutMs, telemetry),
+          loggerOptions: {
+            logLevel: LogLevel.Error,
+            piiLoggingEnabled: false,
+            loggerCallback: (_level, message, containsPii) => {
+              if (!containsPii) telemetry.warn('msal-node error', { message });
+            },
+          },
+        },
+      };
+      const client = new ConfidentialClientApplication(msalConfig);
+      if (cacheJson !== undefined) client.getTokenCache().deserialize(cacheJson);
+
+      try {
+        const result = await client.acquireTokenOnBehalfOf({ oboAssertion: caller.assertion, scopes: [...scopes] });
+        if (result === null || result.accessToken === '') {
+          throw new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider returned no token.', {
+            retryAfterSeconds: 5,
+          });
+        }
+        const cache = client.getTokenCache();
+        return {
+          accessToken: result.accessToken,
+          fromCache: result.fromCache,
+          changedCacheJson: !result.fromCache && cache.hasChanged() ? cache.serialize() : undefined,
+        };
+      } catch (error) {
+        throw mapEntraError(error);
+      }
+    },
+  };
+}
+
+function assertionCallback(deps: OboDependencies): () => Promise<string> {
+  const { clientAssertion } = deps;
+  if (clientAssertion === undefined) throw new Error('a managed-identity credential needs a client assertion source');
+  return clientAssertion;
+}
+
+async function fetchAuthorityMetadata(fetchImpl: typeof fetch, url: string, timeoutMs: number): Promise<string> {
+  const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!response.ok) throw new Error(`authority metadata answered ${response.status}`);
+  const body: unknown = await response.json();
+  if (typeof body !== 'object' || body === null || !('token_endpoint' in body) || !('issuer' in body)) {
+    throw new Error('authority metadata lacks token_endpoint or issuer');
+  }
+  return JSON.stringify(body);
+}
+
+/**
+ * msal-node's network client over fetch: a timeout on every call, pooled keep-alive connections
+ * (msal's default client opens a new TLS connection per request) and Entra latency in the request log.
+ */
+function fetchNetworkClient(fetchImpl: typeof fetch, timeoutMs: number, telemetry: RequestTelemetry): INetworkModule {
+  async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
+    const started = performance.now();
+    try {
+      const response = await fetchImpl(url, {
+        method,
+        headers: options?.headers,
+        body: method === 'POST' ? options?.body : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // Entra always answers JSON; anything else (a proxy's error page) is an outage.
+        throw new Error(`identity provider answered ${response.status} with a non-JSON body`);
+      }
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        headers[name] = value;
+      });
+      return { status: response.status, headers, body: body as T };
+    } finally {
+      telemetry.add('entraMs', Math.round(performance.now() - started));
+    }
+  }
+  return {
+    sendGetRequestAsync: (url, options) => send('GET', url, options),
+    sendPostRequestAsync: (url, options) => send('POST', url, options),
+  };
+}

@@ -1,0 +1,91 @@
+import type { HttpResponseInit } from '@azure/functions';
+
+import { type ApiError, type ErrorCode, isApiError } from './errors.js';
+
+/** RFC 9457 problem details, as every error response body. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  upstreamCode?: string;
+}
+
+interface HttpMapping {
+  status: number;
+  title: string;
+  /** RFC 6750 error attribute of WWW-Authenticate, when the answer challenges the caller. */
+  bearerError?: 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_claims';
+  /** A 401/403 that still carries a plain Bearer challenge (RFC 6750 section 3.1: no error attribute). */
+  bareChallenge?: boolean;
+}
+
+/** The one place an error becomes HTTP. */
+const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
+  ERR_TOKEN_MISSING: { status: 401, title: 'Authentication required', bareChallenge: true },
+  ERR_AUTHORIZATION_MALFORMED: { status: 400, title: 'Malformed Authorization header', bearerError: 'invalid_request' },
+  ERR_TOKEN_INVALID: { status: 401, title: 'Invalid access token', bearerError: 'invalid_token' },
+  ERR_SCOPE_INSUFFICIENT: { status: 403, title: 'Insufficient scope', bearerError: 'insufficient_scope' },
+  ERR_APP_ONLY_TOKEN: { status: 403, title: 'A user token is required', bearerError: 'insufficient_scope' },
+  ERR_SIGNING_KEYS_UNAVAILABLE: { status: 503, title: 'Token signing keys unavailable' },
+  ERR_CLAIMS_CHALLENGE: { status: 401, title: 'Additional claims required', bearerError: 'insufficient_claims' },
+  ERR_CONSENT_REQUIRED: { status: 403, title: 'Consent required' },
+  ERR_ASSERTION_REJECTED: { status: 401, title: 'Access token rejected by the identity provider', bearerError: 'invalid_token' },
+  ERR_IDENTITY_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable' },
+  ERR_IDENTITY_PROVIDER_REJECTED_APP: { status: 502, title: 'Identity provider rejected this API' },
+  ERR_GRAPH_FORBIDDEN: { status: 403, title: 'Microsoft Graph denied access' },
+  ERR_GRAPH_UNAVAILABLE: { status: 503, title: 'Microsoft Graph unavailable' },
+  ERR_GRAPH_FAILED: { status: 502, title: 'Microsoft Graph request failed' },
+  ERR_TOKEN_CACHE_UNAVAILABLE: { status: 503, title: 'Token cache unavailable' },
+  ERR_CONFIG_INVALID: { status: 503, title: 'Service misconfigured' },
+  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
+  ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  ERR_INTERNAL: { status: 500, title: 'Internal error' },
+};
+
+const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Builds the HTTP answer for any thrown value; unknown errors become a bare 500 with no internals. */
+export function problemResponse(error: unknown, realm: string): HttpResponseInit {
+  const apiError: ApiError | undefined = isApiError(error) ? error : undefined;
+  const code: ErrorCode = apiError?.code ?? 'ERR_INTERNAL';
+  const mapping = HTTP_BY_CODE[code];
+  const body: ProblemDetails = {
+    type: `https://errors.obo-graph-api.dev/${code.toLowerCase().replaceAll('_', '-')}`,
+    title: mapping.title,
+    status: mapping.status,
+    code,
+    detail: apiError?.message ?? 'An unexpected error occurred.',
+  };
+  if (apiError?.details.upstreamCode !== undefined) body.upstreamCode = apiError.details.upstreamCode;
+
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/problem+json',
+    'Cache-Control': 'no-store',
+  };
+  const challenge = bearerChallenge(mapping, apiError, realm);
+  if (challenge !== undefined) headers['WWW-Authenticate'] = challenge;
+  if (mapping.status === 503 || mapping.status === 429) {
+    headers['Retry-After'] = String(apiError?.details.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
+  }
+  return { status: mapping.status, headers, jsonBody: body };
+}
+
+function bearerChallenge(mapping: HttpMapping, error: ApiError | undefined, realm: string): string | undefined {
+  if (mapping.bareChallenge === true) return `Bearer realm="${quote(realm)}"`;
+  if (mapping.bearerError === undefined) return undefined;
+  const params = [`realm="${quote(realm)}"`, `error="${mapping.bearerError}"`];
+  const description = error?.details.description ?? error?.message;
+  if (description !== undefined) params.push(`error_description="${quote(description)}"`);
+  if (error?.details.requiredScope !== undefined) params.push(`scope="${quote(error.details.requiredScope)}"`);
+  if (error?.details.claims !== undefined) {
+    params.push(`claims="${Buffer.from(error.details.claims, 'utf8').toString('base64')}"`);
+  }
+  return `Bearer ${params.join(', ')}`;
+}
+
+/** RFC 7230 quoted-string: drop what cannot appear, escape quote and backslash. */
+function quote(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&');
+}

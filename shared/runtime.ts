@@ -1,0 +1,122 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { CosmosClient } from '@azure/cosmos';
+
+import { type Authenticator, createAuthenticator } from './auth/authenticate.js';
+import { cosmosTokenCacheStore, type TokenCacheStore } from './cache/cosmosStore.js';
+import { TokenCache } from './cache/tokenCache.js';
+import { type AppConfig, type Env, loadConfig } from './config.js';
+import { GraphClient } from './graph/graphClient.js';
+import { GraphTokenService } from './obo/graphTokens.js';
+import { createOboClient } from './obo/oboClient.js';
+
+/** Everything a request needs, built once per Functions instance. */
+export interface Services {
+  config: AppConfig;
+  authenticator: Authenticator;
+  tokenCache: TokenCache;
+  graphTokens: GraphTokenService;
+  graph: GraphClient;
+}
+
+export interface ServiceDependencies {
+  fetch?: typeof fetch;
+  /** Epoch milliseconds. */
+  now?: () => number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Overrides the Cosmos DB adapter (tests of the cache's own logic). */
+  store?: TokenCacheStore;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function createServices(config: AppConfig, deps: ServiceDependencies = {}): Promise<Services> {
+  const fetchImpl = deps.fetch ?? fetch;
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const sleepImpl = deps.sleep ?? sleep;
+  const credential = needsManagedIdentity(config) ? await managedIdentity(config) : undefined;
+
+  const store = deps.store ?? cosmosTokenCacheStore(cosmosContainer(config, credential));
+  const tokenCache = new TokenCache({
+    store,
+    keys: config.tokenCache.keys,
+    maxEntriesPerDocument: config.tokenCache.maxEntriesPerDocument,
+    writeRetries: config.tokenCache.writeRetries,
+    l1MaxEntries: config.tokenCache.l1MaxEntries,
+    l1MaxBytes: config.tokenCache.l1MaxBytes,
+    l1TtlSeconds: config.tokenCache.l1TtlSeconds,
+    now,
+    random,
+    sleep: sleepImpl,
+  });
+  const obo = createOboClient(config, {
+    fetch: fetchImpl,
+    ...(config.obo.credential.kind === 'managed-identity' && credential !== undefined
+      ? { clientAssertion: federatedAssertion(credential) }
+      : {}),
+  });
+  return {
+    config,
+    authenticator: createAuthenticator(config, { fetch: fetchImpl, now }),
+    tokenCache,
+    graphTokens: new GraphTokenService(tokenCache, obo, config.graph.scopes),
+    graph: new GraphClient({
+      baseUrl: config.graph.baseUrl,
+      timeoutMs: config.graph.timeoutMs,
+      retryBudgetMs: config.graph.retryBudgetMs,
+      fetch: fetchImpl,
+      now,
+      sleep: sleepImpl,
+    }),
+  };
+}
+
+let services: Promise<Services> | undefined;
+
+/** The instance's services, built on first use from process.env; a ConfigError names the bad setting. */
+export function getServices(env: Env = process.env): Promise<Services> {
+  if (services === undefined) {
+    const pending = Promise.resolve().then(() => createServices(loadConfig(env)));
+    // Configuration errors are permanent, but a transient failure while building must not stick.
+    pending.catch(() => {
+      services = undefined;
+    });
+    services = pending;
+  }
+  return services;
+}
+
+function cosmosContainer(config: AppConfig, credential: TokenCredential | undefined) {
+  const auth = config.cosmos.key !== undefined ? { key: config.cosmos.key } : { aadCredentials: credential };
+  const client = new CosmosClient({
+    endpoint: config.cosmos.endpoint.href,
+    ...auth,
+    connectionPolicy: {
+      requestTimeout: config.cosmos.requestTimeoutMs,
+      // Throttling is retried a little by the SDK; past that the cache degrades rather than slows the caller.
+      retryOptions: { maxRetryAttemptCount: 3, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 3 },
+    },
+  });
+  return client.database(config.cosmos.database).container(config.cosmos.container);
+}
+
+function needsManagedIdentity(config: AppConfig): boolean {
+  return config.cosmos.key === undefined || config.obo.credential.kind === 'managed-identity';
+}
+
+/** Loaded only when used: @azure/identity is a large import that the emulator setup never needs. */
+async function managedIdentity(config: AppConfig): Promise<TokenCredential> {
+  const { ManagedIdentityCredential } = await import('@azure/identity');
+  const clientId = config.cosmos.managedIdentityClientId;
+  return clientId === undefined ? new ManagedIdentityCredential() : new ManagedIdentityCredential({ clientId });
+}
+
+/** The managed identity's token for Entra's token-exchange audience: the federated client assertion. */
+function federatedAssertion(credential: TokenCredential): () => Promise<string> {
+  return async () => {
+    const token = await credential.getToken('api://AzureADTokenExchange/.default');
+    if (token === null) throw new Error('managed identity returned no token for api://AzureADTokenExchange');
+    return token.token;
+  };
+}

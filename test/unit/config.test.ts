@@ -1,0 +1,78 @@
+import { describe, expect, test } from '@jest/globals';
+
+import { describeConfig, loadConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+const valid = {
+  ENTRA_TENANT_ID: '11111111-1111-4111-8111-111111111111',
+  API_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
+  OBO_CLIENT_CREDENTIAL: 'client-secret',
+  OBO_CLIENT_SECRET: 'not-a-real-secret',
+  COSMOS_ENDPOINT: 'https://127.0.0.1:8081/',
+  COSMOS_KEY: 'emulator-key',
+  TOKEN_CACHE_KEYS: `k1:${KEY}`,
+};
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  test('applies defaults to a minimal valid configuration', () => {
+    const config = loadConfig(valid);
+    expect(config.api.appIdUri).toBe('api://22222222-2222-4222-8222-222222222222');
+    expect(config.api.scope).toBe('access_as_user');
+    expect(config.entra.allowedTenants).toEqual([valid.ENTRA_TENANT_ID]);
+    expect(config.graph.scopes).toEqual(['https://graph.microsoft.com/User.Read']);
+    expect(config.cosmos.database).toBe('obo');
+    expect(config.tokenCache.keys[0]?.id).toBe('k1');
+  });
+
+  test('names a missing required setting', () => {
+    const { ENTRA_TENANT_ID: _omitted, ...env } = valid;
+    const error = configError(env);
+    expect(error.code).toBe('ERR_CONFIG_INVALID');
+    expect(error.setting).toBe('ENTRA_TENANT_ID');
+  });
+
+  test.each([
+    ['API_CLIENT_ID', 'not-a-guid'],
+    ['COSMOS_ENDPOINT', 'http://cosmos.example'],
+    ['COSMOS_ENDPOINT', 'not a url'],
+    ['TOKEN_CACHE_KEYS', 'k1:c2hvcnQ='],
+    ['TOKEN_CACHE_KEYS', `k1:${KEY}:extra`],
+    ['TOKEN_CACHE_MAX_ENTRIES', '0'],
+    ['TOKEN_CACHE_MAX_ENTRIES', '3.5'],
+    ['ENTRA_ACCEPT_V1_TOKENS', 'yes'],
+    ['OBO_CLIENT_CREDENTIAL', 'certificate'],
+    ['ENTRA_ALLOWED_TENANTS', 'contoso.onmicrosoft.com'],
+  ])('rejects a malformed %s', (setting, value) => {
+    expect(configError({ ...valid, [setting]: value }).setting).toBe(setting);
+  });
+
+  test('requires the secret only for the client-secret credential', () => {
+    const { OBO_CLIENT_SECRET: _omitted, ...env } = valid;
+    expect(configError(env).setting).toBe('OBO_CLIENT_SECRET');
+    expect(loadConfig({ ...env, OBO_CLIENT_CREDENTIAL: 'managed-identity' }).obo.credential.kind).toBe('managed-identity');
+  });
+
+  test('reports every problem at once', () => {
+    const error = configError({ ...valid, API_CLIENT_ID: 'x', COSMOS_ENDPOINT: '' });
+    expect(error.message).toContain('API_CLIENT_ID');
+    expect(error.message).toContain('COSMOS_ENDPOINT');
+  });
+
+  test('describes the configuration without secrets or keys', () => {
+    const text = JSON.stringify(describeConfig(loadConfig(valid)));
+    expect(text).not.toContain(valid.OBO_CLIENT_SECRET);
+    expect(text).not.toContain(valid.COSMOS_KEY);
+    expect(text).not.toContain(KEY);
+  });
+});
