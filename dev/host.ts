@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { HttpRequest, HttpResponse, type HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpResponse as FunctionsResponse, HttpResponseInit } from '@azure/functions';
 
 import { ApiError } from '../shared/errors.js';
+import { HttpRequest, HttpResponse, InvocationContext } from '../shared/http/azureFunctions.js';
 import type { HttpFunctionDefinition } from '../shared/http/registry.js';
 import { problemResponse } from '../shared/problem.js';
 
@@ -154,7 +155,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-async function writeResponse(res: ServerResponse, result: HttpResponseInit | HttpResponse | undefined | void): Promise<void> {
+async function writeResponse(res: ServerResponse, result: HttpResponseInit | FunctionsResponse | undefined | void): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const payload = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};

@@ -1,4 +1,6 @@
-import { app, type HttpHandler, type HttpMethod } from '@azure/functions';
+import type { HttpHandler, HttpMethod } from '@azure/functions';
+
+import { app } from './azureFunctions.js';
 
 export interface HttpFunctionDefinition {
   route: string;

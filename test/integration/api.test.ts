@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+
+import { counters, resetEmulators, sandbox, userToken } from '../sandbox.js';
+import { requestLogs, startHosts, type TestHost } from './hosts.js';
+
+let host: TestHost;
+
+beforeAll(async () => {
+  [host] = (await startHosts(1)) as [TestHost];
+});
+afterAll(async () => {
+  await host.stop();
+});
+beforeEach(async () => {
+  await resetEmulators();
+});
+
+function me(token: string | undefined, method = 'GET', path = '/api/me'): Promise<Response> {
+  return fetch(`${host.url}${path}`, { method, headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
+}
+
+describe('GET /api/health', () => {
+  test('answers 200 with the configuration and no secret', async () => {
+    const response = await fetch(`${host.url}/api/health`);
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 'healthy', configuration: { apiClientId: sandbox().api.clientId } });
+    expect(text).not.toContain(sandbox().api.clientSecret);
+    expect(text).not.toContain(sandbox().cosmos.key);
+    expect(text).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
+  });
+});
+
+describe('GET /api/me', () => {
+  test('answers 401 with a Bearer challenge when no token is sent', async () => {
+    const response = await me(undefined);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="/);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'ERR_TOKEN_MISSING', status: 401 });
+  });
+
+  test('returns the caller profile, exchanging once and writing the cache document', async () => {
+    const user = await userToken('alice');
+    const response = await me(user.accessToken);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(await response.json()).toMatchObject({ id: user.oid, userPrincipalName: expect.stringMatching(/^alice@/) });
+
+    expect((await counters('entra'))['token.obo']).toBe(1);
+    const cosmos = await counters('cosmos');
+    expect(cosmos.read).toBe(1);
+    expect((cosmos.create ?? 0) + (cosmos.replace ?? 0)).toBe(1);
+  });
+
+  test('serves a second call with the same token from the warm cache: no exchange, no Cosmos request', async () => {
+    const user = await userToken('bob');
+    expect((await me(user.accessToken)).status).toBe(200);
+    const entraBefore = (await counters('entra'))['token.obo'];
+    const cosmosBefore = await counters('cosmos');
+
+    const second = await me(user.accessToken);
+    expect(second.status).toBe(200);
+    expect((await counters('entra'))['token.obo']).toBe(entraBefore);
+    expect(await counters('cosmos')).toEqual(cosmosBefore);
+    expect(requestLogs(host).at(-1)).toMatchObject({ cache: 'l1-hit', status: 200 });
+  });
+
+  test('logs the cache outcome and costs without token material', async () => {
+    const user = await userToken('carol');
+    await me(user.accessToken);
+    const log = requestLogs(host).at(-1);
+    expect(log).toMatchObject({ event: 'request', status: 200, cache: 'miss', cosmosReads: 1, cosmosWrites: 1 });
+    expect(typeof log?.entraMs).toBe('number');
+    expect(typeof log?.graphMs).toBe('number');
+    const everything = host.lines.join('\n');
+    expect(everything).not.toContain(user.accessToken);
+    expect(everything).not.toContain(user.accessToken.split('.')[2]);
+  });
+});
+
+describe('DELETE /api/me/token-cache', () => {
+  test('removes the caller cache so the next call exchanges again, and leaves other users alone', async () => {
+    const dave = await userToken('dave');
+    const erin = await userToken('erin');
+    expect((await me(dave.accessToken)).status).toBe(200);
+    expect((await me(erin.accessToken)).status).toBe(200);
+
+    const erased = await me(dave.accessToken, 'DELETE', '/api/me/token-cache');
+    expect(erased.status).toBe(204);
+    expect((await counters('cosmos')).delete).toBe(1);
+
+    const exchanges = (await counters('entra'))['token.obo'] ?? 0;
+    expect((await me(dave.accessToken)).status).toBe(200);
+    expect((await counters('entra'))['token.obo']).toBe(exchanges + 1);
+    expect((await me(erin.accessToken)).status).toBe(200);
+    expect((await counters('entra'))['token.obo']).toBe(exchanges + 1);
+  });
+
+  test('answers 401 without a token and 405 for another method', async () => {
+    expect((await me(undefined, 'DELETE', '/api/me/token-cache')).status).toBe(401);
+    const wrongMethod = await me(undefined, 'POST', '/api/me/token-cache');
+    expect(wrongMethod.status).toBe(405);
+    expect(await wrongMethod.json()).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED' });
+  });
+});

@@ -1,0 +1,32 @@
+// Local Functions hosts as separate processes (independent module graphs), pointed at the sandbox.
+import { type HostProcess, startHostProcess } from '../../dev/processes.js';
+import { sandbox } from '../sandbox.js';
+
+export interface TestHost extends HostProcess {
+  /** Every line the host logged: one JSON request line per call. */
+  lines: string[];
+}
+
+export async function startHosts(count: number, settings: Record<string, string> = {}): Promise<TestHost[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const lines: string[] = [];
+      const host = await startHostProcess({
+        port: 0,
+        entry: 'functions/index.ts',
+        env: { ...sandbox().settings, ...settings },
+        onLine: (line) => lines.push(line),
+      });
+      return { ...host, lines };
+    }),
+  );
+}
+
+/** The structured request log lines (`{"event":"request",...}`) a host wrote. */
+export function requestLogs(host: TestHost): Record<string, unknown>[] {
+  return host.lines.flatMap((line) => {
+    const start = line.indexOf('{"event":"request"');
+    if (start < 0) return [];
+    return [JSON.parse(line.slice(start)) as Record<string, unknown>];
+  });
+}
