@@ -1,0 +1,200 @@
+import { beforeEach, describe, expect, test } from '@jest/globals';
+
+import { accountIdOf, type CallerAccount } from '../../shared/auth/caller.js';
+import { assertionHashOf } from '../../shared/obo/graphTokens.js';
+import { counters as appCounters } from '../../shared/telemetry.js';
+import { counters, injectFault, resetEmulators, setEntraSettings, userToken } from '../sandbox.js';
+import { cacheContainer, entriesOf, readCacheDocument } from './cosmosDocuments.js';
+import { instance, telemetry } from './services.js';
+
+const GRAPH_SCOPES = ['https://graph.microsoft.com/User.Read'];
+let run = 0;
+
+beforeEach(async () => {
+  await resetEmulators();
+  await setEntraSettings({ oboTokenLifetimeSeconds: 3600 });
+  run++;
+});
+
+async function caller(name: string): Promise<CallerAccount> {
+  const token = await userToken(`${name}-${run}`);
+  return {
+    oid: token.oid,
+    tid: token.tid,
+    accountId: accountIdOf(token.oid, token.tid),
+    scopes: ['access_as_user'],
+    assertion: token.accessToken,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  };
+}
+
+async function writes(): Promise<number> {
+  const c = await counters('cosmos');
+  return (c.create ?? 0) + (c.replace ?? 0) + (c.upsert ?? 0);
+}
+
+describe('token cache across instances', () => {
+  test('a hit on another instance makes one read and no write', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const user = await caller('hop');
+    await a.graphTokens.acquire(user, telemetry());
+    await resetEmulators();
+
+    const t = telemetry();
+    await b.graphTokens.acquire(user, t);
+    expect(t.fields.cache).toBe('l2-hit');
+    expect((await counters('cosmos')).read).toBe(1);
+    expect(await writes()).toBe(0);
+    expect((await counters('entra'))['token.obo']).toBe(0);
+  });
+
+  test.each([
+    ['no document yet (create races create: 409)', false],
+    ['the same ETag (replace races replace: 412)', true],
+  ])('two writers on %s resolve by merge and keep both entries', async (_name, documentExists) => {
+    const [a, b, source] = [await instance(), await instance(), await instance()];
+    const first = await caller('race');
+    const second = { ...first, assertion: (await userToken(`race-${run}`)).accessToken };
+    const [hashA, hashB] = [assertionHashOf(first.assertion), assertionHashOf(second.assertion)];
+    const jsonA = await msalCacheFor(source, first);
+    const jsonB = await msalCacheFor(source, second);
+    await cacheContainer().item(first.accountId, first.accountId).delete();
+    if (documentExists) await cacheContainer().items.create({ id: first.accountId, v: 1, entries: {}, ttl: 600 });
+
+    // Both instances read before either writes, so the second write carries a stale view.
+    const [t1, t2] = [telemetry(), telemetry()];
+    const loadedA = await a.tokenCache.load(first, hashA, GRAPH_SCOPES, t1);
+    const loadedB = await b.tokenCache.load(second, hashB, GRAPH_SCOPES, t2);
+    expect(loadedA.stored?.etag).toBe(loadedB.stored?.etag);
+    const conflictsBefore = appCounters.cacheWriteConflicts;
+    await a.tokenCache.save(first, hashA, jsonA, loadedA, t1);
+    await b.tokenCache.save(second, hashB, jsonB, loadedB, t2);
+
+    expect(t1.fields.conflictRetries).toBeUndefined();
+    expect(t2.fields.conflictRetries).toBe(1);
+    expect(appCounters.cacheWriteConflicts).toBe(conflictsBefore + 1);
+    const entries = entriesOf(await readCacheDocument(first.accountId));
+    expect(Object.keys(entries).sort()).toEqual([hashA, hashB].sort());
+  });
+
+  test('answers even when every write conflicts, and counts the lost write', async () => {
+    const app = await instance({ TOKEN_CACHE_WRITE_RETRIES: '2' });
+    const user = await caller('budget');
+    await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
+    await injectFault('cosmos', { kind: 'replace', status: 412, count: 10, body: { code: 'PreconditionFailed', message: 'etag' } });
+    const lostBefore = appCounters.cacheWritesLost;
+    const warnings: string[] = [];
+    const t = telemetry(warnings);
+
+    const token = await app.graphTokens.acquire(user, t);
+    const profile = await app.graph.get('/v1.0/me', token, t);
+    expect(profile.id).toBe(user.oid);
+    expect(appCounters.cacheWritesLost).toBe(lostBefore + 1);
+    expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 2 });
+    expect(warnings.some((w) => w.includes('gave up'))).toBe(true);
+  });
+});
+
+describe('token cache hygiene', () => {
+  test('a token within 5 minutes of expiry triggers exactly one new exchange and one write', async () => {
+    await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
+    const app = await instance();
+    const user = await caller('expiring');
+    await app.graphTokens.acquire(user, telemetry());
+    await resetEmulators();
+    await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
+
+    await app.graphTokens.acquire(user, telemetry());
+    expect((await counters('entra'))['token.obo']).toBe(1);
+    expect(await writes()).toBe(1);
+  });
+
+  test('keeps at most the configured number of entries, evicting the oldest expiry', async () => {
+    const app = await instance({ TOKEN_CACHE_MAX_ENTRIES: '3' });
+    const user = await caller('many-clients');
+    for (let i = 0; i < 5; i++) {
+      const assertion = (await userToken(`many-clients-${run}`)).accessToken;
+      await app.graphTokens.acquire({ ...user, assertion }, telemetry());
+    }
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(3);
+  });
+
+  test('writes a TTL that outlives the newest token, encrypted entries and no refresh token', async () => {
+    const app = await instance();
+    const user = await caller('at-rest');
+    const token = await app.graphTokens.acquire(user, telemetry());
+    const document = await readCacheDocument(user.accountId);
+    const ttl = Number(document?.ttl);
+    expect(ttl).toBeGreaterThan(3600);
+    expect(ttl).toBeLessThanOrEqual(3600 + 3600 + 5);
+    const stored = JSON.stringify(document);
+    expect(stored).not.toContain(token);
+    expect(stored).not.toContain(user.assertion);
+    expect(stored).not.toMatch(/RefreshToken|refresh_token|secret/);
+  });
+
+  test('treats an unreadable document as a miss and overwrites it', async () => {
+    const app = await instance();
+    const user = await caller('corrupt');
+    await cacheContainer().items.create({ id: user.accountId, v: 1, entries: 'garbage' });
+    const unreadable = appCounters.cacheDocumentsUnreadable;
+
+    await app.graphTokens.acquire(user, telemetry());
+    expect(appCounters.cacheDocumentsUnreadable).toBe(unreadable + 1);
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([assertionHashOf(user.assertion)]);
+  });
+
+  test('treats an entry sealed for another caller as a miss', async () => {
+    const app = await instance();
+    const victim = await caller('victim');
+    const attacker = await caller('attacker');
+    await app.graphTokens.acquire(victim, telemetry());
+    const victimEntries = entriesOf(await readCacheDocument(victim.accountId));
+    await cacheContainer().items.upsert({
+      id: attacker.accountId,
+      v: 1,
+      ttl: 600,
+      entries: { [assertionHashOf(attacker.assertion)]: Object.values(victimEntries)[0] },
+    });
+    const other = await instance();
+    const t = telemetry();
+    const token = await other.graphTokens.acquire(attacker, t);
+    expect(t.fields.cache).toBe('miss');
+    const profile = await other.graph.get('/v1.0/me', token, t);
+    expect(profile.id).toBe(attacker.oid);
+  });
+});
+
+describe('degraded Cosmos DB', () => {
+  test.each([
+    ['5xx answers', { status: 500, count: 20, body: { code: 'InternalServerError', message: 'injected' } }],
+    ['timeouts', { delayMs: 1000, count: 20 }],
+  ])('goes to Entra without the cache on %s, and says so', async (_name, fault) => {
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '300' });
+    const user = await caller('degraded');
+    const degradedBefore = appCounters.cosmosDegraded;
+    await injectFault('cosmos', { kind: 'read', ...fault });
+    await injectFault('cosmos', { kind: 'create', ...fault });
+    const warnings: string[] = [];
+    const t = telemetry(warnings);
+
+    const token = await app.graphTokens.acquire(user, t);
+    const profile = await app.graph.get('/v1.0/me', token, t);
+    expect(profile.id).toBe(user.oid);
+    expect(t.fields.cosmosDegraded).toBe(true);
+    expect(appCounters.cosmosDegraded).toBeGreaterThan(degradedBefore);
+    expect(warnings.some((w) => w.includes('without the shared cache'))).toBe(true);
+  });
+});
+
+/** The MSAL cache an instance holds for a caller, via a real exchange. */
+async function msalCacheFor(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
+  await app.graphTokens.acquire(user, telemetry());
+  return exportCache(app, user);
+}
+
+async function exportCache(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
+  const loaded = await app.tokenCache.load(user, assertionHashOf(user.assertion), GRAPH_SCOPES, telemetry());
+  if (loaded.cacheJson === undefined) throw new Error('no cache for the caller');
+  return loaded.cacheJson;
+}
