@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { httpsJson } from './ca.js';
-import { removeSandboxState, startSandbox, writeSandboxState } from './sandbox.js';
 import { startHostProcess } from './processes.js';
+import { removeSandboxState, startSandbox, writeSandboxState } from './sandbox.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const STATE_FILE = `${root}.sandbox/state.json`;
@@ -71,7 +71,9 @@ const issued = await httpsJson(`${sandbox.entraUrl}/_emulator/users/alice/token`
   body: {},
 });
 const token =
-  typeof issued.body === 'object' && issued.body !== null && 'access_token' in issued.body ? String(issued.body.access_token) : '';
+  typeof issued.body === 'object' && issued.body !== null && 'access_token' in issued.body
+    ? String(issued.body.access_token)
+    : '';
 
 console.log(`
 Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}
@@ -86,6 +88,8 @@ function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: root, stdio: 'inherit' });
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
+    );
   });
 }

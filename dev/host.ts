@@ -82,7 +82,12 @@ function compileRoute(name: string, definition: HttpFunctionDefinition): Route {
   return { name, pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, definition };
 }
 
-async function serve(routes: Route[], req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+async function serve(
+  routes: Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: (line: string) => void,
+): Promise<void> {
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
   const method = (req.method ?? 'GET').toUpperCase();
   const path = url.pathname.startsWith(ROUTE_PREFIX) ? url.pathname.slice(ROUTE_PREFIX.length) : undefined;
@@ -99,7 +104,11 @@ async function serve(routes: Route[], req: IncomingMessage, res: ServerResponse,
 
   const body = await readBody(req);
   if (body === undefined) {
-    await writeResponse(res, { status: 413, headers: { 'Content-Type': 'text/plain' }, body: 'request body too large' });
+    await writeResponse(res, {
+      status: 413,
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'request body too large',
+    });
     return;
   }
   const request = new HttpRequest({
@@ -155,7 +164,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
-async function writeResponse(res: ServerResponse, result: HttpResponseInit | FunctionsResponse | undefined | void): Promise<void> {
+async function writeResponse(
+  res: ServerResponse,
+  result: HttpResponseInit | FunctionsResponse | undefined | void,
+): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
   const payload = Buffer.from(await response.arrayBuffer());
   const headers: Record<string, string> = {};

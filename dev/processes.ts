@@ -60,7 +60,9 @@ export function startHostProcess(options: HostProcessOptions): Promise<HostProce
     lines(child.stderr, onLine);
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`local host on port ${options.port} exited (${code}):\n${output.slice(-20).join('\n')}`));
+      reject(
+        new Error(`local host on port ${options.port} exited (${code}):\n${output.slice(-20).join('\n')}`),
+      );
     });
   });
 }

@@ -45,8 +45,8 @@ if (!existsSync(entry)) {
   console.error(`Cannot start: ${values.entry} does not exist; run npm run build first`);
   process.exit(1);
 }
-const app: unknown = await import(pathToFileURL(entry).href);
-const functions = registeredFunctions(app);
+const app = (await import(pathToFileURL(entry).href)) as { registeredHttpFunctions?: unknown };
+const functions = registeredFunctions(app.registeredHttpFunctions);
 const host = await startLocalHost({ functions, port, ...(values.quiet ? { log: () => undefined } : {}) });
 console.log(`local host ready at ${host.url}/api (${[...functions.keys()].join(', ')})`);
 
@@ -56,15 +56,14 @@ const stop = (): void => {
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
 
-function registeredFunctions(module: unknown): ReadonlyMap<string, HttpFunctionDefinition> {
-  if (typeof module === 'object' && module !== null && 'registeredHttpFunctions' in module) {
-    const list = module.registeredHttpFunctions;
-    if (typeof list === 'function') {
-      const functions: unknown = list();
-      if (functions instanceof Map) return functions as ReadonlyMap<string, HttpFunctionDefinition>;
-    }
-  }
-  throw new Error(`${values.entry} does not export registeredHttpFunctions()`);
+/** The entry is one of ours (the bundle or functions/index.ts): it exports the registry's reader. */
+function registeredFunctions(reader: unknown): ReadonlyMap<string, HttpFunctionDefinition> {
+  if (typeof reader !== 'function')
+    throw new Error(`${values.entry} does not export registeredHttpFunctions()`);
+  const functions = (reader as () => unknown)();
+  if (!(functions instanceof Map))
+    throw new Error(`${values.entry}: registeredHttpFunctions() returned no Map`);
+  return functions as ReadonlyMap<string, HttpFunctionDefinition>;
 }
 
 /** Like `func start`: local.settings.json's Values fill in what the environment does not set. */

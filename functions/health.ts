@@ -15,4 +15,9 @@ export async function getHealth(request: HttpRequest, context: InvocationContext
   );
 }
 
-registerHttpFunction('getHealth', { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: getHealth });
+registerHttpFunction('getHealth', {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: getHealth,
+});

@@ -4,7 +4,10 @@ import { handle, NO_STORE } from '../shared/http/handle.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
 
 /** DELETE /api/me/token-cache: forgets the caller's cached tokens (sign-out, erasure). */
-export async function deleteMyTokenCache(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function deleteMyTokenCache(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   return handle(request, context, async (services, telemetry) => {
     const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
     await services.tokenCache.erase(caller, telemetry);

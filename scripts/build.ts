@@ -24,7 +24,9 @@ const result = await build({
   // The Functions worker provides this module at run time; it is not on npm.
   external: ['@azure/functions-core'],
   // CommonJS dependencies inside an ES module bundle still call require() for Node built-ins.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));

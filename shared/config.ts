@@ -74,7 +74,11 @@ export function loadConfig(env: Env): AppConfig {
       problems.push({ setting: 'ENTRA_ALLOWED_TENANTS', message: `"${tenant}" is not a tenant id (GUID)` });
     }
   }
-  const credentialKind = read.oneOf('OBO_CLIENT_CREDENTIAL', ['managed-identity', 'client-secret'] as const, 'managed-identity');
+  const credentialKind = read.oneOf(
+    'OBO_CLIENT_CREDENTIAL',
+    ['managed-identity', 'client-secret'] as const,
+    'managed-identity',
+  );
   const managedIdentityClientId = read.optionalGuid('MANAGED_IDENTITY_CLIENT_ID');
   const credential: OboCredential =
     credentialKind === 'client-secret'
@@ -126,7 +130,10 @@ export function loadConfig(env: Env): AppConfig {
   const [first] = problems;
   if (first !== undefined) {
     const listing = problems.map((p) => `${p.setting}: ${p.message}`).join('; ');
-    throw new ConfigError(first.setting, `invalid configuration (${listing}). See local.settings.sample.json.`);
+    throw new ConfigError(
+      first.setting,
+      `invalid configuration (${listing}). See local.settings.sample.json.`,
+    );
   }
   return config;
 }
@@ -174,7 +181,10 @@ class SettingReader {
   guid(name: string): string {
     const value = this.required(name);
     if (value !== '' && !GUID.test(value)) {
-      this.problems.push({ setting: name, message: 'must be a GUID (the id shown in the Entra admin center)' });
+      this.problems.push({
+        setting: name,
+        message: 'must be a GUID (the id shown in the Entra admin center)',
+      });
     }
     return value.toLowerCase();
   }
@@ -252,7 +262,8 @@ class SettingReader {
       if (id === undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key?.length !== 32 || rest.length > 0) {
         this.problems.push({
           setting: name,
-          message: 'must be a comma-separated list of <key id>:<base64 of 32 random bytes> (first one encrypts)',
+          message:
+            'must be a comma-separated list of <key id>:<base64 of 32 random bytes> (first one encrypts)',
         });
         return [];
       }

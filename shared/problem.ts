@@ -24,14 +24,26 @@ interface HttpMapping {
 /** The one place an error becomes HTTP. */
 const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
   ERR_TOKEN_MISSING: { status: 401, title: 'Authentication required', bareChallenge: true },
-  ERR_AUTHORIZATION_MALFORMED: { status: 400, title: 'Malformed Authorization header', bearerError: 'invalid_request' },
+  ERR_AUTHORIZATION_MALFORMED: {
+    status: 400,
+    title: 'Malformed Authorization header',
+    bearerError: 'invalid_request',
+  },
   ERR_TOKEN_INVALID: { status: 401, title: 'Invalid access token', bearerError: 'invalid_token' },
   ERR_SCOPE_INSUFFICIENT: { status: 403, title: 'Insufficient scope', bearerError: 'insufficient_scope' },
   ERR_APP_ONLY_TOKEN: { status: 403, title: 'A user token is required', bearerError: 'insufficient_scope' },
   ERR_SIGNING_KEYS_UNAVAILABLE: { status: 503, title: 'Token signing keys unavailable' },
-  ERR_CLAIMS_CHALLENGE: { status: 401, title: 'Additional claims required', bearerError: 'insufficient_claims' },
+  ERR_CLAIMS_CHALLENGE: {
+    status: 401,
+    title: 'Additional claims required',
+    bearerError: 'insufficient_claims',
+  },
   ERR_CONSENT_REQUIRED: { status: 403, title: 'Consent required' },
-  ERR_ASSERTION_REJECTED: { status: 401, title: 'Access token rejected by the identity provider', bearerError: 'invalid_token' },
+  ERR_ASSERTION_REJECTED: {
+    status: 401,
+    title: 'Access token rejected by the identity provider',
+    bearerError: 'invalid_token',
+  },
   ERR_IDENTITY_PROVIDER_UNAVAILABLE: { status: 503, title: 'Identity provider unavailable' },
   ERR_IDENTITY_PROVIDER_REJECTED_APP: { status: 502, title: 'Identity provider rejected this API' },
   ERR_GRAPH_FORBIDDEN: { status: 403, title: 'Microsoft Graph denied access' },
@@ -72,13 +84,18 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
   return { status: mapping.status, headers, jsonBody: body };
 }
 
-function bearerChallenge(mapping: HttpMapping, error: ApiError | undefined, realm: string): string | undefined {
+function bearerChallenge(
+  mapping: HttpMapping,
+  error: ApiError | undefined,
+  realm: string,
+): string | undefined {
   if (mapping.bareChallenge === true) return `Bearer realm="${quote(realm)}"`;
   if (mapping.bearerError === undefined) return undefined;
   const params = [`realm="${quote(realm)}"`, `error="${mapping.bearerError}"`];
   const description = error?.details.description ?? error?.message;
   if (description !== undefined) params.push(`error_description="${quote(description)}"`);
-  if (error?.details.requiredScope !== undefined) params.push(`scope="${quote(error.details.requiredScope)}"`);
+  if (error?.details.requiredScope !== undefined)
+    params.push(`scope="${quote(error.details.requiredScope)}"`);
   if (error?.details.claims !== undefined) {
     params.push(`claims="${Buffer.from(error.details.claims, 'utf8').toString('base64')}"`);
   }

@@ -109,7 +109,9 @@ function needsManagedIdentity(config: AppConfig): boolean {
 async function managedIdentity(config: AppConfig): Promise<TokenCredential> {
   const { ManagedIdentityCredential } = await import('@azure/identity');
   const clientId = config.cosmos.managedIdentityClientId;
-  return clientId === undefined ? new ManagedIdentityCredential() : new ManagedIdentityCredential({ clientId });
+  return clientId === undefined
+    ? new ManagedIdentityCredential()
+    : new ManagedIdentityCredential({ clientId });
 }
 
 /** The managed identity's token for Entra's token-exchange audience: the federated client assertion. */

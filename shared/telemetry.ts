@@ -33,7 +33,14 @@ export class RequestTelemetry {
   }
 
   add(
-    key: 'cosmosRequestCharge' | 'cosmosReads' | 'cosmosWrites' | 'conflictRetries' | 'entraMs' | 'graphMs' | 'graphAttempts',
+    key:
+      | 'cosmosRequestCharge'
+      | 'cosmosReads'
+      | 'cosmosWrites'
+      | 'conflictRetries'
+      | 'entraMs'
+      | 'graphMs'
+      | 'graphAttempts',
     by: number,
   ): void {
     this.fields[key] = (this.fields[key] ?? 0) + by;

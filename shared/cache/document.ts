@@ -34,7 +34,12 @@ export function parseCacheDocument(value: unknown, expectedId: string): CacheDoc
   }
   const entries: Record<string, CacheEntry> = {};
   for (const [hash, entry] of Object.entries(value.entries)) {
-    if (isRecord(entry) && typeof entry.blob === 'string' && typeof entry.exp === 'number' && Number.isFinite(entry.exp)) {
+    if (
+      isRecord(entry) &&
+      typeof entry.blob === 'string' &&
+      typeof entry.exp === 'number' &&
+      Number.isFinite(entry.exp)
+    ) {
       entries[hash] = { blob: entry.blob, exp: entry.exp };
     }
   }

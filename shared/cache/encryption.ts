@@ -21,10 +21,15 @@ export function encryptBlob(plaintext: string, keys: readonly CacheKey[], associ
 }
 
 /** Undefined when the blob is malformed, names an unknown key or fails authentication. */
-export function decryptBlob(blob: string, keys: readonly CacheKey[], associatedData: string): string | undefined {
+export function decryptBlob(
+  blob: string,
+  keys: readonly CacheKey[],
+  associatedData: string,
+): string | undefined {
   const [keyId, ivText, sealedText, ...rest] = blob.split('.');
   const key = keys.find((k) => k.id === keyId)?.key;
-  if (key === undefined || ivText === undefined || sealedText === undefined || rest.length > 0) return undefined;
+  if (key === undefined || ivText === undefined || sealedText === undefined || rest.length > 0)
+    return undefined;
   const iv = Buffer.from(ivText, 'base64url');
   const sealed = Buffer.from(sealedText, 'base64url');
   if (iv.length !== IV_BYTES || sealed.length < TAG_BYTES) return undefined;
@@ -32,9 +37,10 @@ export function decryptBlob(blob: string, keys: readonly CacheKey[], associatedD
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
     decipher.setAAD(Buffer.from(associatedData, 'utf8'));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]).toString(
-      'utf8',
-    );
+    return Buffer.concat([
+      decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]).toString('utf8');
   } catch {
     return undefined;
   }

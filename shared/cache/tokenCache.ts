@@ -68,8 +68,17 @@ export class TokenCache {
   ): Promise<LoadedCache> {
     const nowSeconds = this.options.now() / 1000;
     const inL1 = this.l1?.get(l1Key(caller.accountId, assertionHash));
-    if (inL1 !== undefined && usableAccessTokenExpiry(inL1.cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined) {
-      return { cacheJson: inL1.cacheJson, usable: true, outcome: 'l1-hit', stored: undefined, degraded: false };
+    if (
+      inL1 !== undefined &&
+      usableAccessTokenExpiry(inL1.cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined
+    ) {
+      return {
+        cacheJson: inL1.cacheJson,
+        usable: true,
+        outcome: 'l1-hit',
+        stored: undefined,
+        degraded: false,
+      };
     }
 
     let stored: StoredDocument;
@@ -77,7 +86,13 @@ export class TokenCache {
       stored = await this.options.store.read(caller.accountId);
     } catch (error) {
       this.degrade(telemetry, 'read', error);
-      return { cacheJson: inL1?.cacheJson, usable: false, outcome: 'miss', stored: undefined, degraded: true };
+      return {
+        cacheJson: inL1?.cacheJson,
+        usable: false,
+        outcome: 'miss',
+        stored: undefined,
+        degraded: true,
+      };
     }
     telemetry.add('cosmosReads', 1);
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
@@ -89,9 +104,15 @@ export class TokenCache {
     }
 
     const entry = stored.document?.entries[assertionHash];
-    const cacheJson = entry === undefined ? undefined : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
+    const cacheJson =
+      entry === undefined
+        ? undefined
+        : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
     if (entry !== undefined && cacheJson === undefined) count('cacheDocumentsUnreadable');
-    if (cacheJson !== undefined && usableAccessTokenExpiry(cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined) {
+    if (
+      cacheJson !== undefined &&
+      usableAccessTokenExpiry(cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined
+    ) {
       this.l1?.set(l1Key(caller.accountId, assertionHash), { cacheJson });
       return { cacheJson, usable: true, outcome: 'l2-hit', stored, degraded: false };
     }
@@ -115,7 +136,10 @@ export class TokenCache {
     this.l1?.set(l1Key(caller.accountId, assertionHash), { cacheJson });
     if (loaded.degraded) return;
 
-    const entry = { blob: encryptBlob(cacheJson, this.options.keys, associatedData(caller, assertionHash)), exp };
+    const entry = {
+      blob: encryptBlob(cacheJson, this.options.keys, associatedData(caller, assertionHash)),
+      exp,
+    };
     let base = loaded.stored ?? { document: undefined, etag: undefined, requestCharge: 0 };
     try {
       for (let attempt = 0; ; attempt++) {
@@ -142,10 +166,13 @@ export class TokenCache {
       }
       count('cacheWritesLost');
       telemetry.set('cacheWriteLost', true);
-      telemetry.warn('token cache write gave up after conflicting writers; the token stays cached in this instance only', {
-        accountId: caller.accountId,
-        retries: this.options.writeRetries,
-      });
+      telemetry.warn(
+        'token cache write gave up after conflicting writers; the token stays cached in this instance only',
+        {
+          accountId: caller.accountId,
+          retries: this.options.writeRetries,
+        },
+      );
     } catch (error) {
       this.degrade(telemetry, 'write', error);
     }

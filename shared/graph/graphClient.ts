@@ -38,7 +38,7 @@ export class GraphClient {
         });
       }
       telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
-      if (response.ok) return await readObject(response);
+      if (response.ok) return readObject(response);
 
       const retryAfter = response.headers.get('retry-after');
       const delay = graphRetryDelayMs(
@@ -50,15 +50,22 @@ export class GraphClient {
         this.options.now(),
       );
       const upstreamCode = await graphErrorCode(response);
-      if (delay === undefined) throw graphError(response.status, upstreamCode, retryAfter, this.options.now());
+      if (delay === undefined)
+        throw graphError(response.status, upstreamCode, retryAfter, this.options.now());
       await this.options.sleep(delay);
     }
   }
 }
 
-function graphError(status: number, upstreamCode: string | undefined, retryAfter: string | null, nowMs: number): ApiError {
+function graphError(
+  status: number,
+  upstreamCode: string | undefined,
+  retryAfter: string | null,
+  nowMs: number,
+): ApiError {
   const details = upstreamCode === undefined ? {} : { upstreamCode };
-  if (status === 403) return new ApiError('ERR_GRAPH_FORBIDDEN', 'Microsoft Graph denied access to the resource.', details);
+  if (status === 403)
+    return new ApiError('ERR_GRAPH_FORBIDDEN', 'Microsoft Graph denied access to the resource.', details);
   if (status === 429 || status >= 500) {
     return new ApiError('ERR_GRAPH_UNAVAILABLE', `Microsoft Graph is unavailable (${status}).`, {
       ...details,
@@ -81,6 +88,7 @@ async function graphErrorCode(response: Response): Promise<string | undefined> {
   const body: unknown = await response.json().catch(() => undefined);
   if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
   const { error } = body;
-  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string') return undefined;
+  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string')
+    return undefined;
   return /^[A-Za-z0-9_.-]{1,100}$/.test(error.code) ? error.code : undefined;
 }

@@ -48,10 +48,14 @@ export async function handle(
 
 function problemCode(response: HttpResponseInit): string | undefined {
   const body: unknown = response.jsonBody;
-  return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : undefined;
+  return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string'
+    ? body.code
+    : undefined;
 }
 
 /** Names an unexpected error without its message, which could carry request data. */
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name} at ${error.stack?.split('\n')[1]?.trim() ?? 'unknown'}` : typeof error;
+  return error instanceof Error
+    ? `${error.name} at ${error.stack?.split('\n')[1]?.trim() ?? 'unknown'}`
+    : typeof error;
 }

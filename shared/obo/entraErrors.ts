@@ -5,7 +5,17 @@ import { ApiError } from '../errors.js';
 /** AADSTS codes that mean the user (or an admin) has not consented to what the API asks for. */
 const CONSENT_CODES = new Set(['65001', '65004', '65005']);
 /** AADSTS codes that reject the incoming assertion itself (bad, expired or revoked). */
-const ASSERTION_CODES = new Set(['50013', '500133', '50132', '50173', '50089', '700082', '50034', '50057', '50053']);
+const ASSERTION_CODES = new Set([
+  '50013',
+  '500133',
+  '50132',
+  '50173',
+  '50089',
+  '700082',
+  '50034',
+  '50057',
+  '50053',
+]);
 /** AADSTS codes and OAuth errors that say this API's own registration or credential is wrong. */
 const APP_CODES = new Set(['7000215', '7000222', '700016', '700024', '700027', '50049', '90002']);
 const APP_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
@@ -24,27 +34,47 @@ export function mapEntraError(error: unknown): ApiError {
   const subError = error.subError;
 
   if (error instanceof InteractionRequiredAuthError && error.claims !== '' && error.claims !== undefined) {
-    return new ApiError('ERR_CLAIMS_CHALLENGE', 'The identity provider requires additional claims (for example MFA).', {
-      cause: error,
-      claims: error.claims,
-      upstreamCode,
-      description: 'additional claims are required',
-    });
+    return new ApiError(
+      'ERR_CLAIMS_CHALLENGE',
+      'The identity provider requires additional claims (for example MFA).',
+      {
+        cause: error,
+        claims: error.claims,
+        upstreamCode,
+        description: 'additional claims are required',
+      },
+    );
   }
-  if (subError === 'consent_required' || error.errorCode === 'consent_required' || (aadsts !== undefined && CONSENT_CODES.has(aadsts))) {
-    return new ApiError('ERR_CONSENT_REQUIRED', 'The user or an administrator must consent to the permissions this API requests.', {
-      cause: error,
-      upstreamCode,
-    });
+  if (
+    subError === 'consent_required' ||
+    error.errorCode === 'consent_required' ||
+    (aadsts !== undefined && CONSENT_CODES.has(aadsts))
+  ) {
+    return new ApiError(
+      'ERR_CONSENT_REQUIRED',
+      'The user or an administrator must consent to the permissions this API requests.',
+      {
+        cause: error,
+        upstreamCode,
+      },
+    );
   }
   if (APP_ERRORS.has(error.errorCode) || (aadsts !== undefined && APP_CODES.has(aadsts))) {
-    return new ApiError('ERR_IDENTITY_PROVIDER_REJECTED_APP', "The identity provider rejected this API's credentials.", {
-      cause: error,
-      upstreamCode,
-    });
+    return new ApiError(
+      'ERR_IDENTITY_PROVIDER_REJECTED_APP',
+      "The identity provider rejected this API's credentials.",
+      {
+        cause: error,
+        upstreamCode,
+      },
+    );
   }
   const status = error instanceof ServerError ? error.status : undefined;
-  if ((status !== undefined && status >= 500) || error.errorCode === 'temporarily_unavailable' || isNetworkError(error)) {
+  if (
+    (status !== undefined && status >= 500) ||
+    error.errorCode === 'temporarily_unavailable' ||
+    isNetworkError(error)
+  ) {
     return new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider is unavailable.', {
       cause: error,
       upstreamCode,
@@ -56,11 +86,15 @@ export function mapEntraError(error: unknown): ApiError {
     error.errorCode === 'invalid_grant' ||
     (aadsts !== undefined && ASSERTION_CODES.has(aadsts))
   ) {
-    return new ApiError('ERR_ASSERTION_REJECTED', 'The identity provider rejected the access token for the on-behalf-of exchange.', {
-      cause: error,
-      upstreamCode,
-      description: 'the token was rejected by the identity provider',
-    });
+    return new ApiError(
+      'ERR_ASSERTION_REJECTED',
+      'The identity provider rejected the access token for the on-behalf-of exchange.',
+      {
+        cause: error,
+        upstreamCode,
+        description: 'the token was rejected by the identity provider',
+      },
+    );
   }
   return new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider answered unexpectedly.', {
     cause: error,

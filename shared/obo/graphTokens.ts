@@ -31,15 +31,27 @@ export class GraphTokenService {
       telemetry.set('cache', 'coalesced');
       return pending;
     }
-    const started = this.acquireOnce(caller, assertionHash, telemetry).finally(() => this.inFlight.delete(key));
+    const started = this.acquireOnce(caller, assertionHash, telemetry).finally(() =>
+      this.inFlight.delete(key),
+    );
     this.inFlight.set(key, started);
     return started;
   }
 
-  private async acquireOnce(caller: CallerAccount, assertionHash: string, telemetry: RequestTelemetry): Promise<string> {
+  private async acquireOnce(
+    caller: CallerAccount,
+    assertionHash: string,
+    telemetry: RequestTelemetry,
+  ): Promise<string> {
     const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    count(loaded.outcome === 'l1-hit' ? 'cacheL1Hits' : loaded.outcome === 'l2-hit' ? 'cacheL2Hits' : 'cacheMisses');
+    count(
+      loaded.outcome === 'l1-hit'
+        ? 'cacheL1Hits'
+        : loaded.outcome === 'l2-hit'
+          ? 'cacheL2Hits'
+          : 'cacheMisses',
+    );
 
     const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
     if (!result.fromCache) count('oboExchanges');

@@ -37,7 +37,12 @@ export interface OboDependencies {
 }
 
 /** Well-known aliases of the public cloud's authority host, so MSAL never needs instance discovery. */
-const PUBLIC_CLOUD_ALIASES = ['login.microsoftonline.com', 'login.windows.net', 'login.microsoft.com', 'sts.windows.net'];
+const PUBLIC_CLOUD_ALIASES = [
+  'login.microsoftonline.com',
+  'login.windows.net',
+  'login.microsoft.com',
+  'sts.windows.net',
+];
 
 /**
  * OBO through msal-node with a fresh ConfidentialClientApplication per request (a shared client mixes
@@ -61,7 +66,11 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
   function authorityMetadata(tenant: string): Promise<string> {
     let pending = metadataByTenant.get(tenant);
     if (pending === undefined) {
-      pending = fetchAuthorityMetadata(deps.fetch, `${host.origin}/${tenant}/v2.0/.well-known/openid-configuration`, config.obo.timeoutMs);
+      pending = fetchAuthorityMetadata(
+        deps.fetch,
+        `${host.origin}/${tenant}/v2.0/.well-known/openid-configuration`,
+        config.obo.timeoutMs,
+      );
       // A failed fetch is not cached: the next request tries again.
       pending.catch(() => metadataByTenant.delete(tenant));
       metadataByTenant.set(tenant, pending);
@@ -76,10 +85,14 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
       try {
         metadata = await authorityMetadata(tenant);
       } catch (error) {
-        throw new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider metadata could not be fetched.', {
-          cause: error,
-          retryAfterSeconds: 5,
-        });
+        throw new ApiError(
+          'ERR_IDENTITY_PROVIDER_UNAVAILABLE',
+          'The identity provider metadata could not be fetched.',
+          {
+            cause: error,
+            retryAfterSeconds: 5,
+          },
+        );
       }
       const msalConfig: Configuration = {
         auth: {
@@ -107,11 +120,18 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
       if (cacheJson !== undefined) client.getTokenCache().deserialize(cacheJson);
 
       try {
-        const result = await client.acquireTokenOnBehalfOf({ oboAssertion: caller.assertion, scopes: [...scopes] });
+        const result = await client.acquireTokenOnBehalfOf({
+          oboAssertion: caller.assertion,
+          scopes: [...scopes],
+        });
         if (result === null || result.accessToken === '') {
-          throw new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider returned no token.', {
-            retryAfterSeconds: 5,
-          });
+          throw new ApiError(
+            'ERR_IDENTITY_PROVIDER_UNAVAILABLE',
+            'The identity provider returned no token.',
+            {
+              retryAfterSeconds: 5,
+            },
+          );
         }
         const cache = client.getTokenCache();
         return {
@@ -128,11 +148,16 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
 
 function assertionCallback(deps: OboDependencies): () => Promise<string> {
   const { clientAssertion } = deps;
-  if (clientAssertion === undefined) throw new Error('a managed-identity credential needs a client assertion source');
+  if (clientAssertion === undefined)
+    throw new Error('a managed-identity credential needs a client assertion source');
   return clientAssertion;
 }
 
-async function fetchAuthorityMetadata(fetchImpl: typeof fetch, url: string, timeoutMs: number): Promise<string> {
+async function fetchAuthorityMetadata(
+  fetchImpl: typeof fetch,
+  url: string,
+  timeoutMs: number,
+): Promise<string> {
   const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`authority metadata answered ${response.status}`);
   const body: unknown = await response.json();
@@ -146,8 +171,16 @@ async function fetchAuthorityMetadata(fetchImpl: typeof fetch, url: string, time
  * msal-node's network client over fetch: a timeout on every call, pooled keep-alive connections
  * (msal's default client opens a new TLS connection per request) and Entra latency in the request log.
  */
-function fetchNetworkClient(fetchImpl: typeof fetch, timeoutMs: number, telemetry: RequestTelemetry): INetworkModule {
-  async function send<T>(method: 'GET' | 'POST', url: string, options: NetworkRequestOptions | undefined): Promise<NetworkResponse<T>> {
+function fetchNetworkClient(
+  fetchImpl: typeof fetch,
+  timeoutMs: number,
+  telemetry: RequestTelemetry,
+): INetworkModule {
+  async function send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options: NetworkRequestOptions | undefined,
+  ): Promise<NetworkResponse<T>> {
     const started = performance.now();
     try {
       const response = await fetchImpl(url, {

@@ -16,7 +16,10 @@ beforeEach(async () => {
 });
 
 function me(token: string | undefined, method = 'GET', path = '/api/me'): Promise<Response> {
-  return fetch(`${host.url}${path}`, { method, headers: token === undefined ? {} : { Authorization: `Bearer ${token}` } });
+  return fetch(`${host.url}${path}`, {
+    method,
+    headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+  });
 }
 
 describe('GET /api/health', () => {
@@ -24,7 +27,10 @@ describe('GET /api/health', () => {
     const response = await fetch(`${host.url}/api/health`);
     expect(response.status).toBe(200);
     const text = await response.text();
-    expect(JSON.parse(text)).toMatchObject({ status: 'healthy', configuration: { apiClientId: sandbox().api.clientId } });
+    expect(JSON.parse(text)).toMatchObject({
+      status: 'healthy',
+      configuration: { apiClientId: sandbox().api.clientId },
+    });
     expect(text).not.toContain(sandbox().api.clientSecret);
     expect(text).not.toContain(sandbox().cosmos.key);
     expect(text).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
@@ -45,7 +51,10 @@ describe('GET /api/me', () => {
     const response = await me(user.accessToken);
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
-    expect(await response.json()).toMatchObject({ id: user.oid, userPrincipalName: expect.stringMatching(/^alice@/) });
+    expect(await response.json()).toMatchObject({
+      id: user.oid,
+      userPrincipalName: expect.stringMatching(/^alice@/),
+    });
 
     expect((await counters('entra'))['token.obo']).toBe(1);
     const cosmos = await counters('cosmos');
@@ -70,7 +79,13 @@ describe('GET /api/me', () => {
     const user = await userToken('carol');
     await me(user.accessToken);
     const log = requestLogs(host).at(-1);
-    expect(log).toMatchObject({ event: 'request', status: 200, cache: 'miss', cosmosReads: 1, cosmosWrites: 1 });
+    expect(log).toMatchObject({
+      event: 'request',
+      status: 200,
+      cache: 'miss',
+      cosmosReads: 1,
+      cosmosWrites: 1,
+    });
     expect(typeof log?.entraMs).toBe('number');
     expect(typeof log?.graphMs).toBe('number');
     const everything = host.lines.join('\n');

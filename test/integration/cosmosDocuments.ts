@@ -5,7 +5,9 @@ import { sandbox } from '../sandbox.js';
 
 export function cacheContainer() {
   const { cosmos } = sandbox();
-  return new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key }).database(cosmos.database).container(cosmos.container);
+  return new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key })
+    .database(cosmos.database)
+    .container(cosmos.container);
 }
 
 export async function readCacheDocument(accountId: string): Promise<Record<string, unknown> | undefined> {
@@ -13,7 +15,11 @@ export async function readCacheDocument(accountId: string): Promise<Record<strin
   return resource;
 }
 
-export function entriesOf(document: Record<string, unknown> | undefined): Record<string, { blob: string; exp: number }> {
+export function entriesOf(
+  document: Record<string, unknown> | undefined,
+): Record<string, { blob: string; exp: number }> {
   const entries = document?.entries;
-  return typeof entries === 'object' && entries !== null ? (entries as Record<string, { blob: string; exp: number }>) : {};
+  return typeof entries === 'object' && entries !== null
+    ? (entries as Record<string, { blob: string; exp: number }>)
+    : {};
 }

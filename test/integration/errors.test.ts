@@ -21,10 +21,14 @@ beforeEach(async () => {
 async function callMe(name: string) {
   const { accessToken } = await userToken(`${name}-${run}`);
   const response = await getMe(
-    new HttpRequest({ method: 'GET', url: 'http://localhost/api/me', headers: { authorization: `Bearer ${accessToken}` } }),
+    new HttpRequest({
+      method: 'GET',
+      url: 'http://localhost/api/me',
+      headers: { authorization: `Bearer ${accessToken}` },
+    }),
     new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
   );
-  const headers = new Headers(response.headers as Record<string, string>);
+  const headers = new Headers(response.headers);
   return { status: response.status, headers, body: response.jsonBody as Record<string, unknown> };
 }
 
@@ -106,7 +110,11 @@ describe('single flight', () => {
     const responses = await Promise.all(
       Array.from({ length: 8 }, () =>
         getMe(
-          new HttpRequest({ method: 'GET', url: 'http://localhost/api/me', headers: { authorization: `Bearer ${accessToken}` } }),
+          new HttpRequest({
+            method: 'GET',
+            url: 'http://localhost/api/me',
+            headers: { authorization: `Bearer ${accessToken}` },
+          }),
           new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
         ),
       ),

@@ -59,7 +59,8 @@ describe('token cache across instances', () => {
     const jsonA = await msalCacheFor(source, first);
     const jsonB = await msalCacheFor(source, second);
     await cacheContainer().item(first.accountId, first.accountId).delete();
-    if (documentExists) await cacheContainer().items.create({ id: first.accountId, v: 1, entries: {}, ttl: 600 });
+    if (documentExists)
+      await cacheContainer().items.create({ id: first.accountId, v: 1, entries: {}, ttl: 600 });
 
     // Both instances read before either writes, so the second write carries a stale view.
     const [t1, t2] = [telemetry(), telemetry()];
@@ -81,7 +82,12 @@ describe('token cache across instances', () => {
     const app = await instance({ TOKEN_CACHE_WRITE_RETRIES: '2' });
     const user = await caller('budget');
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
-    await injectFault('cosmos', { kind: 'replace', status: 412, count: 10, body: { code: 'PreconditionFailed', message: 'etag' } });
+    await injectFault('cosmos', {
+      kind: 'replace',
+      status: 412,
+      count: 10,
+      body: { code: 'PreconditionFailed', message: 'etag' },
+    });
     const lostBefore = appCounters.cacheWritesLost;
     const warnings: string[] = [];
     const t = telemetry(warnings);
@@ -141,7 +147,9 @@ describe('token cache hygiene', () => {
 
     await app.graphTokens.acquire(user, telemetry());
     expect(appCounters.cacheDocumentsUnreadable).toBe(unreadable + 1);
-    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([assertionHashOf(user.assertion)]);
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
+      assertionHashOf(user.assertion),
+    ]);
   });
 
   test('treats an entry sealed for another caller as a miss', async () => {

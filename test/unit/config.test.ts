@@ -60,7 +60,9 @@ describe('loadConfig', () => {
   test('requires the secret only for the client-secret credential', () => {
     const { OBO_CLIENT_SECRET: _omitted, ...env } = valid;
     expect(configError(env).setting).toBe('OBO_CLIENT_SECRET');
-    expect(loadConfig({ ...env, OBO_CLIENT_CREDENTIAL: 'managed-identity' }).obo.credential.kind).toBe('managed-identity');
+    expect(loadConfig({ ...env, OBO_CLIENT_CREDENTIAL: 'managed-identity' }).obo.credential.kind).toBe(
+      'managed-identity',
+    );
   });
 
   test('reports every problem at once', () => {

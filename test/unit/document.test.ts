@@ -1,6 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { type CacheDocument, mergeEntry, parseCacheDocument, TTL_GRACE_SECONDS } from '../../shared/cache/document.js';
+import {
+  type CacheDocument,
+  mergeEntry,
+  parseCacheDocument,
+  TTL_GRACE_SECONDS,
+} from '../../shared/cache/document.js';
 
 const NOW = 1_800_000_000;
 const ID = 'oid.tid';
@@ -11,7 +16,14 @@ function doc(entries: CacheDocument['entries']): CacheDocument {
 
 describe('mergeEntry', () => {
   test('keeps the entries of other assertions written by another instance', () => {
-    const merged = mergeEntry(doc({ theirs: { blob: 'b', exp: NOW + 100 } }), ID, 'ours', { blob: 'a', exp: NOW + 200 }, NOW, 16);
+    const merged = mergeEntry(
+      doc({ theirs: { blob: 'b', exp: NOW + 100 } }),
+      ID,
+      'ours',
+      { blob: 'a', exp: NOW + 200 },
+      NOW,
+      16,
+    );
     expect(Object.keys(merged.entries).sort()).toEqual(['ours', 'theirs']);
   });
 
@@ -23,7 +35,14 @@ describe('mergeEntry', () => {
   });
 
   test('drops expired entries', () => {
-    const merged = mergeEntry(doc({ old: { blob: 'x', exp: NOW - 1 } }), ID, 'new', { blob: 'y', exp: NOW + 10 }, NOW, 16);
+    const merged = mergeEntry(
+      doc({ old: { blob: 'x', exp: NOW - 1 } }),
+      ID,
+      'new',
+      { blob: 'y', exp: NOW + 10 },
+      NOW,
+      16,
+    );
     expect(Object.keys(merged.entries)).toEqual(['new']);
   });
 
@@ -41,12 +60,16 @@ describe('mergeEntry', () => {
 });
 
 describe('parseCacheDocument', () => {
-  test.each([null, 'text', [], { id: ID, v: 2, entries: {} }, { id: 'other', v: 1, entries: {} }, { id: ID, v: 1 }])(
-    'treats %j as no document',
-    (value) => {
-      expect(parseCacheDocument(value, ID)).toBeUndefined();
-    },
-  );
+  test.each([
+    null,
+    'text',
+    [],
+    { id: ID, v: 2, entries: {} },
+    { id: 'other', v: 1, entries: {} },
+    { id: ID, v: 1 },
+  ])('treats %j as no document', (value) => {
+    expect(parseCacheDocument(value, ID)).toBeUndefined();
+  });
 
   test('skips malformed entries and keeps the rest', () => {
     const parsed = parseCacheDocument(

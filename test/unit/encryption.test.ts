@@ -23,9 +23,12 @@ describe('cache blob encryption', () => {
     expect(decryptBlob(encryptBlob('x', [k1], 'alice\nh1'), [k1], 'mallory\nh1')).toBeUndefined();
   });
 
-  test.each(['', 'k1', 'k1.a.b', 'k9.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA', 'k1.x.y.z'])('treats %j as unreadable', (blob) => {
-    expect(decryptBlob(blob, [k1], 'ad')).toBeUndefined();
-  });
+  test.each(['', 'k1', 'k1.a.b', 'k9.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA', 'k1.x.y.z'])(
+    'treats %j as unreadable',
+    (blob) => {
+      expect(decryptBlob(blob, [k1], 'ad')).toBeUndefined();
+    },
+  );
 
   test('detects tampering', () => {
     const sealed = encryptBlob('payload', [k1], 'ad');

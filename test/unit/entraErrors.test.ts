@@ -7,22 +7,56 @@ const CLAIMS = '{"access_token":{"capolids":{"essential":true,"values":["p1"]}}}
 
 describe('mapEntraError', () => {
   test('turns an MFA requirement with claims into a claims challenge', () => {
-    const error = new InteractionRequiredAuthError('invalid_grant', 'c', 'AADSTS50076: MFA', 'basic_action', '', '', CLAIMS, '50076');
-    expect(mapEntraError(error)).toMatchObject({ code: 'ERR_CLAIMS_CHALLENGE', details: { claims: CLAIMS, upstreamCode: 'AADSTS50076' } });
+    const error = new InteractionRequiredAuthError(
+      'invalid_grant',
+      'c',
+      'AADSTS50076: MFA',
+      'basic_action',
+      '',
+      '',
+      CLAIMS,
+      '50076',
+    );
+    expect(mapEntraError(error)).toMatchObject({
+      code: 'ERR_CLAIMS_CHALLENGE',
+      details: { claims: CLAIMS, upstreamCode: 'AADSTS50076' },
+    });
   });
 
   test('turns missing consent into a consent error', () => {
-    const error = new InteractionRequiredAuthError('invalid_grant', 'c', 'AADSTS65001: consent', 'consent_required');
+    const error = new InteractionRequiredAuthError(
+      'invalid_grant',
+      'c',
+      'AADSTS65001: consent',
+      'consent_required',
+    );
     expect(mapEntraError(error).code).toBe('ERR_CONSENT_REQUIRED');
   });
 
   test('turns a rejected assertion into an invalid token', () => {
-    const error = new ServerError('invalid_grant', 'c', 'AADSTS50013: Assertion failed signature validation.', '', '50013', 400);
-    expect(mapEntraError(error)).toMatchObject({ code: 'ERR_ASSERTION_REJECTED', details: { upstreamCode: 'AADSTS50013' } });
+    const error = new ServerError(
+      'invalid_grant',
+      'c',
+      'AADSTS50013: Assertion failed signature validation.',
+      '',
+      '50013',
+      400,
+    );
+    expect(mapEntraError(error)).toMatchObject({
+      code: 'ERR_ASSERTION_REJECTED',
+      details: { upstreamCode: 'AADSTS50013' },
+    });
   });
 
   test('blames our own registration for a bad client secret', () => {
-    const error = new ServerError('invalid_client', 'c', 'AADSTS7000215: Invalid client secret provided.', '', '7000215', 401);
+    const error = new ServerError(
+      'invalid_client',
+      'c',
+      'AADSTS7000215: Invalid client secret provided.',
+      '',
+      '7000215',
+      401,
+    );
     expect(mapEntraError(error).code).toBe('ERR_IDENTITY_PROVIDER_REJECTED_APP');
   });
 
@@ -32,6 +66,9 @@ describe('mapEntraError', () => {
     new AuthError('network_error', 'c', 'socket hang up'),
     new TypeError('fetch failed'),
   ])('treats an outage as unavailable with a retry hint (%#)', (error) => {
-    expect(mapEntraError(error)).toMatchObject({ code: 'ERR_IDENTITY_PROVIDER_UNAVAILABLE', details: { retryAfterSeconds: 5 } });
+    expect(mapEntraError(error)).toMatchObject({
+      code: 'ERR_IDENTITY_PROVIDER_UNAVAILABLE',
+      details: { retryAfterSeconds: 5 },
+    });
   });
 });

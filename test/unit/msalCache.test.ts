@@ -1,6 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from '../../shared/cache/msalCache.js';
+import {
+  latestAccessTokenExpiry,
+  usableAccessTokenExpiry,
+  withoutRefreshTokens,
+} from '../../shared/cache/msalCache.js';
 
 const NOW = 1_800_000_000;
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
@@ -8,27 +12,50 @@ const SCOPES = ['https://graph.microsoft.com/User.Read'];
 function cache(tokens: { target: string; exp: number }[]): string {
   return JSON.stringify({
     Account: {},
-    AccessToken: Object.fromEntries(tokens.map((t, i) => [`at${i}`, { target: t.target, expires_on: String(t.exp), secret: 's' }])),
+    AccessToken: Object.fromEntries(
+      tokens.map((t, i) => [`at${i}`, { target: t.target, expires_on: String(t.exp), secret: 's' }]),
+    ),
     RefreshToken: { rt: { secret: 'long-lived' } },
   });
 }
 
 describe('usableAccessTokenExpiry', () => {
   test('finds a token for the scopes that msal-node would serve from cache', () => {
-    expect(usableAccessTokenExpiry(cache([{ target: 'https://graph.microsoft.com/User.Read', exp: NOW + 3600 }]), SCOPES, NOW, 300)).toBe(NOW + 3600);
+    expect(
+      usableAccessTokenExpiry(
+        cache([{ target: 'https://graph.microsoft.com/User.Read', exp: NOW + 3600 }]),
+        SCOPES,
+        NOW,
+        300,
+      ),
+    ).toBe(NOW + 3600);
   });
 
   test('matches scopes case-insensitively within a larger grant', () => {
-    const json = cache([{ target: 'https://graph.microsoft.com/user.read https://graph.microsoft.com/Mail.Read', exp: NOW + 3600 }]);
+    const json = cache([
+      {
+        target: 'https://graph.microsoft.com/user.read https://graph.microsoft.com/Mail.Read',
+        exp: NOW + 3600,
+      },
+    ]);
     expect(usableAccessTokenExpiry(json, SCOPES, NOW, 300)).toBe(NOW + 3600);
   });
 
   test('ignores a token within the renewal window', () => {
-    expect(usableAccessTokenExpiry(cache([{ target: SCOPES[0] ?? '', exp: NOW + 299 }]), SCOPES, NOW, 300)).toBeUndefined();
+    expect(
+      usableAccessTokenExpiry(cache([{ target: SCOPES[0] ?? '', exp: NOW + 299 }]), SCOPES, NOW, 300),
+    ).toBeUndefined();
   });
 
   test('ignores a token for other scopes', () => {
-    expect(usableAccessTokenExpiry(cache([{ target: 'https://graph.microsoft.com/Mail.Read', exp: NOW + 3600 }]), SCOPES, NOW, 300)).toBeUndefined();
+    expect(
+      usableAccessTokenExpiry(
+        cache([{ target: 'https://graph.microsoft.com/Mail.Read', exp: NOW + 3600 }]),
+        SCOPES,
+        NOW,
+        300,
+      ),
+    ).toBeUndefined();
   });
 
   test('treats a blob that does not parse as empty', () => {
@@ -39,7 +66,10 @@ describe('usableAccessTokenExpiry', () => {
 
 describe('withoutRefreshTokens', () => {
   test('drops refresh tokens and keeps access tokens', () => {
-    const stripped = JSON.parse(withoutRefreshTokens(cache([{ target: 'x', exp: NOW }]))) as Record<string, unknown>;
+    const stripped = JSON.parse(withoutRefreshTokens(cache([{ target: 'x', exp: NOW }]))) as Record<
+      string,
+      unknown
+    >;
     expect(stripped.RefreshToken).toEqual({});
     expect(Object.keys(stripped.AccessToken as object)).toHaveLength(1);
   });

@@ -20,17 +20,25 @@ describe('problemResponse', () => {
     const response = problemResponse(new ApiError('ERR_CLAIMS_CHALLENGE', 'mfa', { claims }), 'api://x');
     expect(response.status).toBe(401);
     expect(header(response, 'WWW-Authenticate')).toContain(`error="insufficient_claims"`);
-    expect(header(response, 'WWW-Authenticate')).toContain(`claims="${Buffer.from(claims).toString('base64')}"`);
+    expect(header(response, 'WWW-Authenticate')).toContain(
+      `claims="${Buffer.from(claims).toString('base64')}"`,
+    );
   });
 
   test('names the missing scope', () => {
-    const response = problemResponse(new ApiError('ERR_SCOPE_INSUFFICIENT', 'scope', { requiredScope: 'access_as_user' }), 'r');
+    const response = problemResponse(
+      new ApiError('ERR_SCOPE_INSUFFICIENT', 'scope', { requiredScope: 'access_as_user' }),
+      'r',
+    );
     expect(response.status).toBe(403);
     expect(header(response, 'WWW-Authenticate')).toContain('scope="access_as_user"');
   });
 
   test('adds Retry-After to 503s', () => {
-    const response = problemResponse(new ApiError('ERR_GRAPH_UNAVAILABLE', 'down', { retryAfterSeconds: 12 }), 'r');
+    const response = problemResponse(
+      new ApiError('ERR_GRAPH_UNAVAILABLE', 'down', { retryAfterSeconds: 12 }),
+      'r',
+    );
     expect(response.status).toBe(503);
     expect(header(response, 'Retry-After')).toBe('12');
   });
@@ -42,7 +50,10 @@ describe('problemResponse', () => {
   });
 
   test('keeps quotes in a description from breaking the header', () => {
-    const response = problemResponse(new ApiError('ERR_TOKEN_INVALID', 'bad', { description: 'say "hi"\n' }), 'r');
+    const response = problemResponse(
+      new ApiError('ERR_TOKEN_INVALID', 'bad', { description: 'say "hi"\n' }),
+      'r',
+    );
     expect(header(response, 'WWW-Authenticate')).toContain('error_description="say \\"hi\\""');
   });
 });

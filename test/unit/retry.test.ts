@@ -1,6 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { conflictBackoffMs, graphRetryDelayMs, parseRetryAfterMs, retryAfterSeconds } from '../../shared/retry.js';
+import {
+  conflictBackoffMs,
+  graphRetryDelayMs,
+  parseRetryAfterMs,
+  retryAfterSeconds,
+} from '../../shared/retry.js';
 
 const NOW = Date.parse('2026-11-29T10:00:00Z');
 

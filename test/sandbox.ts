@@ -1,0 +1,126 @@
+// Test-side client of the sandbox that `npm test` (dev/run-tests.ts) starts: its state comes in
+// SANDBOX_STATE, and global fetch trusts its CA through NODE_EXTRA_CA_CERTS.
+// Only types from dev/: a test file should not load the emulators' modules.
+import type { SandboxState } from '../dev/sandbox.js';
+
+export type { SandboxState } from '../dev/sandbox.js';
+
+export type Emulator = 'entra' | 'graph' | 'cosmos';
+
+export interface Fault {
+  /** A request kind of that emulator (see dev/README.md); default any. */
+  kind?: string;
+  status?: number;
+  delayMs?: number;
+  /** How many matching requests it applies to; default 1. */
+  count?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  preset?: string;
+}
+
+export interface UserTokenOptions {
+  set?: Readonly<Record<string, unknown>>;
+  unset?: readonly string[];
+  lifetimeSeconds?: number;
+  /** The client id the token was issued to (azp); default the sandbox SPA. */
+  client?: string;
+}
+
+export interface UserToken {
+  accessToken: string;
+  oid: string;
+  tid: string;
+}
+
+let cached: SandboxState | undefined;
+
+/** The running sandbox's state; throws when the tests were not started by `npm test`. */
+export function sandbox(): SandboxState {
+  if (cached !== undefined) return cached;
+  const text = process.env.SANDBOX_STATE;
+  if (text === undefined || text === '') {
+    throw new Error(
+      'SANDBOX_STATE is not set: run the tests with `npm test` (it starts the sandbox), e.g. npm test -- test/sandbox',
+    );
+  }
+  const state = JSON.parse(text) as unknown;
+  if (
+    !isRecord(state) ||
+    typeof state.entraUrl !== 'string' ||
+    typeof state.graphUrl !== 'string' ||
+    !isRecord(state.cosmos)
+  ) {
+    throw new Error('SANDBOX_STATE is not a sandbox state: run the tests with `npm test`');
+  }
+  cached = state as unknown as SandboxState;
+  return cached;
+}
+
+export function emulatorUrl(emulator: Emulator): string {
+  const state = sandbox();
+  const urls: Record<Emulator, string> = {
+    entra: state.entraUrl,
+    graph: state.graphUrl,
+    cosmos: state.cosmos.endpoint.replace(/\/$/, ''),
+  };
+  return urls[emulator];
+}
+
+/** A user access token for the API, as a single-page app obtains it. */
+export async function userToken(name: string, options: UserTokenOptions = {}): Promise<UserToken> {
+  const body = await control('entra', `/_emulator/users/${encodeURIComponent(name)}/token`, options);
+  if (
+    !isRecord(body) ||
+    typeof body.access_token !== 'string' ||
+    typeof body.oid !== 'string' ||
+    typeof body.tid !== 'string'
+  ) {
+    throw new Error('the Entra emulator answered an unexpected token response');
+  }
+  return { accessToken: body.access_token, oid: body.oid, tid: body.tid };
+}
+
+/** Requests served by the emulator, by kind (every kind listed, from 0). */
+export async function counters(emulator: Emulator): Promise<Record<string, number>> {
+  const response = await fetch(`${emulatorUrl(emulator)}/_emulator/counters`);
+  if (!response.ok) throw new Error(`counters of ${emulator}: HTTP ${response.status}`);
+  return (await response.json()) as Record<string, number>;
+}
+
+/** Zeroes the counters and clears the queued faults of all three emulators. */
+export async function resetEmulators(): Promise<void> {
+  await Promise.all(
+    (['entra', 'graph', 'cosmos'] as const).map((emulator) => control(emulator, '/_emulator/reset', {})),
+  );
+}
+
+export async function injectFault(emulator: Emulator, fault: Fault): Promise<void> {
+  await control(emulator, '/_emulator/faults', fault);
+}
+
+/** A new current Entra signing key; the old ones are removed from the JWKS when `retireOld`. Gives the new kid. */
+export async function rotateKeys(options: { retireOld?: boolean } = {}): Promise<string> {
+  const body = await control('entra', '/_emulator/rotate-keys', options);
+  if (!isRecord(body) || typeof body.kid !== 'string') throw new Error('the Entra emulator answered no kid');
+  return body.kid;
+}
+
+export async function setEntraSettings(settings: { oboTokenLifetimeSeconds?: number }): Promise<void> {
+  await control('entra', '/_emulator/settings', settings);
+}
+
+async function control(emulator: Emulator, path: string, body: unknown): Promise<unknown> {
+  const response = await fetch(`${emulatorUrl(emulator)}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${emulator} ${path}: HTTP ${response.status} ${text}`);
+  return text === '' ? undefined : (JSON.parse(text) as unknown);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

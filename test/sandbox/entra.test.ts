@@ -1,0 +1,371 @@
+// The Entra ID emulator over HTTPS: metadata, keys, the on-behalf-of grant and its errors, as msal-node sees them.
+import { ConfidentialClientApplication, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+
+import {
+  counters,
+  injectFault,
+  resetEmulators,
+  rotateKeys,
+  sandbox,
+  setEntraSettings,
+  userToken,
+} from '../sandbox.js';
+
+const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read';
+
+/** The token request msal-node sends for acquireTokenOnBehalfOf with a client secret. */
+async function requestObo(
+  assertion: string,
+  overrides: Record<string, string | undefined> = {},
+): Promise<Response> {
+  const { entraUrl, tenantId, api } = sandbox();
+  const fields: Record<string, string | undefined> = {
+    client_id: api.clientId,
+    scope: `${GRAPH_USER_READ} openid profile offline_access`,
+    grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    client_info: '1',
+    requested_token_use: 'on_behalf_of',
+    assertion,
+    client_secret: api.clientSecret,
+    ...overrides,
+  };
+  const form = new URLSearchParams(
+    Object.entries(fields).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  return fetch(`${entraUrl}/${tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded;charset=utf-8',
+      'client-request-id': 'test-correlation',
+    },
+    body: form,
+  });
+}
+
+async function errorOf(
+  response: Response,
+): Promise<{ status: number; error: unknown; codes: unknown; body: Record<string, unknown> }> {
+  const body = (await response.json()) as Record<string, unknown>;
+  return { status: response.status, error: body.error, codes: body.error_codes, body };
+}
+
+function msalClient(): ConfidentialClientApplication {
+  const { entraUrl, tenantId, api } = sandbox();
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId: api.clientId,
+      clientSecret: api.clientSecret,
+      authority: `${entraUrl}/${tenantId}`,
+      knownAuthorities: [new URL(entraUrl).host],
+    },
+  });
+}
+
+beforeEach(resetEmulators);
+
+describe('OpenID metadata and keys', () => {
+  it('publishes Entra v2 metadata for the tenant, with endpoints on the emulator', async () => {
+    const { entraUrl, tenantId } = sandbox();
+    const response = await fetch(`${entraUrl}/${tenantId}/v2.0/.well-known/openid-configuration`);
+    expect(response.status).toBe(200);
+    const metadata = (await response.json()) as Record<string, unknown>;
+    expect(metadata).toMatchObject({
+      issuer: `${entraUrl}/${tenantId}/v2.0`,
+      token_endpoint: `${entraUrl}/${tenantId}/oauth2/v2.0/token`,
+      jwks_uri: `${entraUrl}/${tenantId}/discovery/v2.0/keys`,
+      authorization_endpoint: `${entraUrl}/${tenantId}/oauth2/v2.0/authorize`,
+      end_session_endpoint: `${entraUrl}/${tenantId}/oauth2/v2.0/logout`,
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
+    expect(await counters('entra')).toMatchObject({ 'openid-configuration': 1 });
+  });
+
+  it('publishes RSA signing keys that verify the user tokens it issues', async () => {
+    const { entraUrl, tenantId, api } = sandbox();
+    const jwksResponse = await fetch(`${entraUrl}/${tenantId}/discovery/v2.0/keys`);
+    const jwks = (await jwksResponse.json()) as { keys: Record<string, unknown>[] };
+    expect(jwks.keys.length).toBeGreaterThan(0);
+    for (const key of jwks.keys)
+      expect(key).toMatchObject({
+        kty: 'RSA',
+        use: 'sig',
+        kid: expect.any(String),
+        n: expect.any(String),
+        e: 'AQAB',
+      });
+
+    const { accessToken, oid } = await userToken('alice');
+    const { payload } = await jwtVerify(
+      accessToken,
+      createRemoteJWKSet(new URL(`${entraUrl}/${tenantId}/discovery/v2.0/keys`)),
+      {
+        issuer: `${entraUrl}/${tenantId}/v2.0`,
+        audience: api.clientId,
+        algorithms: ['RS256'],
+      },
+    );
+    expect(payload).toMatchObject({
+      oid,
+      tid: tenantId,
+      scp: 'access_as_user',
+      ver: '2.0',
+      azp: sandbox().spaClientId,
+    });
+    expect((await counters('entra')).keys).toBe(2);
+  });
+
+  it('answers 400 invalid_tenant AADSTS90002 for another tenant', async () => {
+    const response = await fetch(
+      `${sandbox().entraUrl}/11111111-2222-3333-4444-555555555555/v2.0/.well-known/openid-configuration`,
+    );
+    const { status, error, codes } = await errorOf(response);
+    expect([status, error, codes]).toEqual([400, 'invalid_tenant', [90002]]);
+  });
+
+  it('answers instance discovery in Entra shape and counts it', async () => {
+    const { entraUrl, tenantId } = sandbox();
+    const authorize = encodeURIComponent(`${entraUrl}/${tenantId}/oauth2/v2.0/authorize`);
+    const response = await fetch(
+      `${entraUrl}/common/discovery/instance?api-version=1.1&authorization_endpoint=${authorize}`,
+    );
+    expect(response.status).toBe(200);
+    const host = new URL(entraUrl).host;
+    expect(await response.json()).toMatchObject({
+      tenant_discovery_endpoint: `${entraUrl}/${tenantId}/v2.0/.well-known/openid-configuration`,
+      metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+    });
+    expect((await counters('entra'))['instance-discovery']).toBe(1);
+  });
+});
+
+describe('user tokens', () => {
+  it('gives the same oid for the same name and a distinct token on every call', async () => {
+    const first = await userToken('carol');
+    const second = await userToken('carol');
+    expect(first.oid).toBe(second.oid);
+    expect(first.accessToken).not.toBe(second.accessToken);
+    expect((await userToken('dave')).oid).not.toBe(first.oid);
+  });
+
+  it('sets and removes claims on request', async () => {
+    const { accessToken } = await userToken('alice', {
+      set: { aud: 'api://other', exp: '123' },
+      unset: ['scp'],
+    });
+    const claims = decodeJwt(accessToken);
+    expect(claims.aud).toBe('api://other');
+    expect(claims.exp).toBe('123');
+    expect(claims).not.toHaveProperty('scp');
+  });
+});
+
+describe('on-behalf-of grant', () => {
+  it('issues a Graph token for the same user, with id token, refresh token and client info', async () => {
+    const { tenantId, api } = sandbox();
+    const { accessToken, oid } = await userToken('alice');
+    const response = await requestObo(accessToken);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toContain('no-store');
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      scope: GRAPH_USER_READ,
+      expires_in: 3600,
+      ext_expires_in: 3600,
+    });
+    expect(typeof body.refresh_token).toBe('string');
+
+    const graphClaims = decodeJwt(String(body.access_token));
+    expect(graphClaims).toMatchObject({
+      iss: `https://sts.windows.net/${tenantId}/`,
+      aud: 'https://graph.microsoft.com',
+      ver: '1.0',
+      tid: tenantId,
+      oid,
+      scp: 'User.Read',
+      appid: api.clientId,
+      upn: 'alice@sandbox.onmicrosoft.com',
+    });
+    expect(decodeJwt(String(body.id_token))).toMatchObject({
+      aud: api.clientId,
+      oid,
+      tid: tenantId,
+      preferred_username: 'alice@sandbox.onmicrosoft.com',
+    });
+    const clientInfo = JSON.parse(
+      Buffer.from(String(body.client_info), 'base64url').toString('utf8'),
+    ) as unknown;
+    expect(clientInfo).toEqual({ uid: oid, utid: tenantId });
+    expect(await counters('entra')).toMatchObject({ 'token.obo': 1, 'token.other': 0 });
+  });
+
+  it('accepts an assertion whose audience is the App ID URI', async () => {
+    const { accessToken } = await userToken('alice', { set: { aud: sandbox().api.appIdUri } });
+    expect((await requestObo(accessToken)).status).toBe(200);
+  });
+
+  it('sends client_info only when asked, as Entra does', async () => {
+    const { accessToken } = await userToken('alice');
+    const body = (await (await requestObo(accessToken, { client_info: undefined })).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(body).not.toHaveProperty('client_info');
+  });
+
+  it('issues tokens with the lifetime set through the settings endpoint', async () => {
+    await setEntraSettings({ oboTokenLifetimeSeconds: 600 });
+    try {
+      const { accessToken } = await userToken('alice');
+      const body = (await (await requestObo(accessToken)).json()) as Record<string, unknown>;
+      expect(body.expires_in).toBe(600);
+      const claims = decodeJwt(String(body.access_token));
+      expect(Number(claims.exp) - Number(claims.iat)).toBe(600);
+    } finally {
+      await setEntraSettings({ oboTokenLifetimeSeconds: 3600 });
+    }
+  });
+
+  it.each([
+    ['a wrong client secret', { client_secret: 'wrong' }, {}, 401, 'invalid_client', 7000215],
+    ['no client credential', { client_secret: undefined }, {}, 401, 'invalid_client', 7000218],
+    [
+      'another client id',
+      { client_id: '99999999-9999-4999-8999-999999999999' },
+      {},
+      400,
+      'unauthorized_client',
+      700016,
+    ],
+    ['no assertion', { assertion: undefined }, {}, 400, 'invalid_request', 900144],
+    ['a malformed assertion', { assertion: 'not-a-jwt' }, {}, 400, 'invalid_request', 50027],
+    ['an expired assertion', {}, { lifetimeSeconds: -600 }, 400, 'invalid_grant', 500133],
+    ['an assertion for another API', {}, { set: { aud: 'api://another-api' } }, 400, 'invalid_grant', 50013],
+    [
+      'an assertion from another tenant',
+      {},
+      { set: { tid: '11111111-2222-3333-4444-555555555555' } },
+      400,
+      'invalid_grant',
+      50013,
+    ],
+    [
+      'an app-only assertion',
+      {},
+      { unset: ['scp'], set: { roles: ['Access.All'], idtyp: 'app' } },
+      400,
+      'invalid_grant',
+      50013,
+    ],
+    ['a scope of another resource', { scope: 'api://another/read openid' }, {}, 400, 'invalid_scope', 70011],
+    [
+      'a Graph permission not consented',
+      { scope: 'https://graph.microsoft.com/Mail.Read' },
+      {},
+      400,
+      'invalid_grant',
+      65001,
+    ],
+  ] as const)('refuses %s', async (_name, form, tokenOptions, status, error, code) => {
+    const { accessToken } = await userToken('alice', tokenOptions);
+    const refused = await errorOf(await requestObo(accessToken, form));
+    expect([refused.status, refused.error, refused.codes]).toEqual([status, error, [code]]);
+    expect(refused.body.error_description).toMatch(
+      new RegExp(
+        `^AADSTS${code}: .* Trace ID: ${String(refused.body.trace_id)} Correlation ID: test-correlation Timestamp: `,
+      ),
+    );
+    expect(refused.body).toMatchObject({
+      correlation_id: 'test-correlation',
+      error_uri: expect.stringContaining(`code=${code}`),
+    });
+  });
+
+  it('answers unsupported_grant_type to other grants and counts them as token.other', async () => {
+    const response = await requestObo('x', {
+      grant_type: 'client_credentials',
+      requested_token_use: undefined,
+    });
+    const { status, error, codes } = await errorOf(response);
+    expect([status, error, codes]).toEqual([400, 'unsupported_grant_type', [70003]]);
+    expect(await counters('entra')).toMatchObject({ 'token.obo': 0, 'token.other': 1 });
+  });
+});
+
+describe('presets as msal-node sees them', () => {
+  const acquire = async (): Promise<unknown> => {
+    const { accessToken } = await userToken('alice');
+    try {
+      await msalClient().acquireTokenOnBehalfOf({ oboAssertion: accessToken, scopes: [GRAPH_USER_READ] });
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  };
+
+  it('mfa_required: InteractionRequiredAuthError with the claims challenge', async () => {
+    await injectFault('entra', { preset: 'mfa_required' });
+    const error = await acquire();
+    expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(error).toMatchObject({ errorCode: 'invalid_grant', subError: 'basic_action', errorNo: 50076 });
+    const claims = JSON.parse((error as InteractionRequiredAuthError).claims) as unknown;
+    expect(claims).toMatchObject({ access_token: { capolids: { essential: true } } });
+  });
+
+  it('consent_required: InteractionRequiredAuthError with suberror consent_required', async () => {
+    await injectFault('entra', { preset: 'consent_required' });
+    const error = await acquire();
+    expect(error).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(error).toMatchObject({ errorCode: 'invalid_grant', subError: 'consent_required', errorNo: 65001 });
+  });
+
+  it('invalid_assertion: ServerError invalid_grant', async () => {
+    await injectFault('entra', { preset: 'invalid_assertion' });
+    const error = await acquire();
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).not.toBeInstanceOf(InteractionRequiredAuthError);
+    expect(error).toMatchObject({ errorCode: 'invalid_grant', errorNo: 50013 });
+  });
+
+  it('temporarily_unavailable: ServerError after a 503', async () => {
+    await injectFault('entra', { preset: 'temporarily_unavailable' });
+    const error = await acquire();
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toMatchObject({ errorCode: 'temporarily_unavailable' });
+  });
+
+  it('applies a preset to the token endpoint only: metadata still answers', async () => {
+    await injectFault('entra', { preset: 'consent_required', count: 2 });
+    await acquire();
+    expect(await counters('entra')).toMatchObject({ 'openid-configuration': 1, 'token.obo': 1 });
+    expect(await acquire()).toBeInstanceOf(InteractionRequiredAuthError);
+    expect(await acquire()).toBeUndefined();
+  });
+});
+
+describe('key rotation', () => {
+  it('signs with the new key, keeps the old one published until retired, then refuses its tokens', async () => {
+    const { entraUrl, tenantId } = sandbox();
+    const kids = async (): Promise<unknown[]> => {
+      const jwks = (await (await fetch(`${entraUrl}/${tenantId}/discovery/v2.0/keys`)).json()) as {
+        keys: { kid: unknown }[];
+      };
+      return jwks.keys.map((key) => key.kid);
+    };
+    const before = await userToken('alice');
+    const oldKid = decodeProtectedHeader(before.accessToken).kid;
+
+    const newKid = await rotateKeys();
+    const after = await userToken('alice');
+    expect(decodeProtectedHeader(after.accessToken).kid).toBe(newKid);
+    expect(await kids()).toEqual(expect.arrayContaining([oldKid, newKid]));
+    expect((await requestObo(before.accessToken)).status).toBe(200);
+
+    await rotateKeys({ retireOld: true });
+    expect(await kids()).not.toContain(oldKid);
+    const refused = await errorOf(await requestObo(before.accessToken));
+    expect([refused.status, refused.error, refused.codes]).toEqual([400, 'invalid_grant', [50013]]);
+  });
+});
