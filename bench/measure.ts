@@ -1,0 +1,181 @@
+/**
+ * Benchmarks, each reported as a ratio against a baseline measured in the same run on the same
+ * machine (never as an absolute target). Run with `npm run bench` (it starts the sandbox).
+ *
+ * 1. Cache-hit CPU cost: our warm (L1) path vs msal-node's own cache hit on one shared client.
+ * 2. Entra token requests: per-assertion entries vs one MSAL cache per account, two alternating clients.
+ * 3. Requests per call by cache outcome: Entra and Cosmos DB requests counted at the emulators.
+ * 4. Cold start: importing the bundle vs importing the same dependencies from node_modules.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+import { ConfidentialClientApplication } from '@azure/msal-node';
+
+import { accountIdOf, type CallerAccount } from '../shared/auth/caller.js';
+import { loadConfig } from '../shared/config.js';
+import { createServices } from '../shared/runtime.js';
+import { RequestTelemetry } from '../shared/telemetry.js';
+import { counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const quiet = new RequestTelemetry({ warn: () => undefined });
+const state = sandbox();
+const config = loadConfig(state.settings);
+const scopes = [...config.graph.scopes];
+const results: { name: string; baseline: string; measured: string; ratio: string }[] = [];
+
+function report(name: string, baseline: string, measured: string, ratio: number): void {
+  results.push({ name, baseline, measured, ratio: `${ratio.toFixed(2)}x` });
+}
+
+async function caller(name: string): Promise<CallerAccount> {
+  const token = await userToken(name);
+  return {
+    oid: token.oid,
+    tid: token.tid,
+    accountId: accountIdOf(token.oid, token.tid),
+    scopes: ['access_as_user'],
+    assertion: token.accessToken,
+    expiresAt: 0,
+  };
+}
+
+/** Mean microseconds per call over `iterations`, after a warm-up. */
+async function timePerCall(iterations: number, call: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 200; i++) await call();
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await call();
+  return Number(process.hrtime.bigint() - started) / 1000 / iterations;
+}
+
+async function msalClient(): Promise<ConfidentialClientApplication> {
+  const metadata = await (
+    await fetch(`${state.entraUrl}/${state.tenantId}/v2.0/.well-known/openid-configuration`)
+  ).text();
+  const host = new URL(state.entraUrl).host;
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId: state.api.clientId,
+      clientSecret: state.api.clientSecret,
+      authority: `${state.entraUrl}/${state.tenantId}`,
+      knownAuthorities: [host],
+      authorityMetadata: metadata,
+      cloudDiscoveryMetadata: JSON.stringify({
+        tenant_discovery_endpoint: `${state.entraUrl}/${state.tenantId}/v2.0/.well-known/openid-configuration`,
+        'api-version': '1.1',
+        metadata: [{ preferred_network: host, preferred_cache: host, aliases: [host] }],
+      }),
+    },
+  });
+}
+
+async function cacheHitCost(): Promise<void> {
+  const user = await caller('bench-hit');
+  const shared = await msalClient();
+  await shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes });
+  const iterations = 3000;
+  const baseline = await timePerCall(iterations, () =>
+    shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes }),
+  );
+
+  const services = await createServices(config);
+  await services.graphTokens.acquire(user, quiet);
+  const ours = await timePerCall(iterations, () => services.graphTokens.acquire(user, quiet));
+  report(
+    'cache hit: warm L1 path (fresh msal client per request) vs one shared msal client',
+    `${baseline.toFixed(0)} us/call`,
+    `${ours.toFixed(0)} us/call`,
+    ours / baseline,
+  );
+}
+
+async function alternatingClients(): Promise<void> {
+  const calls = 20;
+  const first = await caller('bench-two-clients');
+  const second = { ...first, assertion: (await userToken('bench-two-clients')).accessToken };
+
+  // Baseline: one MSAL cache per account (what a plain cache plugin keyed by account gives).
+  await resetEmulators();
+  let accountBlob: string | undefined;
+  for (let i = 0; i < calls; i++) {
+    const client = await msalClient();
+    if (accountBlob !== undefined) client.getTokenCache().deserialize(accountBlob);
+    await client.acquireTokenOnBehalfOf({ oboAssertion: (i % 2 === 0 ? first : second).assertion, scopes });
+    accountBlob = client.getTokenCache().serialize();
+  }
+  const naive = (await counters('entra'))['token.obo'] ?? 0;
+
+  await resetEmulators();
+  const services = await createServices(config);
+  for (let i = 0; i < calls; i++) await services.graphTokens.acquire(i % 2 === 0 ? first : second, quiet);
+  const ours = (await counters('entra'))['token.obo'] ?? 0;
+  report(
+    `Entra token requests, ${calls} calls from two alternating clients of one user`,
+    `${naive} (one cache per account)`,
+    `${ours} (one entry per assertion)`,
+    ours / naive,
+  );
+}
+
+async function requestsPerOutcome(): Promise<void> {
+  const [a, b] = [await createServices(config), await createServices(config)];
+  const user = await caller('bench-outcomes');
+  const measure = async (run: () => Promise<unknown>): Promise<string> => {
+    await resetEmulators();
+    await run();
+    const [entra, cosmos] = [await counters('entra'), await counters('cosmos')];
+    const writes = (cosmos.create ?? 0) + (cosmos.replace ?? 0);
+    return `entra ${entra['token.obo'] ?? 0}, cosmos reads ${cosmos.read ?? 0}, writes ${writes}`;
+  };
+  const miss = await measure(() => a.graphTokens.acquire(user, quiet));
+  const warm = await measure(() => a.graphTokens.acquire(user, quiet));
+  const otherInstance = await measure(() => b.graphTokens.acquire(user, quiet));
+  results.push({
+    name: 'requests per call: miss / warm hit / hit on another instance',
+    baseline: miss,
+    measured: `${warm} / ${otherInstance}`,
+    ratio: '-',
+  });
+}
+
+function coldStart(): void {
+  const runs = 7;
+  const importTime = (code: string): number => {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      samples.push(Number(child.stdout.trim()));
+    }
+    samples.sort((x, y) => x - y);
+    return samples[Math.floor(runs / 2)] ?? Number.NaN;
+  };
+  const timed = (imports: string): string =>
+    `const t = performance.now(); ${imports}; console.log(performance.now() - t);`;
+  const unbundled = importTime(
+    timed(
+      "await Promise.all(['@azure/functions', '@azure/msal-node', '@azure/cosmos', 'jose', 'lru-cache'].map((m) => import(m)))",
+    ),
+  );
+  const bundled = importTime(timed("await import('./dist/main.js')"));
+  report(
+    'cold start: import of dist/main.js (whole app) vs its dependencies from node_modules',
+    `${unbundled.toFixed(0)} ms`,
+    `${bundled.toFixed(0)} ms`,
+    bundled / unbundled,
+  );
+}
+
+const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (build.status !== 0) process.exit(1);
+await cacheHitCost();
+await alternatingClients();
+await requestsPerOutcome();
+coldStart();
+console.table(results);
