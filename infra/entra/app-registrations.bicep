@@ -1,0 +1,158 @@
+// Entra app registrations of the OBO API and of its single-page client, with the Microsoft Graph Bicep extension.
+//
+// Kept apart from main.bicep: the extension's types are restored from a container registry (mcr.microsoft.com)
+// at build time, which CI machines cannot reach, so .ci/infra neither builds nor lints this file. Deploy it with
+// infra/scripts/app-registrations.sh (az deployment sub create), twice:
+//   1. before `azd up`: creates both apps; their ids go into the azd environment (API_CLIENT_ID, ...);
+//   2. after `azd up`: with MANAGED_IDENTITY_PRINCIPAL_ID and SPA_CLIENT_ID known, adds the federated credential
+//      that lets the Function App's managed identity authenticate as the API (OBO without a secret), the SPA's
+//      pre-authorization on the API's scope, and the SPA as a known client (combined consent).
+// Each pass is idempotent: applications are matched by uniqueName.
+targetScope = 'subscription'
+
+extension microsoftGraphV1
+
+@description('azd environment name; makes the uniqueName and display name of each app.')
+@minLength(1)
+@maxLength(64)
+param environmentName string
+
+@description('Redirect URIs of the single-page app (e.g. ["https://app.contoso.com/", "http://localhost:5173/"]).')
+param spaRedirectUris string[] = []
+
+@description('App ID URI of the API; empty means api://<tenant id>/<API uniqueName>.')
+param apiAppIdUri string = ''
+
+@description('Delegated scope the API exposes.')
+param apiScopeName string = 'access_as_user'
+
+@description('Principal (object) id of the Function App\'s user-assigned identity (azd output MANAGED_IDENTITY_PRINCIPAL_ID); empty on the first pass.')
+param managedIdentityPrincipalId string = ''
+
+@description('Client id of the SPA from the first pass (SPA_CLIENT_ID); empty on the first pass.')
+param spaClientId string = ''
+
+@description('Grant tenant-wide (admin) consent for the API to call Graph User.Read on behalf of users. Needs an administrator role.')
+param grantAdminConsent bool = false
+
+var apiUniqueName = 'obo-api-${environmentName}'
+var spaUniqueName = 'obo-spa-${environmentName}'
+var effectiveApiAppIdUri = empty(apiAppIdUri) ? 'api://${tenant().tenantId}/${apiUniqueName}' : apiAppIdUri
+// Stable across deployments, so the SPA's grant and pre-authorization keep pointing at the same scope.
+var apiScopeId = guid(tenant().tenantId, apiUniqueName, apiScopeName)
+var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
+var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
+// Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity; the audience is the
+// token exchange audience of the public cloud.
+var loginEndpoint = environment().authentication.loginEndpoint
+var managedIdentityIssuer = '${loginEndpoint}${tenant().tenantId}/v2.0'
+var tokenExchangeAudience = 'api://AzureADTokenExchange'
+
+resource api 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: apiUniqueName
+  displayName: 'OBO API (${environmentName})'
+  signInAudience: 'AzureADMyOrg'
+  identifierUris: [effectiveApiAppIdUri]
+  api: {
+    // v2 access tokens: aud is the client id, iss is https://login.microsoftonline.com/<tenant>/v2.0.
+    requestedAccessTokenVersion: 2
+    oauth2PermissionScopes: [
+      {
+        id: apiScopeId
+        value: apiScopeName
+        type: 'User'
+        isEnabled: true
+        adminConsentDisplayName: 'Access the OBO API as the signed-in user'
+        adminConsentDescription: 'Lets the app call the OBO API, which reads the user\'s Microsoft Graph profile on their behalf.'
+        userConsentDisplayName: 'Access the OBO API as you'
+        userConsentDescription: 'Lets the app call the OBO API, which reads your Microsoft Graph profile on your behalf.'
+      }
+    ]
+    // The SPA is pre-authorized: users are never asked to consent to it calling this API.
+    preAuthorizedApplications: empty(spaClientId)
+      ? []
+      : [
+          {
+            appId: spaClientId
+            delegatedPermissionIds: [apiScopeId]
+          }
+        ]
+    // Combined consent: consenting to the SPA also consents to this API's Graph permission (needed for OBO).
+    knownClientApplications: empty(spaClientId) ? [] : [spaClientId]
+  }
+  requiredResourceAccess: [
+    {
+      resourceAppId: microsoftGraphAppId
+      resourceAccess: [
+        {
+          id: graphUserReadScopeId
+          type: 'Scope'
+        }
+      ]
+    }
+  ]
+
+  // The Function App's managed identity is the API's only credential: no client secret, no certificate.
+  resource managedIdentityCredential 'federatedIdentityCredentials@v1.0' = if (!empty(managedIdentityPrincipalId)) {
+    name: '${api.uniqueName}/function-app-managed-identity'
+    description: 'The OBO Function App\'s user-assigned managed identity'
+    issuer: managedIdentityIssuer
+    subject: managedIdentityPrincipalId
+    audiences: [tokenExchangeAudience]
+  }
+}
+
+resource apiServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: api.appId
+}
+
+resource spa 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: spaUniqueName
+  displayName: 'OBO SPA (${environmentName})'
+  signInAudience: 'AzureADMyOrg'
+  spa: {
+    redirectUris: spaRedirectUris
+  }
+  requiredResourceAccess: [
+    {
+      resourceAppId: api.appId
+      resourceAccess: [
+        {
+          id: apiScopeId
+          type: 'Scope'
+        }
+      ]
+    }
+  ]
+}
+
+resource spaServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: spa.appId
+}
+
+resource graphServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: microsoftGraphAppId
+}
+
+// Optional tenant-wide consent for the API's own Graph permission, instead of each user consenting.
+resource graphConsent 'Microsoft.Graph/oauth2PermissionGrants@v1.0' = if (grantAdminConsent) {
+  clientId: apiServicePrincipal.id
+  resourceId: graphServicePrincipal.id
+  consentType: 'AllPrincipals'
+  scope: 'User.Read'
+}
+
+@description('API_CLIENT_ID: client id of the API.')
+output apiClientId string = api.appId
+
+@description('API_APP_ID_URI: App ID URI of the API.')
+output apiAppIdUri string = effectiveApiAppIdUri
+
+@description('The scope a SPA requests to call the API.')
+output apiScope string = '${effectiveApiAppIdUri}/${apiScopeName}'
+
+@description('SPA_CLIENT_ID: client id of the SPA.')
+output spaClientId string = spa.appId
+
+@description('Whether the federated credential for the managed identity is in place (second pass done).')
+output managedIdentityTrusted bool = !empty(managedIdentityPrincipalId)

@@ -1,0 +1,129 @@
+// Cosmos DB for NoSQL holding the MSAL token cache: one document per caller, read and written by point operations.
+// Key auth is off: the app's identity is the only data-plane principal, through the built-in Data Contributor role.
+
+@description('Name of the Cosmos DB account.')
+param accountName string
+
+@description('Azure region.')
+param location string
+
+@description('Tags for every resource.')
+param tags { *: string }
+
+@description('Database name (COSMOS_DATABASE).')
+param databaseName string
+
+@description('Container name (COSMOS_CONTAINER).')
+param containerName string
+
+@description('serverless: pay per request (default); provisioned: fixed RU/s on the container; autoscale: RU/s between 10% and the maximum.')
+@allowed(['serverless', 'provisioned', 'autoscale'])
+param capacityMode string = 'serverless'
+
+@description('RU/s of the container when capacityMode is provisioned.')
+@minValue(400)
+param provisionedThroughput int = 400
+
+@description('Maximum RU/s of the container when capacityMode is autoscale.')
+@minValue(1000)
+param autoscaleMaxThroughput int = 1000
+
+@description('Name of the app\'s user-assigned identity, granted the built-in Data Contributor role on this account.')
+param identityName string
+
+// Cosmos DB Built-in Data Contributor: read, create, replace and delete items. A data-plane role of the
+// account (Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions), not an Azure RBAC role.
+var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
+
+var throughputOptions = {
+  serverless: {}
+  provisioned: { throughput: provisionedThroughput }
+  autoscale: { autoscaleSettings: { maxThroughput: autoscaleMaxThroughput } }
+}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: identityName
+}
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
+  name: accountName
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    locations: [
+      {
+        locationName: location
+        failoverPriority: 0
+        isZoneRedundant: false
+      }
+    ]
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    capabilities: capacityMode == 'serverless' ? [{ name: 'EnableServerless' }] : []
+    disableLocalAuth: true
+    // Databases and containers change only through Resource Manager (this template), never through a data-plane token.
+    disableKeyBasedMetadataWriteAccess: true
+    minimalTlsVersion: 'Tls12'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2025-04-15' = {
+  parent: account
+  name: databaseName
+  properties: {
+    resource: {
+      id: databaseName
+    }
+  }
+}
+
+resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2025-04-15' = {
+  parent: database
+  name: containerName
+  properties: {
+    resource: {
+      id: containerName
+      partitionKey: {
+        paths: ['/id']
+        kind: 'Hash'
+        version: 2
+      }
+      // -1: TTL on with no default expiry; each document sets its own `ttl`, then Cosmos DB deletes it.
+      defaultTtl: -1
+      // The app only reads by id and partition key and never queries: index nothing, so writes cost fewer RUs.
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: []
+        excludedPaths: [
+          {
+            path: '/*'
+          }
+        ]
+      }
+    }
+    options: throughputOptions[capacityMode]
+  }
+}
+
+// Why: the app reads, creates, replaces and deletes cache documents as its identity (key auth is off).
+// Scoped to the account, which holds only the token cache.
+resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-04-15' = {
+  parent: account
+  name: guid(account.id, identity.id, dataContributorRoleId)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
+    principalId: identity.properties.principalId
+    scope: account.id
+  }
+}
+
+@description('Name of the Cosmos DB account.')
+output accountName string = account.name
+
+@description('Document endpoint of the account (COSMOS_ENDPOINT).')
+output endpoint string = account.properties.documentEndpoint
