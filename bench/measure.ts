@@ -12,11 +12,10 @@ import { fileURLToPath } from 'node:url';
 
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
-import { accountIdOf, type CallerAccount } from '../shared/auth/caller.js';
 import { loadConfig } from '../shared/config.js';
 import { createServices } from '../shared/runtime.js';
 import { RequestTelemetry } from '../shared/telemetry.js';
-import { counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
+import { callerAccount as caller, counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quiet = new RequestTelemetry({ warn: () => undefined });
@@ -27,18 +26,6 @@ const results: { name: string; baseline: string; measured: string; ratio: string
 
 function report(name: string, baseline: string, measured: string, ratio: number): void {
   results.push({ name, baseline, measured, ratio: `${ratio.toFixed(2)}x` });
-}
-
-async function caller(name: string): Promise<CallerAccount> {
-  const token = await userToken(name);
-  return {
-    oid: token.oid,
-    tid: token.tid,
-    accountId: accountIdOf(token.oid, token.tid),
-    scopes: ['access_as_user'],
-    assertion: token.accessToken,
-    expiresAt: 0,
-  };
 }
 
 /** Mean microseconds per call over `iterations`, after a warm-up. */

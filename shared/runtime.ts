@@ -37,15 +37,12 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
   const sleepImpl = deps.sleep ?? sleep;
   const credential = needsManagedIdentity(config) ? await managedIdentity(config) : undefined;
 
-  const store = deps.store ?? cosmosTokenCacheStore(cosmosContainer(config, credential));
+  const store =
+    deps.store ??
+    cosmosTokenCacheStore(cosmosContainer(config, credential), 2 * config.cosmos.requestTimeoutMs);
   const tokenCache = new TokenCache({
+    ...config.tokenCache,
     store,
-    keys: config.tokenCache.keys,
-    maxEntriesPerDocument: config.tokenCache.maxEntriesPerDocument,
-    writeRetries: config.tokenCache.writeRetries,
-    l1MaxEntries: config.tokenCache.l1MaxEntries,
-    l1MaxBytes: config.tokenCache.l1MaxBytes,
-    l1TtlSeconds: config.tokenCache.l1TtlSeconds,
     now,
     random,
     sleep: sleepImpl,

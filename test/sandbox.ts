@@ -2,6 +2,7 @@
 // SANDBOX_STATE, and global fetch trusts its CA through NODE_EXTRA_CA_CERTS.
 // Only types from dev/: a test file should not load the emulators' modules.
 import type { SandboxState } from '../dev/sandbox.js';
+import { accountIdOf, type CallerAccount } from '../shared/auth/caller.js';
 
 export type { SandboxState } from '../dev/sandbox.js';
 
@@ -123,4 +124,17 @@ async function control(emulator: Emulator, path: string, body: unknown): Promise
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
+}
+
+/** A caller as the authenticator would produce it from a fresh sandbox token for `name`. */
+export async function callerAccount(name: string): Promise<CallerAccount> {
+  const token = await userToken(name);
+  return {
+    oid: token.oid,
+    tid: token.tid,
+    accountId: accountIdOf(token.oid, token.tid),
+    scopes: ['access_as_user'],
+    assertion: token.accessToken,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  };
 }

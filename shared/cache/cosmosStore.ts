@@ -21,10 +21,15 @@ export interface TokenCacheStore {
   remove(accountId: string): Promise<{ requestCharge: number }>;
 }
 
-export function cosmosTokenCacheStore(container: Container): TokenCacheStore {
+/**
+ * `deadlineMs` bounds each operation including the SDK's own retries (it retries a timed-out read many
+ * times): past it the cache degrades instead of holding up the caller.
+ */
+export function cosmosTokenCacheStore(container: Container, deadlineMs: number): TokenCacheStore {
+  const deadline = () => ({ abortSignal: AbortSignal.timeout(deadlineMs) });
   return {
     async read(accountId) {
-      const response = await container.item(accountId, accountId).read<Record<string, unknown>>();
+      const response = await container.item(accountId, accountId).read<Record<string, unknown>>(deadline());
       return {
         document: parseCacheDocument(response.resource, accountId),
         etag: response.resource === undefined ? undefined : response.etag,
@@ -36,10 +41,10 @@ export function cosmosTokenCacheStore(container: Container): TokenCacheStore {
       try {
         const response =
           etag === undefined
-            ? await container.items.create(document)
+            ? await container.items.create(document, deadline())
             : await container
                 .item(document.id, document.id)
-                .replace(document, { accessCondition: { type: 'IfMatch', condition: etag } });
+                .replace(document, { ...deadline(), accessCondition: { type: 'IfMatch', condition: etag } });
         return { written: true, etag: response.etag, requestCharge: response.requestCharge };
       } catch (error) {
         const status = statusOf(error);
@@ -50,7 +55,7 @@ export function cosmosTokenCacheStore(container: Container): TokenCacheStore {
 
     async remove(accountId) {
       try {
-        const response = await container.item(accountId, accountId).delete();
+        const response = await container.item(accountId, accountId).delete(deadline());
         return { requestCharge: response.requestCharge };
       } catch (error) {
         if (statusOf(error) === 404) return { requestCharge: chargeOf(error) };

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 
 import type { CallerAccount } from '../auth/caller.js';
-import type { CacheKey } from '../config.js';
+import type { AppConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import { conflictBackoffMs } from '../retry.js';
 import { type CacheOutcome, count, type RequestTelemetry } from '../telemetry.js';
@@ -10,14 +10,9 @@ import { mergeEntry, RENEWAL_OFFSET_SECONDS } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
 import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
 
-export interface TokenCacheOptions {
+/** The `tokenCache` settings plus the injected I/O and time. */
+export interface TokenCacheOptions extends Readonly<AppConfig['tokenCache']> {
   store: TokenCacheStore;
-  keys: readonly CacheKey[];
-  maxEntriesPerDocument: number;
-  writeRetries: number;
-  l1MaxEntries: number;
-  l1MaxBytes: number;
-  l1TtlSeconds: number;
   /** Epoch milliseconds. */
   now: () => number;
   random: () => number;

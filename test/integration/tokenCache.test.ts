@@ -1,9 +1,16 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
-import { accountIdOf, type CallerAccount } from '../../shared/auth/caller.js';
+import type { CallerAccount } from '../../shared/auth/caller.js';
 import { assertionHashOf } from '../../shared/obo/graphTokens.js';
 import { counters as appCounters } from '../../shared/telemetry.js';
-import { counters, injectFault, resetEmulators, setEntraSettings, userToken } from '../sandbox.js';
+import {
+  callerAccount,
+  counters,
+  injectFault,
+  resetEmulators,
+  setEntraSettings,
+  userToken,
+} from '../sandbox.js';
 import { cacheContainer, entriesOf, readCacheDocument } from './cosmosDocuments.js';
 import { instance, telemetry } from './services.js';
 
@@ -16,16 +23,8 @@ beforeEach(async () => {
   run++;
 });
 
-async function caller(name: string): Promise<CallerAccount> {
-  const token = await userToken(`${name}-${run}`);
-  return {
-    oid: token.oid,
-    tid: token.tid,
-    accountId: accountIdOf(token.oid, token.tid),
-    scopes: ['access_as_user'],
-    assertion: token.accessToken,
-    expiresAt: Math.floor(Date.now() / 1000) + 3600,
-  };
+function caller(name: string): Promise<CallerAccount> {
+  return callerAccount(`${name}-${run}`);
 }
 
 async function writes(): Promise<number> {
@@ -177,6 +176,7 @@ describe('degraded Cosmos DB', () => {
   test.each([
     ['5xx answers', { status: 500, count: 20, body: { code: 'InternalServerError', message: 'injected' } }],
     ['timeouts', { delayMs: 1000, count: 20 }],
+    ['throttling past the SDK retries', { status: 429, count: 20, headers: { 'x-ms-retry-after-ms': '10' } }],
   ])('goes to Entra without the cache on %s, and says so', async (_name, fault) => {
     const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '300' });
     const user = await caller('degraded');
