@@ -36,44 +36,59 @@ await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
 const sandbox = await startSandbox({ ports: { entra: 7443, graph: 7444, cosmos: 8081 } });
 await writeSandboxState(STATE_FILE, sandbox);
 
-const hosts = await Promise.all(
+const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
     startHostProcess({ port: firstPort + i, env: sandbox.settings, entry: 'dist/main.js', echo: true }),
   ),
 );
+const hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
 
 let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await Promise.all(hosts.map((host) => host.stop()));
-  await sandbox.close();
-  await removeSandboxState(STATE_FILE);
-  process.exit(0);
+/** Stops every host that started and the sandbox, whatever failed: nothing is left holding a port. */
+async function stop(exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await Promise.all(hosts.map((host) => host.stop()));
+    await sandbox.close();
+    await removeSandboxState(STATE_FILE);
+  }
+  process.exit(exitCode);
 }
-process.on('SIGINT', () => void stop());
-process.on('SIGTERM', () => void stop());
-for (const host of hosts) {
-  host.exited.then(
-    (code) => {
-      if (!stopping) {
-        console.error(`local host on ${host.url} exited (${code}); stopping the sandbox`);
-        void stop();
-      }
-    },
-    () => undefined,
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+
+const failedToStart = started.find((result) => result.status === 'rejected');
+if (failedToStart !== undefined) {
+  console.error(
+    failedToStart.reason instanceof Error ? failedToStart.reason.message : String(failedToStart.reason),
   );
+  await stop(1);
+}
+for (const host of hosts) {
+  void host.exited.then((code) => {
+    if (!stopping) {
+      console.error(`local host on ${host.url} exited (${code}); stopping the sandbox`);
+      void stop(1);
+    }
+  });
 }
 
-const issued = await httpsJson(`${sandbox.entraUrl}/_emulator/users/alice/token`, {
-  ca: readFileSync(sandbox.caCertPath, 'utf8'),
-  method: 'POST',
-  body: {},
-});
-const token =
-  typeof issued.body === 'object' && issued.body !== null && 'access_token' in issued.body
-    ? String(issued.body.access_token)
-    : '';
+let token = '';
+try {
+  const issued = await httpsJson(`${sandbox.entraUrl}/_emulator/users/alice/token`, {
+    ca: readFileSync(sandbox.caCertPath, 'utf8'),
+    method: 'POST',
+    body: {},
+  });
+  if (typeof issued.body === 'object' && issued.body !== null && 'access_token' in issued.body) {
+    token = String(issued.body.access_token);
+  }
+} catch (error) {
+  console.error(
+    `could not obtain a sandbox token: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  await stop(1);
+}
 
 console.log(`
 Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}

@@ -88,7 +88,17 @@ async function serve(
   res: ServerResponse,
   log: (line: string) => void,
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  // The Host header is client input; only the path and query of the request line are used.
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  } catch {
+    await writeResponse(
+      res,
+      problemResponse(new ApiError('ERR_NOT_FOUND', 'The request target is not a URL.'), 'api'),
+    );
+    return;
+  }
   const method = (req.method ?? 'GET').toUpperCase();
   const path = url.pathname.startsWith(ROUTE_PREFIX) ? url.pathname.slice(ROUTE_PREFIX.length) : undefined;
   const matches = path === undefined ? [] : routes.flatMap((route) => matchRoute(route, path));

@@ -47,7 +47,15 @@ if (!existsSync(entry)) {
 }
 const app = (await import(pathToFileURL(entry).href)) as { registeredHttpFunctions?: unknown };
 const functions = registeredFunctions(app.registeredHttpFunctions);
-const host = await startLocalHost({ functions, port, ...(values.quiet ? { log: () => undefined } : {}) });
+const host = await startLocalHost({
+  functions,
+  port,
+  ...(values.quiet ? { log: () => undefined } : {}),
+}).catch((error: unknown) => {
+  const inUse = error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
+  console.error(`Cannot start: ${inUse ? `port ${port} is already in use` : String(error)}`);
+  process.exit(1);
+});
 console.log(`local host ready at ${host.url}/api (${[...functions.keys()].join(', ')})`);
 
 const stop = (): void => {

@@ -6,4 +6,10 @@ import './health.js';
 import './me.js';
 import './tokenCache.js';
 
+import { warmUp } from '../shared/runtime.js';
+
 export { registeredHttpFunctions } from '../shared/http/registry.js';
+
+// Validates the configuration when the instance starts (a bad setting is logged by name at once)
+// and builds the clients before the first request needs them.
+warmUp();

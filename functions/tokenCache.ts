@@ -10,7 +10,7 @@ export async function deleteMyTokenCache(
 ): Promise<HttpResponseInit> {
   return handle(request, context, async (services, telemetry) => {
     const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
-    await services.tokenCache.erase(caller, telemetry);
+    await services.graphTokens.erase(caller, telemetry);
     return { status: 204, headers: NO_STORE };
   });
 }

@@ -119,7 +119,8 @@ export function loadConfig(env: Env): AppConfig {
     },
     tokenCache: {
       keys: read.keyRing('TOKEN_CACHE_KEYS'),
-      maxEntriesPerDocument: read.integer('TOKEN_CACHE_MAX_ENTRIES', 16, 1, 200),
+      // An entry is a few KiB (one access token, ID token and account, encrypted): 64 stays far below 2 MB.
+      maxEntriesPerDocument: read.integer('TOKEN_CACHE_MAX_ENTRIES', 16, 1, 64),
       writeRetries: read.integer('TOKEN_CACHE_WRITE_RETRIES', 5, 0, 20),
       l1MaxEntries: read.integer('TOKEN_CACHE_L1_MAX_ENTRIES', 10_000, 0, 1_000_000),
       l1MaxBytes: read.integer('TOKEN_CACHE_L1_MAX_BYTES', 64 * 1024 * 1024, 0, 2 ** 31),

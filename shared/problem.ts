@@ -39,6 +39,7 @@ const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
     bearerError: 'insufficient_claims',
   },
   ERR_CONSENT_REQUIRED: { status: 403, title: 'Consent required' },
+  ERR_ACCESS_BLOCKED: { status: 403, title: 'Access blocked by policy' },
   ERR_ASSERTION_REJECTED: {
     status: 401,
     title: 'Access token rejected by the identity provider',
@@ -68,7 +69,7 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
     title: mapping.title,
     status: mapping.status,
     code,
-    detail: apiError?.message ?? 'An unexpected error occurred.',
+    detail: publicDetail(code, apiError),
   };
   if (apiError?.details.upstreamCode !== undefined) body.upstreamCode = apiError.details.upstreamCode;
 
@@ -82,6 +83,14 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
     headers['Retry-After'] = String(apiError?.details.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS);
   }
   return { status: mapping.status, headers, jsonBody: body };
+}
+
+/** Anonymous callers learn what failed, not how the service is configured (the log names the settings). */
+function publicDetail(code: ErrorCode, error: ApiError | undefined): string {
+  if (error === undefined) return 'An unexpected error occurred.';
+  return code === 'ERR_CONFIG_INVALID'
+    ? 'The service is misconfigured; its log names the settings to fix.'
+    : error.message;
 }
 
 function bearerChallenge(

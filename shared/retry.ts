@@ -1,5 +1,8 @@
 /** Pure retry decisions, so the policies are tested without a network. */
 
+/** Attempts of one Graph call at most, whatever the time budget. */
+export const MAX_GRAPH_ATTEMPTS = 5;
+
 /** Full-jitter exponential backoff for a conflicting cache write (attempt 0 is the first retry). */
 export function conflictBackoffMs(attempt: number, random: () => number): number {
   return Math.floor(random() * Math.min(1000, 20 * 2 ** attempt));
@@ -17,9 +20,9 @@ export function graphRetryDelayMs(
   budgetMs: number,
   nowMs: number,
 ): number | undefined {
-  if (status !== 429 && status < 500) return undefined;
-  const hinted = parseRetryAfterMs(retryAfter, nowMs);
-  const delay = hinted ?? Math.min(4000, 250 * 2 ** attempt);
+  if ((status !== 429 && status < 500) || attempt >= MAX_GRAPH_ATTEMPTS - 1) return undefined;
+  // A hint of 0 or a past date must not turn into back-to-back calls to a service that is throttling.
+  const delay = Math.max(parseRetryAfterMs(retryAfter, nowMs) ?? 0, Math.min(4000, 250 * 2 ** attempt));
   return elapsedMs + delay <= budgetMs ? delay : undefined;
 }
 

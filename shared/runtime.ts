@@ -84,6 +84,15 @@ export function getServices(env: Env = process.env): Promise<Services> {
   return services;
 }
 
+/** Starts building the services at load time; a configuration error is logged, naming the setting. */
+export function warmUp(env: Env = process.env): void {
+  getServices(env).catch((error: unknown) => {
+    console.error(
+      `obo-graph-api cannot serve requests: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  });
+}
+
 function cosmosContainer(config: AppConfig, credential: TokenCredential | undefined) {
   const auth = config.cosmos.key !== undefined ? { key: config.cosmos.key } : { aadCredentials: credential };
   const client = new CosmosClient({

@@ -16,7 +16,7 @@ export type WriteOutcome =
 /** The token cache's view of Cosmos DB: point operations only, partition key = id. */
 export interface TokenCacheStore {
   read(accountId: string): Promise<StoredDocument>;
-  /** Replace with If-Match when `etag` is known, else create; `written: false` on 412 or 409. */
+  /** Replace with If-Match when `etag` is known, else create; `written: false` when another writer got there first. */
   write(document: CacheDocument, etag: string | undefined): Promise<WriteOutcome>;
   remove(accountId: string): Promise<{ requestCharge: number }>;
 }
@@ -48,7 +48,10 @@ export function cosmosTokenCacheStore(container: Container, deadlineMs: number):
         return { written: true, etag: response.etag, requestCharge: response.requestCharge };
       } catch (error) {
         const status = statusOf(error);
-        if (status === 412 || status === 409) return { written: false, requestCharge: chargeOf(error) };
+        // 404 on replace: the document was deleted (TTL, erase) since our read; re-read and create.
+        if (status === 412 || status === 409 || (status === 404 && etag !== undefined)) {
+          return { written: false, requestCharge: chargeOf(error) };
+        }
         throw error;
       }
     },

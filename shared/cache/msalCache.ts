@@ -6,6 +6,9 @@ import { isRecord } from './document.js';
  * go to the network.
  */
 
+/** msal-node leaves these out of an access token's scopes when it searches its cache. */
+const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access']);
+
 interface AccessTokenRecord {
   target: string;
   expiresOn: number;
@@ -38,7 +41,7 @@ export function usableAccessTokenExpiry(
   nowSeconds: number,
   renewalOffsetSeconds: number,
 ): number | undefined {
-  const wanted = scopes.map((s) => s.toLowerCase());
+  const wanted = scopes.map((s) => s.toLowerCase()).filter((s) => !OIDC_SCOPES.has(s));
   for (const token of accessTokens(cacheJson)) {
     const granted = new Set(token.target.toLowerCase().split(' '));
     if (token.expiresOn - renewalOffsetSeconds > nowSeconds && wanted.every((s) => granted.has(s))) {

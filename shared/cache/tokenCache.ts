@@ -30,7 +30,14 @@ export interface LoadedCache {
   stored: StoredDocument | undefined;
   /** Cosmos DB failed: the request goes on without the shared cache. */
   degraded: boolean;
+  /** When the load started (epoch ms): a save from before the caller's erase is dropped. */
+  startedAt: number;
 }
+
+/** After a Cosmos DB failure, requests skip L2 this long instead of each waiting for their own timeout. */
+export const COSMOS_BREAKER_MS = 10_000;
+/** How long an instance remembers an erase, to drop the saves of acquisitions that were already running. */
+const ERASE_MEMORY_MS = 10 * 60_000;
 
 interface L1Entry {
   cacheJson: string;
@@ -42,6 +49,8 @@ interface L1Entry {
  */
 export class TokenCache {
   private readonly l1: LRUCache<string, L1Entry> | undefined;
+  private readonly erasedAt = new LRUCache<string, number>({ max: 10_000, ttl: ERASE_MEMORY_MS });
+  private cosmosBrokenUntil = 0;
 
   constructor(private readonly options: TokenCacheOptions) {
     this.l1 =
@@ -61,7 +70,8 @@ export class TokenCache {
     scopes: readonly string[],
     telemetry: RequestTelemetry,
   ): Promise<LoadedCache> {
-    const nowSeconds = this.options.now() / 1000;
+    const startedAt = this.options.now();
+    const nowSeconds = startedAt / 1000;
     const inL1 = this.l1?.get(l1Key(caller.accountId, assertionHash));
     if (
       inL1 !== undefined &&
@@ -73,7 +83,20 @@ export class TokenCache {
         outcome: 'l1-hit',
         stored: undefined,
         degraded: false,
+        startedAt,
       };
+    }
+    const withoutL2: LoadedCache = {
+      cacheJson: inL1?.cacheJson,
+      usable: false,
+      outcome: 'miss',
+      stored: undefined,
+      degraded: true,
+      startedAt,
+    };
+    if (startedAt < this.cosmosBrokenUntil) {
+      telemetry.set('cosmosDegraded', true);
+      return withoutL2;
     }
 
     let stored: StoredDocument;
@@ -81,13 +104,7 @@ export class TokenCache {
       stored = await this.options.store.read(caller.accountId);
     } catch (error) {
       this.degrade(telemetry, 'read', error);
-      return {
-        cacheJson: inL1?.cacheJson,
-        usable: false,
-        outcome: 'miss',
-        stored: undefined,
-        degraded: true,
-      };
+      return withoutL2;
     }
     telemetry.add('cosmosReads', 1);
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
@@ -109,9 +126,9 @@ export class TokenCache {
       usableAccessTokenExpiry(cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined
     ) {
       this.l1?.set(l1Key(caller.accountId, assertionHash), { cacheJson });
-      return { cacheJson, usable: true, outcome: 'l2-hit', stored, degraded: false };
+      return { cacheJson, usable: true, outcome: 'l2-hit', stored, degraded: false, startedAt };
     }
-    return { cacheJson, usable: false, outcome: 'miss', stored, degraded: false };
+    return { cacheJson, usable: false, outcome: 'miss', stored, degraded: false, startedAt };
   }
 
   /**
@@ -125,6 +142,9 @@ export class TokenCache {
     loaded: LoadedCache,
     telemetry: RequestTelemetry,
   ): Promise<void> {
+    const erased = this.erasedAt.get(caller.accountId);
+    // The caller erased their cache while this acquisition ran: storing it would undo the erase.
+    if (erased !== undefined && erased >= loaded.startedAt) return;
     const cacheJson = withoutRefreshTokens(changedCacheJson);
     const exp = latestAccessTokenExpiry(cacheJson);
     if (exp === undefined) return;
@@ -175,6 +195,7 @@ export class TokenCache {
 
   /** Removes the caller's document and this instance's L1 entries for the caller (nobody else's). */
   async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+    this.erasedAt.set(caller.accountId, this.options.now());
     if (this.l1 !== undefined) {
       const prefix = l1Key(caller.accountId, '');
       for (const key of [...this.l1.keys()]) {
@@ -194,6 +215,7 @@ export class TokenCache {
   }
 
   private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown): void {
+    this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
     count('cosmosDegraded');
     telemetry.set('cosmosDegraded', true);
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {

@@ -1,6 +1,7 @@
 import { AuthError, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 
 import { ApiError } from '../errors.js';
+import { retryAfterSeconds } from '../retry.js';
 
 /** AADSTS codes that mean the user (or an admin) has not consented to what the API asks for. */
 const CONSENT_CODES = new Set(['65001', '65004', '65005']);
@@ -19,14 +20,23 @@ const ASSERTION_CODES = new Set([
 /** AADSTS codes and OAuth errors that say this API's own registration or credential is wrong. */
 const APP_CODES = new Set(['7000215', '7000222', '700016', '700024', '700027', '50049', '90002']);
 const APP_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+/** AADSTS codes for a Conditional Access block with no claims to satisfy: retrying with a new token cannot help. */
+const BLOCKED_CODES = new Set(['53003', '53000', '53001', '53002', '530032', '50105']);
+
+/** The token endpoint's last HTTP answer: msal-node does not put the status on its errors for OBO. */
+export interface EntraResponseHint {
+  status?: number;
+  retryAfter?: string | null;
+}
 
 /** Maps what msal-node threw for an OBO exchange to the API's error, without token material. */
-export function mapEntraError(error: unknown): ApiError {
+export function mapEntraError(error: unknown, hint: EntraResponseHint = {}, nowMs = Date.now()): ApiError {
   if (error instanceof ApiError) return error;
+  const retryAfter = retryAfterSeconds(hint.retryAfter ?? null, nowMs);
   if (!(error instanceof AuthError)) {
     return new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider could not be reached.', {
       cause: error,
-      retryAfterSeconds: 5,
+      retryAfterSeconds: retryAfter,
     });
   }
   const aadsts = aadstsCode(error);
@@ -69,7 +79,17 @@ export function mapEntraError(error: unknown): ApiError {
       },
     );
   }
-  const status = error instanceof ServerError ? error.status : undefined;
+  if (aadsts !== undefined && BLOCKED_CODES.has(aadsts)) {
+    return new ApiError(
+      'ERR_ACCESS_BLOCKED',
+      'A Conditional Access policy blocks this access for the user.',
+      {
+        cause: error,
+        upstreamCode,
+      },
+    );
+  }
+  const status = (error instanceof ServerError ? error.status : undefined) ?? hint.status;
   if (
     (status !== undefined && status >= 500) ||
     error.errorCode === 'temporarily_unavailable' ||
@@ -78,7 +98,7 @@ export function mapEntraError(error: unknown): ApiError {
     return new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider is unavailable.', {
       cause: error,
       upstreamCode,
-      retryAfterSeconds: 5,
+      retryAfterSeconds: retryAfter,
     });
   }
   if (
@@ -99,13 +119,15 @@ export function mapEntraError(error: unknown): ApiError {
   return new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'The identity provider answered unexpectedly.', {
     cause: error,
     upstreamCode,
-    retryAfterSeconds: 5,
+    retryAfterSeconds: retryAfter,
   });
 }
 
 function aadstsCode(error: AuthError): string | undefined {
-  const errorNo = 'errorNo' in error && typeof error.errorNo === 'string' ? error.errorNo : undefined;
-  if (errorNo !== undefined && /^\d+$/.test(errorNo)) return errorNo;
+  // Typed as a string, but msal-node copies Entra's `error_codes[0]`, a JSON number.
+  const errorNo: unknown = 'errorNo' in error ? error.errorNo : undefined;
+  if ((typeof errorNo === 'number' || typeof errorNo === 'string') && /^\d+$/.test(String(errorNo)))
+    return String(errorNo);
   return /AADSTS(\d+)/.exec(error.errorMessage)?.[1];
 }
 

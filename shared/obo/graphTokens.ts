@@ -31,11 +31,21 @@ export class GraphTokenService {
       telemetry.set('cache', 'coalesced');
       return pending;
     }
-    const started = this.acquireOnce(caller, assertionHash, telemetry).finally(() =>
-      this.inFlight.delete(key),
-    );
+    const started: Promise<string> = this.acquireOnce(caller, assertionHash, telemetry).finally(() => {
+      // An erase may have replaced this entry with a newer acquisition: only remove our own.
+      if (this.inFlight.get(key) === started) this.inFlight.delete(key);
+    });
     this.inFlight.set(key, started);
     return started;
+  }
+
+  /** Erases the caller's cache; requests after this never join an acquisition that started before. */
+  async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+    const prefix = `${caller.accountId}\n`;
+    for (const key of [...this.inFlight.keys()]) {
+      if (key.startsWith(prefix)) this.inFlight.delete(key);
+    }
+    await this.cache.erase(caller, telemetry);
   }
 
   private async acquireOnce(

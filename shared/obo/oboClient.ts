@@ -11,7 +11,7 @@ import type { CallerAccount } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import type { RequestTelemetry } from '../telemetry.js';
-import { mapEntraError } from './entraErrors.js';
+import { type EntraResponseHint, mapEntraError } from './entraErrors.js';
 
 export interface OboResult {
   accessToken: string;
@@ -94,6 +94,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
           },
         );
       }
+      const lastResponse: EntraResponseHint = {};
       const msalConfig: Configuration = {
         auth: {
           clientId: config.api.clientId,
@@ -106,7 +107,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
             : { clientAssertion: assertionCallback(deps) }),
         },
         system: {
-          networkClient: fetchNetworkClient(deps.fetch, config.obo.timeoutMs, telemetry),
+          networkClient: fetchNetworkClient(deps.fetch, config.obo.timeoutMs, telemetry, lastResponse),
           loggerOptions: {
             logLevel: LogLevel.Error,
             piiLoggingEnabled: false,
@@ -117,7 +118,14 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
         },
       };
       const client = new ConfidentialClientApplication(msalConfig);
-      if (cacheJson !== undefined) client.getTokenCache().deserialize(cacheJson);
+      if (cacheJson !== undefined) {
+        try {
+          client.getTokenCache().deserialize(cacheJson);
+        } catch {
+          // A blob that decrypts but does not parse is a miss: MSAL starts from an empty cache.
+          telemetry.warn('cached MSAL state did not deserialize; starting from an empty cache');
+        }
+      }
 
       try {
         const result = await client.acquireTokenOnBehalfOf({
@@ -133,14 +141,14 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
             },
           );
         }
-        const cache = client.getTokenCache();
         return {
           accessToken: result.accessToken,
           fromCache: result.fromCache,
-          changedCacheJson: !result.fromCache && cache.hasChanged() ? cache.serialize() : undefined,
+          // Only a token from Entra changes what is worth storing (hasChanged() is also true after deserialize).
+          changedCacheJson: result.fromCache ? undefined : client.getTokenCache().serialize(),
         };
       } catch (error) {
-        throw mapEntraError(error);
+        throw mapEntraError(error, lastResponse);
       }
     },
   };
@@ -175,6 +183,7 @@ function fetchNetworkClient(
   fetchImpl: typeof fetch,
   timeoutMs: number,
   telemetry: RequestTelemetry,
+  lastResponse: EntraResponseHint,
 ): INetworkModule {
   async function send<T>(
     method: 'GET' | 'POST',
@@ -189,6 +198,8 @@ function fetchNetworkClient(
         body: method === 'POST' ? options?.body : undefined,
         signal: AbortSignal.timeout(timeoutMs),
       });
+      lastResponse.status = response.status;
+      lastResponse.retryAfter = response.headers.get('retry-after');
       const text = await response.text();
       let body: unknown;
       try {

@@ -12,20 +12,25 @@ afterEach(() => {
 });
 
 describe('configuration at start', () => {
-  test('the health endpoint answers 503 naming the bad settings, and 200 once they are fixed', async () => {
+  test('the health endpoint answers 503, the log names the bad settings, and 200 once they are fixed', async () => {
     delete process.env.COSMOS_ENDPOINT;
     process.env.API_CLIENT_ID = 'not-a-guid';
+    const logged: string[] = [];
     const call = () =>
       getHealth(
         new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }),
-        new InvocationContext({ functionName: 'getHealth', logHandler: () => undefined }),
+        new InvocationContext({
+          functionName: 'getHealth',
+          logHandler: (_level, ...args) => logged.push(args.join(' ')),
+        }),
       );
     const broken = await call();
     expect(broken.status).toBe(503);
     expect(broken.jsonBody).toMatchObject({ code: 'ERR_CONFIG_INVALID' });
-    const detail = String((broken.jsonBody as { detail: string }).detail);
-    expect(detail).toContain('COSMOS_ENDPOINT');
-    expect(detail).toContain('API_CLIENT_ID');
+    expect(JSON.stringify(broken.jsonBody)).not.toContain('not-a-guid');
+    const log = logged.join('\n');
+    expect(log).toContain('COSMOS_ENDPOINT');
+    expect(log).toContain('API_CLIENT_ID');
 
     process.env = { ...saved };
     expect((await call()).status).toBe(200);

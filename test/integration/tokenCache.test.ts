@@ -172,7 +172,59 @@ describe('token cache hygiene', () => {
   });
 });
 
+describe('erasure and deletion', () => {
+  test('an erase during an acquisition is not undone when the acquisition finishes', async () => {
+    const app = await instance();
+    const user = await caller('erase-race');
+    await injectFault('entra', { kind: 'token.obo', delayMs: 400 });
+    const acquiring = app.graphTokens.acquire(user, telemetry());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await app.graphTokens.erase(user, telemetry());
+    await acquiring;
+
+    expect(await readCacheDocument(user.accountId)).toBeUndefined();
+    await app.graphTokens.acquire(user, telemetry());
+    expect((await counters('entra'))['token.obo']).toBe(2);
+  });
+
+  test('a document deleted between read and write is created again, not reported as an outage', async () => {
+    const app = await instance();
+    const user = await caller('deleted-under-us');
+    await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
+    const source = await instance();
+    const json = await msalCacheFor(source, user);
+    await cacheContainer().item(user.accountId, user.accountId).delete();
+    await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
+    const t = telemetry();
+    const loaded = await app.tokenCache.load(user, assertionHashOf(user.assertion), GRAPH_SCOPES, t);
+    await cacheContainer().item(user.accountId, user.accountId).delete();
+
+    await app.tokenCache.save(user, assertionHashOf(user.assertion), json, loaded, t);
+    expect(t.fields.cosmosDegraded).toBeUndefined();
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
+      assertionHashOf(user.assertion),
+    ]);
+  });
+});
+
 describe('degraded Cosmos DB', () => {
+  test('after a failure, the next requests skip Cosmos DB for a while instead of each waiting', async () => {
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '300' });
+    await injectFault('cosmos', {
+      kind: 'read',
+      status: 500,
+      count: 1,
+      body: { code: 'InternalServerError', message: 'x' },
+    });
+    await app.graphTokens.acquire(await caller('breaker-1'), telemetry());
+    const readsAfterFailure = (await counters('cosmos')).read;
+
+    const t = telemetry();
+    await app.graphTokens.acquire(await caller('breaker-2'), t);
+    expect(t.fields).toMatchObject({ cosmosDegraded: true, cache: 'miss' });
+    expect((await counters('cosmos')).read).toBe(readsAfterFailure);
+  });
+
   test.each([
     ['5xx answers', { status: 500, count: 20, body: { code: 'InternalServerError', message: 'injected' } }],
     ['timeouts', { delayMs: 1000, count: 20 }],

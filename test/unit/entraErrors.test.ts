@@ -71,4 +71,41 @@ describe('mapEntraError', () => {
       details: { retryAfterSeconds: 5 },
     });
   });
+
+  test('reads the AADSTS code from the numeric error code msal-node copies from Entra', () => {
+    const error = new ServerError(
+      'invalid_grant',
+      'c',
+      'consent needed',
+      '',
+      65001 as unknown as string,
+      400,
+    );
+    expect(mapEntraError(error)).toMatchObject({
+      code: 'ERR_CONSENT_REQUIRED',
+      details: { upstreamCode: 'AADSTS65001' },
+    });
+  });
+
+  test("passes on Entra's own Retry-After for a 5xx msal-node reports without a status", () => {
+    const error = new ServerError('server_error', 'c', 'AADSTS90033: busy', '', '90033');
+    expect(mapEntraError(error, { status: 503, retryAfter: '42' })).toMatchObject({
+      code: 'ERR_IDENTITY_PROVIDER_UNAVAILABLE',
+      details: { retryAfterSeconds: 42 },
+    });
+  });
+
+  test('a Conditional Access block without claims is 403, not a sign-in loop', () => {
+    const error = new InteractionRequiredAuthError(
+      'interaction_required',
+      'c',
+      'AADSTS53003: blocked',
+      '',
+      '',
+      '',
+      '',
+      '53003',
+    );
+    expect(mapEntraError(error).code).toBe('ERR_ACCESS_BLOCKED');
+  });
 });

@@ -41,6 +41,11 @@ describe('usableAccessTokenExpiry', () => {
     expect(usableAccessTokenExpiry(json, SCOPES, NOW, 300)).toBe(NOW + 3600);
   });
 
+  test('ignores OIDC scopes, as msal-node does when it searches its cache', () => {
+    const json = cache([{ target: 'https://graph.microsoft.com/User.Read', exp: NOW + 3600 }]);
+    expect(usableAccessTokenExpiry(json, [...SCOPES, 'openid', 'offline_access'], NOW, 300)).toBe(NOW + 3600);
+  });
+
   test('ignores a token within the renewal window', () => {
     expect(
       usableAccessTokenExpiry(cache([{ target: SCOPES[0] ?? '', exp: NOW + 299 }]), SCOPES, NOW, 300),

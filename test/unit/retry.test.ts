@@ -3,6 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import {
   conflictBackoffMs,
   graphRetryDelayMs,
+  MAX_GRAPH_ATTEMPTS,
   parseRetryAfterMs,
   retryAfterSeconds,
 } from '../../shared/retry.js';
@@ -26,6 +27,15 @@ describe('graphRetryDelayMs', () => {
   test('gives up when the wait would pass the budget', () => {
     expect(graphRetryDelayMs(429, '10', 0, 0, 8000, NOW)).toBeUndefined();
     expect(graphRetryDelayMs(503, '1', 3, 7500, 8000, NOW)).toBeUndefined();
+  });
+
+  test('never waits less than the backoff, even for a Retry-After of 0 or a past date', () => {
+    expect(graphRetryDelayMs(503, '0', 1, 0, 8000, NOW)).toBe(500);
+    expect(graphRetryDelayMs(429, new Date(NOW - 5000).toUTCString(), 0, 0, 8000, NOW)).toBe(250);
+  });
+
+  test('stops after a bounded number of attempts within the budget', () => {
+    expect(graphRetryDelayMs(503, '0', MAX_GRAPH_ATTEMPTS - 1, 0, 60_000, NOW)).toBeUndefined();
   });
 
   test.each([400, 401, 403, 404])('does not retry %i', (status) => {
