@@ -2,13 +2,13 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { handle, NO_STORE } from '../shared/http/handle.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
+import { getMyProfile } from '../shared/profile.js';
 
 /** GET /api/me: the caller's Microsoft Graph profile, fetched on the caller's behalf. */
 export async function getMe(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handle(request, context, async (services, telemetry) => {
     const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
-    const graphToken = await services.graphTokens.acquire(caller, telemetry);
-    const profile = await services.graph.get('/v1.0/me', graphToken, telemetry);
+    const profile = await getMyProfile(services, caller, telemetry);
     return { status: 200, headers: NO_STORE, jsonBody: profile };
   });
 }

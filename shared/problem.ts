@@ -50,6 +50,7 @@ const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
   ERR_GRAPH_FORBIDDEN: { status: 403, title: 'Microsoft Graph denied access' },
   ERR_GRAPH_UNAVAILABLE: { status: 503, title: 'Microsoft Graph unavailable' },
   ERR_GRAPH_FAILED: { status: 502, title: 'Microsoft Graph request failed' },
+  ERR_GRAPH_TOKEN_REJECTED: { status: 502, title: 'Microsoft Graph rejected the delegated token' },
   ERR_TOKEN_CACHE_UNAVAILABLE: { status: 503, title: 'Token cache unavailable' },
   ERR_CONFIG_INVALID: { status: 503, title: 'Service misconfigured' },
   ERR_NOT_FOUND: { status: 404, title: 'Not found' },

@@ -6,7 +6,7 @@ import { ApiError } from '../errors.js';
 import { conflictBackoffMs } from '../retry.js';
 import { type CacheOutcome, count, type RequestTelemetry } from '../telemetry.js';
 import type { StoredDocument, TokenCacheStore } from './cosmosStore.js';
-import { mergeEntry, RENEWAL_OFFSET_SECONDS } from './document.js';
+import { mergeEntry, RENEWAL_OFFSET_SECONDS, withHygiene } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
 import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
 
@@ -188,6 +188,33 @@ export class TokenCache {
           retries: this.options.writeRetries,
         },
       );
+    } catch (error) {
+      this.degrade(telemetry, 'write', error);
+    }
+  }
+
+  /**
+   * Forgets one entry whose token a resource rejected (revoked, or a policy changed), so the next
+   * request exchanges again instead of reusing it until it expires. Best effort: one conditional write.
+   */
+  async evict(caller: CallerAccount, assertionHash: string, telemetry: RequestTelemetry): Promise<void> {
+    this.l1?.delete(l1Key(caller.accountId, assertionHash));
+    if (this.options.now() < this.cosmosBrokenUntil) return;
+    try {
+      const stored = await this.options.store.read(caller.accountId);
+      telemetry.add('cosmosReads', 1);
+      const entries = { ...stored.document?.entries };
+      if (stored.etag === undefined || entries[assertionHash] === undefined) return;
+      delete entries[assertionHash];
+      const document = withHygiene(
+        caller.accountId,
+        entries,
+        this.options.now() / 1000,
+        this.options.maxEntriesPerDocument,
+      );
+      const outcome = await this.options.store.write(document, stored.etag);
+      telemetry.add('cosmosWrites', 1);
+      telemetry.add('cosmosRequestCharge', stored.requestCharge + outcome.requestCharge);
     } catch (error) {
       this.degrade(telemetry, 'write', error);
     }

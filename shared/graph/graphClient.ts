@@ -72,6 +72,13 @@ function graphError(
       retryAfterSeconds: retryAfterSeconds(retryAfter, nowMs),
     });
   }
+  if (status === 401) {
+    return new ApiError(
+      'ERR_GRAPH_TOKEN_REJECTED',
+      'Microsoft Graph rejected the delegated token; try again.',
+      details,
+    );
+  }
   return new ApiError('ERR_GRAPH_FAILED', `Microsoft Graph answered ${status}.`, details);
 }
 

@@ -39,6 +39,11 @@ export class GraphTokenService {
     return started;
   }
 
+  /** Forgets the caller's cached token for this assertion after a resource rejected it. */
+  evict(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+    return this.cache.evict(caller, assertionHashOf(caller.assertion), telemetry);
+  }
+
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
   async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
     const prefix = `${caller.accountId}\n`;

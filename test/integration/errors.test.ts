@@ -104,6 +104,36 @@ describe('Microsoft Graph errors', () => {
   });
 });
 
+describe('a token Graph rejects', () => {
+  test('answers 502 and is not served from the cache again: the next call exchanges anew', async () => {
+    const { accessToken } = await userToken(`revoked-${run}`);
+    const call = () =>
+      getMe(
+        new HttpRequest({
+          method: 'GET',
+          url: 'http://localhost/api/me',
+          headers: { authorization: `Bearer ${accessToken}` },
+        }),
+        new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
+      );
+    expect((await call()).status).toBe(200);
+    await injectFault('graph', {
+      kind: 'me',
+      status: 401,
+      body: { error: { code: 'InvalidAuthenticationToken', message: 'revoked' } },
+    });
+    const rejected = await call();
+    expect(rejected.status).toBe(502);
+    expect(rejected.jsonBody).toMatchObject({
+      code: 'ERR_GRAPH_TOKEN_REJECTED',
+      upstreamCode: 'InvalidAuthenticationToken',
+    });
+
+    expect((await call()).status).toBe(200);
+    expect((await counters('entra'))['token.obo']).toBe(2);
+  });
+});
+
 describe('single flight', () => {
   test('concurrent requests with one token in one instance share one exchange', async () => {
     const { accessToken } = await userToken(`flight-${run}`);
