@@ -35,5 +35,11 @@ export default tseslint.config(
       'simple-import-sort/exports': 'error',
     },
   },
+  {
+    // Plain CommonJS preloads for child processes in tests: no type information to lint with.
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly' } },
+  },
   prettier,
 );

@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 import type { HttpHandler, HttpMethod } from '@azure/functions';
 
 import { app } from './azureFunctions.js';
@@ -18,7 +20,25 @@ const definitions = new Map<string, HttpFunctionDefinition>();
 export function registerHttpFunction(name: string, definition: HttpFunctionDefinition): void {
   definitions.set(name, definition);
   // Outside the Functions worker @azure/functions only warns that it cannot register.
-  if (process.env.FUNCTIONS_WORKER_RUNTIME !== undefined) app.http(name, definition);
+  if (insideFunctionsWorker()) app.http(name, definition);
+}
+
+let workerDetected: boolean | undefined;
+
+/**
+ * The Node.js worker serves '@azure/functions-core' by hooking Module.prototype.require, the same way
+ * @azure/functions finds it. (An app setting such as FUNCTIONS_WORKER_RUNTIME is not set on every plan.)
+ */
+function insideFunctionsWorker(): boolean {
+  if (workerDetected === undefined) {
+    try {
+      createRequire(import.meta.url)('@azure/functions-core');
+      workerDetected = true;
+    } catch {
+      workerDetected = false;
+    }
+  }
+  return workerDetected;
 }
 
 export function registeredHttpFunctions(): ReadonlyMap<string, HttpFunctionDefinition> {

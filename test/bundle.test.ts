@@ -1,0 +1,59 @@
+// The deployable bundle, as the Functions worker loads it: built by `npm run build`, imported as an ES
+// module with '@azure/functions-core' served the way the worker serves it.
+import { spawnSync } from 'node:child_process';
+
+import { beforeAll, describe, expect, test } from '@jest/globals';
+
+import { sandbox } from './sandbox.js';
+
+interface Registration {
+  name: string;
+  bindings: Record<
+    string,
+    { type: string; direction: string; route?: string; methods?: string[]; authLevel?: string }
+  >;
+}
+
+let registrations: Registration[] = [];
+let stderr = '';
+
+beforeAll(() => {
+  const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { encoding: 'utf8' });
+  expect(build.status).toBe(0);
+  const worker = spawnSync(
+    process.execPath,
+    [
+      '--require',
+      './test/fixtures/functionsWorkerCore.cjs',
+      '--input-type=module',
+      '-e',
+      "await import('./dist/main.js')",
+    ],
+    { encoding: 'utf8', env: { ...process.env, ...sandbox().settings } },
+  );
+  expect(worker.status).toBe(0);
+  stderr = worker.stderr;
+  registrations = worker.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('REGISTERED '))
+    .map((line) => JSON.parse(line.slice('REGISTERED '.length)) as Registration);
+}, 60_000);
+
+function trigger(name: string) {
+  return Object.values(registrations.find((r) => r.name === name)?.bindings ?? {}).find(
+    (b) => b.type === 'httpTrigger',
+  );
+}
+
+describe('dist/main.js in the Functions worker', () => {
+  test('registers the three HTTP functions with their routes and methods', () => {
+    expect(registrations.map((r) => r.name).sort()).toEqual(['deleteMyTokenCache', 'getHealth', 'getMe']);
+    expect(trigger('getMe')).toMatchObject({ route: 'me', methods: ['GET'], authLevel: 'anonymous' });
+    expect(trigger('deleteMyTokenCache')).toMatchObject({ route: 'me/token-cache', methods: ['DELETE'] });
+    expect(trigger('getHealth')).toMatchObject({ route: 'health', methods: ['GET'] });
+  });
+
+  test('loads without warnings or errors when configured', () => {
+    expect(stderr).toBe('');
+  });
+});
