@@ -87,12 +87,12 @@ export function loadConfig(env: Env): AppConfig {
 
   const config: AppConfig = {
     entra: {
-      authorityHost: read.httpsUrl('ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+      authorityHost: read.httpsOrigin('ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
       tenantId,
       allowedTenants: allowedTenants.length > 0 ? allowedTenants.map((t) => t.toLowerCase()) : [tenantId],
       acceptV1Tokens: read.boolean('ENTRA_ACCEPT_V1_TOKENS', false),
       clockToleranceSeconds: read.integer('TOKEN_CLOCK_TOLERANCE_SECONDS', 60, 0, 300),
-      jwksRefreshCooldownSeconds: read.integer('ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS', 30, 0, 3600),
+      jwksRefreshCooldownSeconds: read.integer('ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS', 30, 1, 3600),
     },
     api: {
       clientId,
@@ -214,6 +214,24 @@ class SettingReader {
       this.problems.push({ setting: name, message: 'is not a URL' });
       return new URL('https://invalid.invalid');
     }
+  }
+
+  /** A host only (scheme, host, port): the tenant and paths are added by the code that needs them. */
+  httpsOrigin(name: string, fallback: string): URL {
+    const url = this.httpsUrl(name, fallback);
+    if (
+      url.pathname !== '/' ||
+      url.search !== '' ||
+      url.hash !== '' ||
+      url.username !== '' ||
+      url.password !== ''
+    ) {
+      this.problems.push({
+        setting: name,
+        message: 'must be a host only, such as https://login.microsoftonline.com (no path)',
+      });
+    }
+    return url;
   }
 
   integer(name: string, fallback: number, min: number, max: number): number {

@@ -157,7 +157,8 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption has no FTP and newer regions reject the property (FTP is also
+      // refused by the basicPublishingCredentialsPolicies below).
       http20Enabled: true
       cors: {
         allowedOrigins: corsAllowedOrigins
@@ -173,8 +174,6 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         // The app proves itself to Entra with a token of its managed identity (federated credential), no secret.
         { name: 'OBO_CLIENT_CREDENTIAL', value: 'managed-identity' }
         { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
-        // @azure/identity's DefaultAzureCredential picks the user-assigned identity by this name.
-        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
         { name: 'GRAPH_SCOPES', value: graphScopes }
         { name: 'COSMOS_ENDPOINT', value: cosmos.properties.documentEndpoint }
@@ -190,7 +189,8 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
           name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
           value: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
         }
-        { name: 'AzureWebJobsStorage__accountName', value: storage.name }
+        // Blob only: these functions are HTTP-triggered, so the host needs no queue or table endpoint.
+        { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
       ]

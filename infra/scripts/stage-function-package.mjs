@@ -23,10 +23,10 @@ for (const required of [entry, join(root, 'host.json')]) {
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });
 cpSync(join(root, 'host.json'), join(stage, 'host.json'));
-// meta.json is esbuild's build report, not something the app loads.
+// meta.json is esbuild's build report and main.js.map a 5 MB source map: the app loads neither.
 cpSync(join(root, 'dist'), join(stage, 'dist'), {
   recursive: true,
-  filter: (source) => !source.endsWith(join('dist', 'meta.json')),
+  filter: (source) => !source.endsWith(join('dist', 'meta.json')) && !source.endsWith('.map'),
 });
 // The host reads `main` (entry point) and `type` (ES module) from package.json; nothing is installed from it.
 const runtimeManifest = {

@@ -37,7 +37,7 @@ export function v1IssuerOf(tenantId: string): string {
 }
 
 export function tokenPolicyFrom(config: AppConfig): TokenPolicy {
-  const authorityHost = config.entra.authorityHost.href.replace(/\/+$/, '');
+  const authorityHost = config.entra.authorityHost.origin;
   const allowedTenants = config.entra.allowedTenants.map((tenant) => tenant.toLowerCase());
   const issuers = allowedTenants.flatMap((tenant) =>
     config.entra.acceptV1Tokens
@@ -124,9 +124,11 @@ function checkLifetime(claims: Claims, toleranceSeconds: number, nowSeconds: num
 
 /** The `scp` elements; a token without `scp` is app-only and cannot act on a user's behalf. */
 function delegatedScopes(claims: Claims, requiredScope: string): string[] {
-  const { scp, roles, idtyp } = claims;
+  const { scp, roles, idtyp, sub, oid } = claims;
   if (scp === undefined) {
-    if (roles !== undefined || idtyp === 'app') {
+    // A client-credentials token may carry neither roles nor idtyp, but its sub is the app's oid
+    // (a user's sub is pairwise, never the oid).
+    if (roles !== undefined || idtyp === 'app' || (typeof sub === 'string' && sub === oid)) {
       throw new ApiError(
         'ERR_APP_ONLY_TOKEN',
         'An app-only token (no scp claim) cannot be used on behalf of a user.',

@@ -16,6 +16,8 @@ export const SIGNING_KEYS_FETCH_TIMEOUT_MS = 5_000;
 const MAX_KEY_SET_CHARS = 1024 * 1024;
 /** Entra key ids are base64url thumbprints. A `kid` is only ever looked up, never put in a URL or path. */
 const KEY_ID = /^[A-Za-z0-9_.=+-]{1,128}$/;
+/** After failed fetches, retry after 1 s, 2 s, 4 s... up to this (or the cooldown, if shorter). */
+const MAX_FAILURE_BACKOFF_MS = 30_000;
 
 export interface SigningKeysOptions {
   /** `{authorityHost}/{tenant}/discovery/v2.0/keys` */
@@ -52,8 +54,9 @@ export function jwksUriOf(authorityHost: string, tenantId: string): URL {
  * Built on jose's createLocalJWKSet rather than createRemoteJWKSet: the remote set fails every
  * verification once its cache is older than cacheMaxAge and the refresh fails (no stale keys), and its
  * cooldown counts from the last successful fetch, so during an outage each unknown `kid` fetches again.
- * Here every fetch, failed or not, starts the cooldown; concurrent callers share one fetch; a failed
- * refresh keeps the previous keys; and only an instance with no keys at all answers 503.
+ * Here every fetch, failed or not, is spaced out (the cooldown after a success, a short growing backoff
+ * after failures); concurrent callers share one fetch; a failed refresh keeps the previous keys; and
+ * only an instance with no keys at all answers 503.
  */
 export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   const maxAgeMs = options.maxAgeMs ?? SIGNING_KEYS_MAX_AGE_MS;
@@ -63,6 +66,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   let current: KeySnapshot | undefined;
   let lastAttemptAt = Number.NEGATIVE_INFINITY;
   let lastAttemptFailed = false;
+  let consecutiveFailures = 0;
   let lastFailure: unknown;
   let inFlight: Promise<void> | undefined;
 
@@ -85,9 +89,22 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     return { resolve: createLocalJWKSet(keySet), keyIds, fetchedAt: now() };
   }
 
+  /**
+   * The wait before the next fetch: the cooldown after a success; after failures a short backoff, so
+   * an instance recovers within seconds of a brief outage instead of after a whole cooldown.
+   */
+  function nextFetchInterval(): number {
+    if (!lastAttemptFailed) return refreshCooldownMs;
+    return Math.min(
+      refreshCooldownMs,
+      MAX_FAILURE_BACKOFF_MS,
+      1000 * 2 ** Math.max(0, consecutiveFailures - 1),
+    );
+  }
+
   function mayFetch(at: number): boolean {
     // A clock that went backwards must not block refreshes until it catches up.
-    return at - lastAttemptAt >= refreshCooldownMs || at < lastAttemptAt;
+    return at - lastAttemptAt >= nextFetchInterval() || at < lastAttemptAt;
   }
 
   function refresh(): Promise<void> {
@@ -98,10 +115,12 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
         (snapshot) => {
           current = snapshot;
           lastAttemptFailed = false;
+          consecutiveFailures = 0;
           lastFailure = undefined;
         },
         (error: unknown) => {
           lastAttemptFailed = true;
+          consecutiveFailures++;
           lastFailure = error;
         },
       )
@@ -113,7 +132,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   }
 
   function unavailable(): ApiError {
-    const waitMs = lastAttemptAt + refreshCooldownMs - now();
+    const waitMs = lastAttemptAt + nextFetchInterval() - now();
     return new ApiError(
       'ERR_SIGNING_KEYS_UNAVAILABLE',
       "The identity provider's token signing keys could not be fetched; try again later.",

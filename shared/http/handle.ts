@@ -30,6 +30,11 @@ export async function handle(
     response = problemResponse(error, realm);
     if (!(error instanceof ApiError) || error.code === 'ERR_INTERNAL' || error instanceof ConfigError) {
       context.error(error instanceof ConfigError ? error.message : `unhandled ${describe(error)}`);
+    } else if ((response.status ?? 0) >= 500) {
+      // An upstream failed: say which and why, for the operator (causes here carry no token material).
+      context.warn(
+        JSON.stringify({ message: 'upstream failure', code: error.code, cause: causeOf(error.cause) }),
+      );
     }
   }
   context.info(
@@ -51,6 +56,13 @@ function problemCode(response: HttpResponseInit): string | undefined {
   return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string'
     ? body.code
     : undefined;
+}
+
+function causeOf(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  if (!(cause instanceof Error)) return typeof cause;
+  const code = 'errorCode' in cause && typeof cause.errorCode === 'string' ? ` ${cause.errorCode}` : '';
+  return `${cause.name}${code}: ${cause.message.slice(0, 300)}`;
 }
 
 /** Names an unexpected error without its message, which could carry request data. */

@@ -159,6 +159,7 @@ describe('callerFromClaims', () => {
   test.each([
     ['roles', { scp: undefined, roles: ['Mail.Read'] }],
     ['idtyp app', { scp: undefined, idtyp: 'app' }],
+    ['neither roles nor idtyp, sub = oid', { scp: undefined, sub: userClaims().oid }],
   ])('answers 403 with ERR_APP_ONLY_TOKEN for an app-only token (%s)', (_name, overrides) => {
     const answer = refusal(userClaims(overrides));
     expect(answer.status).toBe(403);

@@ -128,18 +128,30 @@ describe('signing keys', () => {
     const answer = await rejection(keyFor(signingKeys, 'key-a'));
     expect(answer.status).toBe(503);
     expect(answer.code).toBe('ERR_SIGNING_KEYS_UNAVAILABLE');
-    expect(answer.retryAfter).toBe('30');
+    expect(answer.retryAfter).toBe('1');
     expect(answer.challenge).toBeUndefined();
 
-    clock.now += 10_000;
-    const during = await rejection(keyFor(signingKeys, 'key-a'));
-    expect(during.retryAfter).toBe('20');
+    // Within the backoff no request reaches the endpoint, however many tokens arrive.
+    for (let i = 0; i < 20; i++) await rejection(keyFor(signingKeys, 'key-a'));
     expect(endpoint.requests).toBe(1);
 
     endpoint.failure = undefined;
-    clock.now += 20_000;
+    clock.now += 1_000;
     await expect(keyFor(signingKeys, 'key-a')).resolves.toBeDefined();
     expect(endpoint.requests).toBe(2);
+  });
+
+  test('backs off after repeated failures, doubling up to the cooldown', async () => {
+    const { endpoint, clock, signingKeys } = setUp([keyA]);
+    endpoint.failure = 'network';
+    const retryAfters: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const answer = await rejection(keyFor(signingKeys, 'key-a'));
+      retryAfters.push(answer.retryAfter ?? '');
+      clock.now += Number(answer.retryAfter) * 1000;
+    }
+    expect(retryAfters).toEqual(['1', '2', '4', '8', '16', '30', '30']);
+    expect(endpoint.requests).toBe(7);
   });
 
   test('gives up on a JWKS endpoint that does not answer within the timeout', async () => {
@@ -189,7 +201,7 @@ describe('signing keys', () => {
     clock.now += COOLDOWN_MS;
     const answer = await rejection(keyFor(signingKeys, 'key-b'));
     expect(answer.status).toBe(503);
-    expect(answer.retryAfter).toBe('30');
+    expect(answer.retryAfter).toBe('1');
     await expect(keyFor(signingKeys, 'key-a')).resolves.toBeDefined();
   });
 

@@ -53,6 +53,8 @@ describe('loadConfig', () => {
     ['ENTRA_ACCEPT_V1_TOKENS', 'yes'],
     ['OBO_CLIENT_CREDENTIAL', 'certificate'],
     ['ENTRA_ALLOWED_TENANTS', 'contoso.onmicrosoft.com'],
+    ['ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com/common'],
+    ['ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS', '0'],
   ])('rejects a malformed %s', (setting, value) => {
     expect(configError({ ...valid, [setting]: value }).setting).toBe(setting);
   });
