@@ -1,5 +1,6 @@
-// Entra ID (v2 endpoints) emulator for one tenant: OIDC metadata, JWKS, the on-behalf-of token grant and
-// Entra's error shapes, plus /_emulator/ endpoints that issue user tokens and rotate keys.
+// Entra ID (v2 endpoints) emulator for one tenant: OIDC metadata, JWKS, the on-behalf-of token grant (client
+// secret or a managed identity's federated credential) and Entra's error shapes, the App Service managed identity
+// endpoint, plus /_emulator/ endpoints that issue user tokens and rotate keys.
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -9,6 +10,7 @@ import {
   CompactSign,
   createLocalJWKSet,
   decodeJwt,
+  decodeProtectedHeader,
   errors,
   exportJWK,
   generateKeyPair,
@@ -25,6 +27,22 @@ import {
   readBody,
   sendJson,
 } from './control.js';
+import {
+  MANAGED_IDENTITY_PATH,
+  MANAGED_IDENTITY_PRINCIPAL_ID,
+  managedIdentityErrorBody,
+  managedIdentityTokenClaims,
+  managedIdentityTokenResponse,
+  parseManagedIdentityRequest,
+  TOKEN_EXCHANGE_AUDIENCE,
+} from './managedIdentity.js';
+
+export {
+  MANAGED_IDENTITY_CLIENT_ID,
+  MANAGED_IDENTITY_PRINCIPAL_ID,
+  MANAGED_IDENTITY_RESOURCE_ID,
+  TOKEN_EXCHANGE_AUDIENCE,
+} from './managedIdentity.js';
 
 export const TENANT_ID = '5b1c0d6e-8f3a-4c27-9d41-a2e6b7f08c13';
 export const TENANT_DOMAIN = 'sandbox.onmicrosoft.com';
@@ -45,6 +63,7 @@ export const ENTRA_KINDS = [
   'instance-discovery',
   'token.obo',
   'token.other',
+  'managed-identity',
   'other',
 ] as const;
 
@@ -109,6 +128,16 @@ export interface EntraEmulatorOptions {
   /** 0 or absent: an ephemeral port. */
   port?: number;
   clientSecret: string;
+  /** The secret the managed identity endpoint expects in `X-IDENTITY-HEADER` (App Service's IDENTITY_HEADER). */
+  identityHeader: string;
+}
+
+/** A federated identity credential of the API app registration, matched exactly (case-sensitive) as Entra does. */
+export interface FederatedIdentityCredential {
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: readonly string[];
 }
 
 export interface EntraEmulator {
@@ -116,6 +145,10 @@ export interface EntraEmulator {
   url: string;
   /** The v2 issuer of this tenant's tokens. */
   issuer: string;
+  /** App Service's IDENTITY_ENDPOINT for the sandbox's user-assigned identity: `<url>/msi/token`. */
+  identityEndpoint: string;
+  /** The API app's one federated credential: the sandbox identity's tokens from this tenant. */
+  federatedCredential: FederatedIdentityCredential;
   control: EmulatorControl;
   readonly settings: EntraSettings;
   /** A user access token for the API, as a single-page app obtains it. */
@@ -147,11 +180,21 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   const settings: EntraSettings = { oboTokenLifetimeSeconds: 3600 };
   let baseUrl = '';
   const issuerOf = (tenant: string): string => `${baseUrl}/${tenant}/v2.0`;
+  // As the API's registration holds it: a managed identity of this tenant, for Entra's token exchange.
+  const federatedCredential = (): FederatedIdentityCredential => ({
+    name: 'obo-graph-api-managed-identity',
+    issuer: issuerOf(TENANT_ID),
+    subject: MANAGED_IDENTITY_PRINCIPAL_ID,
+    audiences: [TOKEN_EXCHANGE_AUDIENCE],
+  });
 
   const control = new EmulatorControl({
     kinds: ENTRA_KINDS,
     presets: entraPresets(() => baseUrl),
-    errorBody: (status, context) => errorBody(defaultError(status), baseUrl, context.req),
+    errorBody: (status, context) =>
+      context.kind === 'managed-identity'
+        ? managedIdentityErrorBody(status, 'The sandbox injected this failure.')
+        : errorBody(defaultError(status), baseUrl, context.req),
   });
 
   const currentKey = (): SigningKey => {
@@ -199,6 +242,30 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     if (retireOld) keys.splice(0, keys.length);
     keys.push(key);
     return key.kid;
+  }
+
+  /** `GET /msi/token`: App Service's managed identity endpoint, for the sandbox's user-assigned identity. */
+  async function managedIdentityToken(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const request = parseManagedIdentityRequest(
+      url.searchParams,
+      headerValue(req, 'x-identity-header'),
+      options.identityHeader,
+    );
+    if (!request.ok) {
+      const body = managedIdentityErrorBody(request.failure.status, request.failure.message);
+      sendJson(res, request.failure.status, body, { 'x-correlation-id': body.correlationId });
+      return;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const claims = managedIdentityTokenClaims(
+      request.resource,
+      { id: TENANT_ID, issuer: issuerOf(TENANT_ID) },
+      now,
+    );
+    const accessToken = await sign(claims);
+    sendJson(res, 200, managedIdentityTokenResponse(accessToken, request.resource, Number(claims.exp)), {
+      'x-correlation-id': randomUUID(),
+    });
   }
 
   function openIdConfiguration(res: ServerResponse, tenant: TenantPath): void {
@@ -289,7 +356,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
       );
     }
-    const client = authenticateClient(req, form, tenant.segment);
+    const client = await authenticateClient(req, form);
     if (!client.ok) return client;
 
     const assertion = form.get('assertion');
@@ -364,11 +431,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     return { ok: true, value: response };
   }
 
-  function authenticateClient(
+  async function authenticateClient(
     req: IncomingMessage,
     form: URLSearchParams,
-    tenantSegment: string,
-  ): Outcome<'secret' | 'assertion'> {
+  ): Promise<Outcome<'secret' | 'assertion'>> {
     const secret = form.get('client_secret') ?? basicCredentials(req)?.secret;
     const clientAssertion = form.get('client_assertion');
     if (secret !== undefined && clientAssertion !== null) {
@@ -397,8 +463,6 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
       );
     }
-    // Simplification: a client assertion is checked for shape, audience, issuer, subject and lifetime, not
-    // signature (the emulator has no registered certificate or federated credential).
     if (form.get('client_assertion_type') !== CLIENT_ASSERTION_TYPE) {
       return fail(
         400,
@@ -407,42 +471,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         "The required field 'client_assertion_type' is missing or is not 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
       );
     }
-    let claims: JWTPayload;
-    try {
-      claims = decodeJwt(clientAssertion);
-    } catch {
-      return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
-    }
-    const tokenEndpoints = [tenantSegment, TENANT_ID, TENANT_DOMAIN].flatMap((t) => [
-      `${baseUrl}/${t}/oauth2/v2.0/token`,
-      `${baseUrl}/${t}/oauth2/token`,
-    ]);
-    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!audiences.some((aud) => aud !== undefined && tokenEndpoints.includes(aud))) {
-      return fail(
-        401,
-        'invalid_client',
-        700027,
-        'Client assertion contains an invalid audience: it must be the token endpoint.',
-      );
-    }
-    if (claims.iss !== API_CLIENT_ID || claims.sub !== API_CLIENT_ID) {
-      return fail(
-        401,
-        'invalid_client',
-        700021,
-        "Client assertion application identifier doesn't match 'client_id' parameter.",
-      );
-    }
-    const now = Math.floor(Date.now() / 1000);
-    if (
-      typeof claims.exp !== 'number' ||
-      claims.exp + CLOCK_SKEW_SECONDS < now ||
-      (typeof claims.nbf === 'number' && claims.nbf - CLOCK_SKEW_SECONDS > now)
-    ) {
-      return fail(401, 'invalid_client', 700024, 'Client assertion is not within its valid time range.');
-    }
-    return { ok: true, value: 'assertion' };
+    const verified = await verifyClientAssertion(clientAssertion, [federatedCredential()], jwks());
+    return verified.ok ? { ok: true, value: 'assertion' } : verified;
   }
 
   async function validateAssertion(assertion: string): Promise<Outcome<JWTPayload>> {
@@ -451,6 +481,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       ({ payload: claims } = await jwtVerify(assertion, createLocalJWKSet(jwks()), {
         algorithms: ['RS256'],
         clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ['exp', 'nbf', 'iat'],
       }));
     } catch (error) {
       return { ok: false, failure: assertionFailure(error) };
@@ -465,13 +496,21 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         "Assertion failed validation: its issuer or 'tid' is not this tenant.",
       );
     }
-    const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-    if (!audiences.some((aud) => aud === API_CLIENT_ID || aud === API_APP_ID_URI)) {
+    // Entra's v2 access tokens carry one audience, a string: an array is not a token Entra issued.
+    if (typeof claims.aud !== 'string') {
       return fail(
         400,
         'invalid_grant',
         50013,
-        `Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '${audiences.map(String).join(',')}' and the expected audience is '${API_CLIENT_ID}' or one of the Application Id URIs of this web API.`,
+        "Assertion failed validation of the 'aud' claim: it must be a single string.",
+      );
+    }
+    if (claims.aud !== API_CLIENT_ID && claims.aud !== API_APP_ID_URI) {
+      return fail(
+        400,
+        'invalid_grant',
+        50013,
+        `Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '${claims.aud}' and the expected audience is '${API_CLIENT_ID}' or one of the Application Id URIs of this web API.`,
       );
     }
     if (typeof claims.scp !== 'string' || claims.scp.trim() === '') {
@@ -612,6 +651,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       instanceDiscovery(res, url);
       return;
     }
+    if (route.name === 'managed-identity') {
+      await managedIdentityToken(req, res, url);
+      return;
+    }
     const tenant = resolveTenant(route.tenant);
     if (tenant.kind === 'unknown') {
       const failure: EntraError = {
@@ -653,6 +696,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   return {
     url: baseUrl,
     issuer: issuerOf(TENANT_ID),
+    identityEndpoint: `${baseUrl}${MANAGED_IDENTITY_PATH}`,
+    federatedCredential: federatedCredential(),
     control,
     settings,
     mintUserToken,
@@ -697,9 +742,10 @@ export function parseUserTokenOptions(
   };
 }
 
-type RouteName = 'openid-configuration' | 'keys' | 'instance-discovery' | 'token';
+type RouteName = 'openid-configuration' | 'keys' | 'instance-discovery' | 'token' | 'managed-identity';
 
 function matchRoute(method: string, path: string): { name: RouteName; tenant: string } | undefined {
+  if (method === 'GET' && path === MANAGED_IDENTITY_PATH) return { name: 'managed-identity', tenant: '' };
   const segments = path.split('/').slice(1).map(safeDecode);
   const [tenant = '', ...rest] = segments;
   const tail = rest.join('/');
@@ -803,7 +849,9 @@ function assertionFailure(error: unknown): EntraError {
   });
   if (
     error instanceof errors.JWTExpired ||
-    (error instanceof errors.JWTClaimValidationFailed && error.claim === 'nbf')
+    (error instanceof errors.JWTClaimValidationFailed &&
+      error.claim === 'nbf' &&
+      error.reason === 'check_failed')
   ) {
     return invalidGrant(
       500133,
@@ -827,6 +875,107 @@ function assertionFailure(error: unknown): EntraError {
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
     return invalidGrant(50013, `Assertion failed validation of the '${error.claim}' claim.`);
+  }
+  return {
+    status: 400,
+    error: 'invalid_request',
+    code: 50027,
+    description: 'JWT token is invalid or malformed.',
+  };
+}
+
+/**
+ * Authenticates the API with a client assertion as Entra does. The API app has no certificate, so an assertion
+ * it signed itself (`iss` = `sub` = client id) names an unknown key. Any other assertion must match a federated
+ * identity credential exactly (issuer, then subject, then audience, case-sensitive) and verify: RS256 against the
+ * issuer's keys (the emulator's own JWKS: the only issuer it trusts is itself), `exp` required, 5-minute skew.
+ */
+async function verifyClientAssertion(
+  assertion: string,
+  credentials: readonly FederatedIdentityCredential[],
+  issuerKeys: JSONWebKeySet,
+): Promise<Outcome<FederatedIdentityCredential>> {
+  let claims: JWTPayload;
+  try {
+    claims = decodeJwt(assertion);
+    decodeProtectedHeader(assertion);
+  } catch {
+    return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
+  }
+  const invalidClient = (code: number, description: string): { ok: false; failure: EntraError } =>
+    fail(401, 'invalid_client', code, description);
+  if (claims.iss === API_CLIENT_ID && claims.sub === API_CLIENT_ID) {
+    return invalidClient(
+      700027,
+      `Client assertion contains an invalid signature. [Reason - The key was not found. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${API_CLIENT_ID}'.]`,
+    );
+  }
+  const federationHelp =
+    'Please check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation';
+  const byIssuer = credentials.filter((credential) => credential.issuer === claims.iss);
+  if (byIssuer.length === 0) {
+    return invalidClient(
+      700211,
+      `No matching federated identity record found for presented assertion issuer '${String(claims.iss)}'. ${federationHelp}`,
+    );
+  }
+  const bySubject = byIssuer.filter((credential) => credential.subject === claims.sub);
+  if (bySubject.length === 0) {
+    return invalidClient(
+      700213,
+      `No matching federated identity record found for presented assertion subject '${String(claims.sub)}'. ${federationHelp}`,
+    );
+  }
+  // One audience: a string, or a one-element array as some issuers (Kubernetes) send it.
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  const audience = audiences.length === 1 ? audiences[0] : undefined;
+  const credential = bySubject.find((c) => audience !== undefined && c.audiences.includes(audience));
+  if (credential === undefined) {
+    return invalidClient(
+      700212,
+      `No matching federated identity record found for presented assertion audience '${audiences.map(String).join(',')}'. ${federationHelp}`,
+    );
+  }
+  try {
+    await jwtVerify(assertion, createLocalJWKSet(issuerKeys), {
+      algorithms: ['RS256'],
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      requiredClaims: ['exp'],
+    });
+  } catch (error) {
+    return { ok: false, failure: clientAssertionFailure(error, claims) };
+  }
+  return { ok: true, value: credential };
+}
+
+function clientAssertionFailure(error: unknown, claims: JWTPayload): EntraError {
+  const invalidClient = (code: number, description: string): EntraError => ({
+    status: 401,
+    error: 'invalid_client',
+    code,
+    description,
+  });
+  if (
+    error instanceof errors.JWTExpired ||
+    (error instanceof errors.JWTClaimValidationFailed && (error.claim === 'nbf' || error.claim === 'exp'))
+  ) {
+    const time = (claim: unknown): string =>
+      typeof claim === 'number' ? new Date(claim * 1000).toISOString() : 'none';
+    return invalidClient(
+      700024,
+      `Client assertion is not within its valid time range. Current time: ${new Date().toISOString()}, assertion valid from ${time(claims.nbf)}, expiry time of assertion ${time(claims.exp)}.`,
+    );
+  }
+  const invalidSignature = (reason: string): EntraError =>
+    invalidClient(700027, `Client assertion contains an invalid signature. [Reason - ${reason}]`);
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) {
+    return invalidSignature('The key was not found.');
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed) {
+    return invalidSignature('Key was found, but use of the key to verify the signature failed.');
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return invalidSignature('The signing algorithm is not allowed.');
   }
   return {
     status: 400,

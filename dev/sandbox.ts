@@ -15,6 +15,9 @@ import {
   API_APP_ID_URI,
   API_CLIENT_ID,
   API_SCOPE,
+  MANAGED_IDENTITY_CLIENT_ID,
+  MANAGED_IDENTITY_PRINCIPAL_ID,
+  MANAGED_IDENTITY_RESOURCE_ID,
   SPA_CLIENT_ID,
   startEntraEmulator,
   TENANT_ID,
@@ -26,9 +29,13 @@ export {
   API_APP_ID_URI,
   API_CLIENT_ID,
   API_SCOPE,
+  MANAGED_IDENTITY_CLIENT_ID,
+  MANAGED_IDENTITY_PRINCIPAL_ID,
+  MANAGED_IDENTITY_RESOURCE_ID,
   SPA_CLIENT_ID,
   TENANT_DOMAIN,
   TENANT_ID,
+  TOKEN_EXCHANGE_AUDIENCE,
 } from './entra.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,8 +55,23 @@ export interface SandboxState {
   /** https://127.0.0.1:PORT */
   graphUrl: string;
   cosmos: { endpoint: string; key: string; database: string; container: string };
-  /** App settings (environment variables) that point the app at this sandbox. */
+  /** The user-assigned identity the app runs as, and App Service's endpoint that issues its tokens. */
+  managedIdentity: {
+    clientId: string;
+    principalId: string;
+    resourceId: string;
+    /** IDENTITY_ENDPOINT: https://127.0.0.1:PORT/msi/token (on the Entra emulator). */
+    endpoint: string;
+    /** IDENTITY_HEADER: the secret sent as `X-IDENTITY-HEADER`. */
+    header: string;
+  };
+  /** App settings (environment variables) that point the app at this sandbox, with a client secret for OBO. */
   settings: Record<string, string>;
+  /**
+   * The same settings as Azure's: OBO through the managed identity's federated credential, no client secret.
+   * COSMOS_KEY stays: the Cosmos emulator cannot check Entra tokens.
+   */
+  managedIdentitySettings: Record<string, string>;
 }
 
 export interface Sandbox extends SandboxState {
@@ -73,13 +95,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const ca = await readFile(caCertPath, 'utf8');
   const tokenCacheKeys = await ensureTokenCacheKeys(dir);
   const clientSecret = `sandbox~${randomBytes(24).toString('base64url')}`;
+  const identityHeader = randomBytes(24).toString('base64url');
 
   const started: { close(): Promise<void> }[] = [];
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(started.reverse().map((emulator) => emulator.close()));
   };
   try {
-    const entra = await startEntraEmulator({ cert, key, port: options.ports?.entra ?? 0, clientSecret });
+    const entra = await startEntraEmulator({
+      cert,
+      key,
+      port: options.ports?.entra ?? 0,
+      clientSecret,
+      identityHeader,
+    });
     started.push(entra);
     const graph = await startGraphEmulator({
       cert,
@@ -95,6 +124,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await createContainer(cosmos.endpoint, ca);
     cosmos.control.reset();
 
+    const settings: Record<string, string> = {
+      ENTRA_AUTHORITY_HOST: entra.url,
+      ENTRA_TENANT_ID: TENANT_ID,
+      API_CLIENT_ID,
+      API_APP_ID_URI,
+      API_SCOPE,
+      OBO_CLIENT_CREDENTIAL: 'client-secret',
+      OBO_CLIENT_SECRET: clientSecret,
+      GRAPH_BASE_URL: graph.url,
+      GRAPH_SCOPES,
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: COSMOS_EMULATOR_KEY,
+      COSMOS_DATABASE,
+      COSMOS_CONTAINER,
+      TOKEN_CACHE_KEYS: tokenCacheKeys,
+      NODE_EXTRA_CA_CERTS: caCertPath,
+    };
+    const { OBO_CLIENT_SECRET: _secret, ...withoutSecret } = settings;
     const state: SandboxState = {
       caCertPath,
       tenantId: TENANT_ID,
@@ -108,22 +155,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         database: COSMOS_DATABASE,
         container: COSMOS_CONTAINER,
       },
-      settings: {
-        ENTRA_AUTHORITY_HOST: entra.url,
-        ENTRA_TENANT_ID: TENANT_ID,
-        API_CLIENT_ID,
-        API_APP_ID_URI,
-        API_SCOPE,
-        OBO_CLIENT_CREDENTIAL: 'client-secret',
-        OBO_CLIENT_SECRET: clientSecret,
-        GRAPH_BASE_URL: graph.url,
-        GRAPH_SCOPES,
-        COSMOS_ENDPOINT: cosmos.endpoint,
-        COSMOS_KEY: COSMOS_EMULATOR_KEY,
-        COSMOS_DATABASE,
-        COSMOS_CONTAINER,
-        TOKEN_CACHE_KEYS: tokenCacheKeys,
-        NODE_EXTRA_CA_CERTS: caCertPath,
+      managedIdentity: {
+        clientId: MANAGED_IDENTITY_CLIENT_ID,
+        principalId: MANAGED_IDENTITY_PRINCIPAL_ID,
+        resourceId: MANAGED_IDENTITY_RESOURCE_ID,
+        endpoint: entra.identityEndpoint,
+        header: identityHeader,
+      },
+      settings,
+      managedIdentitySettings: {
+        ...withoutSecret,
+        OBO_CLIENT_CREDENTIAL: 'managed-identity',
+        MANAGED_IDENTITY_CLIENT_ID,
+        // What App Service sets: DefaultAzureCredential and the Azure SDKs read these.
+        AZURE_CLIENT_ID: MANAGED_IDENTITY_CLIENT_ID,
+        IDENTITY_ENDPOINT: entra.identityEndpoint,
+        IDENTITY_HEADER: identityHeader,
       },
     };
     return {
@@ -140,8 +187,30 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
 /** The JSON-serializable part of a sandbox, for other processes. */
 export function sandboxState(sandbox: SandboxState): SandboxState {
-  const { caCertPath, tenantId, spaClientId, api, entraUrl, graphUrl, cosmos, settings } = sandbox;
-  return { caCertPath, tenantId, spaClientId, api, entraUrl, graphUrl, cosmos, settings };
+  const {
+    caCertPath,
+    tenantId,
+    spaClientId,
+    api,
+    entraUrl,
+    graphUrl,
+    cosmos,
+    managedIdentity,
+    settings,
+    managedIdentitySettings,
+  } = sandbox;
+  return {
+    caCertPath,
+    tenantId,
+    spaClientId,
+    api,
+    entraUrl,
+    graphUrl,
+    cosmos,
+    managedIdentity,
+    settings,
+    managedIdentitySettings,
+  };
 }
 
 export async function writeSandboxState(path: string, sandbox: SandboxState): Promise<void> {
@@ -188,13 +257,15 @@ function isSandboxState(value: unknown): value is SandboxState {
   const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
   const strings = (v: unknown, keys: string[]): boolean =>
     record(v) && keys.every((k) => typeof v[k] === 'string');
+  const settings = (v: unknown): boolean => record(v) && Object.values(v).every((s) => typeof s === 'string');
   return (
     strings(value, ['caCertPath', 'tenantId', 'spaClientId', 'entraUrl', 'graphUrl']) &&
     record(value) &&
     strings(value.api, ['clientId', 'clientSecret', 'appIdUri', 'scope']) &&
     strings(value.cosmos, ['endpoint', 'key', 'database', 'container']) &&
-    record(value.settings) &&
-    Object.values(value.settings).every((v) => typeof v === 'string')
+    strings(value.managedIdentity, ['clientId', 'principalId', 'resourceId', 'endpoint', 'header']) &&
+    settings(value.settings) &&
+    settings(value.managedIdentitySettings)
   );
 }
 

@@ -82,6 +82,47 @@ export async function userToken(name: string, options: UserTokenOptions = {}): P
   return { accessToken: body.access_token, oid: body.oid, tid: body.tid };
 }
 
+/** What App Service's managed identity endpoint (IDENTITY_ENDPOINT) answered, status and JSON body. */
+export interface ManagedIdentityAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Asks the sandbox's managed identity endpoint for a token as @azure/identity does on App Service:
+ * `GET IDENTITY_ENDPOINT?api-version=2019-08-01&resource=...&client_id=...` with `X-IDENTITY-HEADER`.
+ * `query` entries replace (or, when undefined, remove) those parameters; `header` replaces the secret.
+ */
+export async function requestManagedIdentityToken(
+  resource: string,
+  options: { query?: Readonly<Record<string, string | undefined>>; header?: string | null } = {},
+): Promise<ManagedIdentityAnswer> {
+  const { managedIdentity } = sandbox();
+  const fields: Record<string, string | undefined> = {
+    'api-version': '2019-08-01',
+    resource,
+    client_id: managedIdentity.clientId,
+    ...options.query,
+  };
+  const url = new URL(managedIdentity.endpoint);
+  for (const [name, value] of Object.entries(fields))
+    if (value !== undefined) url.searchParams.set(name, value);
+  const header = options.header === undefined ? managedIdentity.header : options.header;
+  const response = await fetch(url, { headers: header === null ? {} : { 'x-identity-header': header } });
+  const body = await response.json();
+  if (!isRecord(body)) throw new Error('the managed identity endpoint answered no JSON object');
+  return { status: response.status, body };
+}
+
+/** A token of the sandbox's managed identity for `resource` (default: Entra's token exchange). */
+export async function managedIdentityToken(resource = 'api://AzureADTokenExchange'): Promise<string> {
+  const { status, body } = await requestManagedIdentityToken(resource);
+  if (status !== 200 || typeof body.access_token !== 'string') {
+    throw new Error(`the managed identity endpoint answered ${status}`);
+  }
+  return body.access_token;
+}
+
 /** Requests served by the emulator, by kind (every kind listed, from 0). */
 export async function counters(emulator: Emulator): Promise<Record<string, number>> {
   const response = await fetch(`${emulatorUrl(emulator)}/_emulator/counters`);

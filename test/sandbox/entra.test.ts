@@ -1,11 +1,19 @@
 // The Entra ID emulator over HTTPS: metadata, keys, the on-behalf-of grant and its errors, as msal-node sees them.
 import { ConfidentialClientApplication, InteractionRequiredAuthError, ServerError } from '@azure/msal-node';
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 
 import {
   counters,
   injectFault,
+  managedIdentityToken,
   resetEmulators,
   rotateKeys,
   sandbox,
@@ -14,6 +22,8 @@ import {
 } from '../sandbox.js';
 
 const GRAPH_USER_READ = 'https://graph.microsoft.com/User.Read';
+const TOKEN_EXCHANGE = 'api://AzureADTokenExchange';
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** The token request msal-node sends for acquireTokenOnBehalfOf with a client secret. */
 async function requestObo(
@@ -268,6 +278,17 @@ describe('on-behalf-of grant', () => {
       'invalid_grant',
       65001,
     ],
+    ['an assertion without exp', {}, { unset: ['exp'] }, 400, 'invalid_grant', 50013],
+    ['an assertion without nbf', {}, { unset: ['nbf'] }, 400, 'invalid_grant', 50013],
+    ['an assertion without iat', {}, { unset: ['iat'] }, 400, 'invalid_grant', 50013],
+    [
+      'an assertion with an array audience',
+      {},
+      { set: { aud: [sandbox().api.clientId] } },
+      400,
+      'invalid_grant',
+      50013,
+    ],
   ] as const)('refuses %s', async (_name, form, tokenOptions, status, error, code) => {
     const { accessToken } = await userToken('alice', tokenOptions);
     const refused = await errorOf(await requestObo(accessToken, form));
@@ -291,6 +312,172 @@ describe('on-behalf-of grant', () => {
     const { status, error, codes } = await errorOf(response);
     expect([status, error, codes]).toEqual([400, 'unsupported_grant_type', [70003]]);
     expect(await counters('entra')).toMatchObject({ 'token.obo': 0, 'token.other': 1 });
+  });
+});
+
+describe("client assertion: the managed identity's federated credential", () => {
+  /** The OBO request msal-node sends with a client assertion (and no secret). */
+  const withClientAssertion = (clientAssertion: string): Record<string, string | undefined> => ({
+    client_secret: undefined,
+    client_assertion: clientAssertion,
+    client_assertion_type: CLIENT_ASSERTION_TYPE,
+  });
+  /** A token the emulator really signed, with the claims of the identity's token-exchange token changed. */
+  const signedByEntra = async (options: {
+    set?: Record<string, unknown>;
+    unset?: string[];
+    lifetimeSeconds?: number;
+  }): Promise<string> => {
+    const { managedIdentity } = sandbox();
+    const { accessToken } = await userToken('workload', {
+      ...options,
+      set: { sub: managedIdentity.principalId, aud: TOKEN_EXCHANGE, idtyp: 'app', ...options.set },
+    });
+    return accessToken;
+  };
+  /** The identity's real claims and the emulator's kid, signed with a key Entra never published. */
+  const forged = async (kid: string | undefined): Promise<string> => {
+    const genuine = await managedIdentityToken();
+    const { privateKey } = await generateKeyPair('RS256');
+    return new SignJWT(decodeJwt(genuine))
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(kid === undefined ? {} : { kid }) })
+      .sign(privateKey);
+  };
+  const unsigned = async (): Promise<string> => {
+    const [, payload] = (await managedIdentityToken()).split('.');
+    const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+    return `${header}.${payload ?? ''}.`;
+  };
+
+  it("accepts the identity's token for api://AzureADTokenExchange and issues the Graph token to the API", async () => {
+    const { api } = sandbox();
+    const { accessToken, oid } = await userToken('alice');
+    const response = await requestObo(accessToken, withClientAssertion(await managedIdentityToken()));
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(decodeJwt(String(body.access_token))).toMatchObject({
+      oid,
+      appid: api.clientId,
+      appidacr: '2',
+      scp: 'User.Read',
+    });
+    expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
+  });
+
+  it('accepts it signed with a key rotated out of use while published, refuses it once the key is retired', async () => {
+    const assertion = await managedIdentityToken();
+    await rotateKeys();
+    const { accessToken } = await userToken('alice');
+    expect((await requestObo(accessToken, withClientAssertion(assertion))).status).toBe(200);
+
+    await rotateKeys({ retireOld: true });
+    const fresh = await userToken('alice');
+    const refused = await errorOf(await requestObo(fresh.accessToken, withClientAssertion(assertion)));
+    expect([refused.status, refused.error, refused.codes]).toEqual([401, 'invalid_client', [700027]]);
+  });
+
+  const refusals: [string, () => Promise<string>, number, string, number][] = [
+    [
+      'a forged signature under the current kid',
+      async () => forged(decodeProtectedHeader(await managedIdentityToken()).kid),
+      401,
+      'invalid_client',
+      700027,
+    ],
+    ['a signature by an unknown key', () => forged('not-a-published-kid'), 401, 'invalid_client', 700027],
+    ['alg none', unsigned, 401, 'invalid_client', 700027],
+    [
+      'a subject other than the identity',
+      () => signedByEntra({ set: { sub: '0b9a6c52-1e47-4d3f-8a2b-6f5e4c3d2b1a' } }),
+      401,
+      'invalid_client',
+      700213,
+    ],
+    ["a user's token", async () => (await userToken('alice')).accessToken, 401, 'invalid_client', 700213],
+    [
+      "the identity's token for another resource",
+      () => managedIdentityToken('https://management.azure.com'),
+      401,
+      'invalid_client',
+      700212,
+    ],
+    [
+      'an audience differing in case',
+      () => signedByEntra({ set: { aud: 'api://azureadtokenexchange' } }),
+      401,
+      'invalid_client',
+      700212,
+    ],
+    [
+      'an issuer other than the tenant v2 issuer',
+      () => signedByEntra({ set: { iss: `https://sts.windows.net/${sandbox().tenantId}/` } }),
+      401,
+      'invalid_client',
+      700211,
+    ],
+    ['an expired token', () => signedByEntra({ lifetimeSeconds: -600 }), 401, 'invalid_client', 700024],
+    ['a token without exp', () => signedByEntra({ unset: ['exp'] }), 401, 'invalid_client', 700024],
+    [
+      'a self-signed certificate assertion (the API has no certificate)',
+      () =>
+        signedByEntra({
+          set: {
+            iss: sandbox().api.clientId,
+            sub: sandbox().api.clientId,
+            aud: `${sandbox().entraUrl}/${sandbox().tenantId}/oauth2/v2.0/token`,
+          },
+        }),
+      401,
+      'invalid_client',
+      700027,
+    ],
+    ['a malformed assertion', () => Promise.resolve('not-a-jwt'), 400, 'invalid_request', 50027],
+  ];
+  it.each(refusals)('refuses %s', async (_name, clientAssertion, status, error, code) => {
+    const { accessToken } = await userToken('alice');
+    const refused = await errorOf(
+      await requestObo(accessToken, withClientAssertion(await clientAssertion())),
+    );
+    expect([refused.status, refused.error, refused.codes]).toEqual([status, error, [code]]);
+    expect(refused.body.error_description).toMatch(new RegExp(`^AADSTS${code}: `));
+    expect((await counters('entra'))['token.obo']).toBe(1);
+  });
+
+  it('refuses an assertion without client_assertion_type and one sent with a secret too', async () => {
+    const { accessToken } = await userToken('alice');
+    const assertion = await managedIdentityToken();
+    const untyped = await errorOf(
+      await requestObo(accessToken, { ...withClientAssertion(assertion), client_assertion_type: undefined }),
+    );
+    expect([untyped.status, untyped.error, untyped.codes]).toEqual([400, 'invalid_request', [90014]]);
+    const both = await errorOf(
+      await requestObo(accessToken, {
+        ...withClientAssertion(assertion),
+        client_secret: sandbox().api.clientSecret,
+      }),
+    );
+    expect([both.status, both.error, both.codes]).toEqual([400, 'invalid_request', [90023]]);
+  });
+
+  it('reaches msal-node as a ServerError invalid_client when the credential is refused', async () => {
+    const { entraUrl, tenantId, api } = sandbox();
+    const client = new ConfidentialClientApplication({
+      auth: {
+        clientId: api.clientId,
+        clientAssertion: () => unsigned(),
+        authority: `${entraUrl}/${tenantId}`,
+        knownAuthorities: [new URL(entraUrl).host],
+      },
+    });
+    const { accessToken } = await userToken('alice');
+    const error = await client
+      .acquireTokenOnBehalfOf({ oboAssertion: accessToken, scopes: [GRAPH_USER_READ] })
+      .then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toMatchObject({ errorCode: 'invalid_client', errorNo: 700027 });
   });
 });
 

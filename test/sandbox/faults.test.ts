@@ -99,6 +99,7 @@ describe('counters', () => {
         'instance-discovery',
         'keys',
         'keys.graph',
+        'managed-identity',
         'openid-configuration',
         'other',
         'token.obo',
