@@ -18,9 +18,9 @@ beforeEach(async () => {
   run++;
 });
 
-async function callMe(name: string) {
-  const { accessToken } = await userToken(`${name}-${run}`);
-  const response = await getMe(
+/** GET /api/me through the exported handler, as the Functions host would invoke it. */
+function invokeGetMe(accessToken: string) {
+  return getMe(
     new HttpRequest({
       method: 'GET',
       url: 'http://localhost/api/me',
@@ -28,6 +28,11 @@ async function callMe(name: string) {
     }),
     new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
   );
+}
+
+async function callMe(name: string) {
+  const { accessToken } = await userToken(`${name}-${run}`);
+  const response = await invokeGetMe(accessToken);
   const headers = new Headers(response.headers);
   return { status: response.status, headers, body: response.jsonBody as Record<string, unknown> };
 }
@@ -107,15 +112,7 @@ describe('Microsoft Graph errors', () => {
 describe('a token Graph rejects', () => {
   test('answers 502 and is not served from the cache again: the next call exchanges anew', async () => {
     const { accessToken } = await userToken(`revoked-${run}`);
-    const call = () =>
-      getMe(
-        new HttpRequest({
-          method: 'GET',
-          url: 'http://localhost/api/me',
-          headers: { authorization: `Bearer ${accessToken}` },
-        }),
-        new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
-      );
+    const call = () => invokeGetMe(accessToken);
     expect((await call()).status).toBe(200);
     await injectFault('graph', {
       kind: 'me',
@@ -137,18 +134,7 @@ describe('a token Graph rejects', () => {
 describe('single flight', () => {
   test('concurrent requests with one token in one instance share one exchange', async () => {
     const { accessToken } = await userToken(`flight-${run}`);
-    const responses = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        getMe(
-          new HttpRequest({
-            method: 'GET',
-            url: 'http://localhost/api/me',
-            headers: { authorization: `Bearer ${accessToken}` },
-          }),
-          new InvocationContext({ functionName: 'getMe', logHandler: () => undefined }),
-        ),
-      ),
-    );
+    const responses = await Promise.all(Array.from({ length: 8 }, () => invokeGetMe(accessToken)));
     expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 8 }, () => 200));
     expect((await counters('entra'))['token.obo']).toBe(1);
     expect((await counters('cosmos')).read).toBe(1);
