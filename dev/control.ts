@@ -2,6 +2,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { isRecord } from '../shared/narrow.js';
+
 /** What a fault's answer is built from, at the time it answers. */
 export interface FaultContext {
   kind: string;
@@ -272,6 +274,11 @@ export function parseJsonBody(body: Buffer): { ok: true; value: unknown } | { ok
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A request body over MAX_BODY_BYTES: the caller answers 413 (or its own error shape). */
+export class BodyTooLargeError extends Error {
+  override readonly name = 'BodyTooLargeError';
+}
+
 /** Listens on 127.0.0.1 (`port` 0: an ephemeral port) and gives the port taken. */
 export async function listen(server: Server, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -299,14 +306,10 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
   for await (const chunk of req) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    if (size > MAX_BODY_BYTES) throw new BodyTooLargeError('request body too large');
     chunks.push(buffer);
   }
   return Buffer.concat(chunks);
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string): ParsedFault {

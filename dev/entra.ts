@@ -17,16 +17,9 @@ import {
   jwtVerify,
 } from 'jose';
 
+import { isRecord } from '../shared/narrow.js';
 import type { FaultContext, FaultPreset } from './control.js';
-import {
-  closeServer,
-  EmulatorControl,
-  isRecord,
-  listen,
-  parseJsonBody,
-  readBody,
-  sendJson,
-} from './control.js';
+import { closeServer, EmulatorControl, listen, parseJsonBody, readBody, sendJson } from './control.js';
 import {
   MANAGED_IDENTITY_PATH,
   MANAGED_IDENTITY_PRINCIPAL_ID,

@@ -6,9 +6,10 @@ import { createServer } from 'node:https';
 import type { CryptoKey, JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose';
 
+import { isRecord } from '../shared/narrow.js';
 import { httpsJson } from './ca.js';
 import type { FaultContext, FaultPreset } from './control.js';
-import { closeServer, EmulatorControl, isRecord, listen, readBody, sendJson } from './control.js';
+import { closeServer, EmulatorControl, listen, readBody, sendJson } from './control.js';
 
 export const GRAPH_KINDS = ['me', 'other'] as const;
 /** Sent with the emulator's own JWKS requests so that Entra counts them apart from the app's. */

@@ -13,9 +13,9 @@ import { ApiError } from '../shared/errors.js';
 import { HttpRequest, HttpResponse, InvocationContext } from '../shared/http/azureFunctions.js';
 import type { HttpFunctionDefinition } from '../shared/http/registry.js';
 import { problemResponse } from '../shared/problem.js';
+import { BodyTooLargeError, readBody } from './control.js';
 
 const ROUTE_PREFIX = '/api/';
-const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface LocalHostOptions {
   functions: ReadonlyMap<string, HttpFunctionDefinition>;
@@ -112,8 +112,11 @@ async function serve(
     return;
   }
 
-  const body = await readBody(req);
-  if (body === undefined) {
+  let body: Buffer;
+  try {
+    body = await readBody(req);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
     await writeResponse(res, {
       status: 413,
       headers: { 'Content-Type': 'text/plain' },
@@ -160,18 +163,6 @@ function joinedHeaders(req: IncomingMessage): Record<string, string> {
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
   }
   return headers;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 async function writeResponse(

@@ -3,6 +3,7 @@
 // Only types from dev/: a test file should not load the emulators' modules.
 import type { SandboxState } from '../dev/sandbox.js';
 import { accountIdOf, type CallerAccount } from '../shared/auth/caller.js';
+import { isRecord } from '../shared/narrow.js';
 
 export type { SandboxState } from '../dev/sandbox.js';
 
@@ -161,10 +162,6 @@ async function control(emulator: Emulator, path: string, body: unknown): Promise
   const text = await response.text();
   if (!response.ok) throw new Error(`${emulator} ${path}: HTTP ${response.status} ${text}`);
   return text === '' ? undefined : (JSON.parse(text) as unknown);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
 }
 
 /** A caller as the authenticator would produce it from a fresh sandbox token for `name`. */

@@ -4,6 +4,8 @@
  * (account, client, tenant, scopes), so a single blob per account would thrash between two clients.
  */
 
+import { isRecord } from '../narrow.js';
+
 export const SCHEMA_VERSION = 1;
 
 /** Seconds an idle document outlives its newest entry before Cosmos DB's TTL deletes it. */
@@ -84,8 +86,4 @@ export function withHygiene(
     entries: Object.fromEntries(live),
     ttl: Math.max(1, Math.ceil(newest - nowSeconds) + TTL_GRACE_SECONDS),
   };
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

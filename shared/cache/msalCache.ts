@@ -1,4 +1,4 @@
-import { isRecord } from './document.js';
+import { isRecord } from '../narrow.js';
 
 /**
  * Pure reads of msal-node's serialized cache (its JSON schema: `AccessToken`, `RefreshToken`, ...),
