@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { CallerAccount } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
-import { count, type RequestTelemetry } from '../telemetry.js';
+import type { RequestTelemetry } from '../telemetry.js';
 import type { OboClient } from './oboClient.js';
 
 /** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */
@@ -60,16 +60,9 @@ export class GraphTokenService {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    count(
-      loaded.outcome === 'l1-hit'
-        ? 'cacheL1Hits'
-        : loaded.outcome === 'l2-hit'
-          ? 'cacheL2Hits'
-          : 'cacheMisses',
-    );
 
     const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
-    if (!result.fromCache) count('oboExchanges');
+    if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
       await this.cache.save(caller, assertionHash, result.changedCacheJson, loaded, telemetry);
     }
