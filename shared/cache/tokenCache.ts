@@ -1,11 +1,11 @@
 import { LRUCache } from 'lru-cache';
 
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
-import { ApiError } from '../errors.js';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { conflictBackoffMs } from '../retry.js';
 import type { CacheOutcome, RequestTelemetry } from '../telemetry.js';
-import type { StoredDocument, TokenCacheStore } from './cosmosStore.js';
+import { statusOf, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import { mergeEntry, RENEWAL_OFFSET_SECONDS, withHygiene } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
 import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
@@ -235,7 +235,7 @@ export class TokenCache {
       // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
       throw new ApiError('ERR_TOKEN_CACHE_UNAVAILABLE', 'The token cache could not be erased; try again.', {
         cause: error,
-        retryAfterSeconds: 5,
+        retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
       });
     }
   }
@@ -245,15 +245,16 @@ export class TokenCache {
     telemetry.set('cosmosDegraded', true);
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
       error: error instanceof Error ? error.name : typeof error,
-      status: typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined,
+      status: statusOf(error),
     });
   }
 }
 
 function l1Key(accountId: string, assertionHash: string): string {
-  return `${accountId}\n${assertionHash}`;
+  return callerAssertionKey(accountId, assertionHash);
 }
 
+/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
 function associatedData(caller: CallerAccount, assertionHash: string): string {
-  return `${caller.accountId}\n${assertionHash}`;
+  return callerAssertionKey(caller.accountId, assertionHash);
 }
