@@ -1,5 +1,5 @@
 // Local Functions hosts as separate processes (independent module graphs), pointed at the sandbox.
-import { type HostProcess, startHostProcess } from '../../dev/processes.js';
+import { type HostProcess, startHostProcess } from '../../dev/host/hostProcess.js';
 import { sandbox } from '../sandbox.js';
 
 export interface TestHost extends HostProcess {
