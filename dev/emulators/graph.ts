@@ -7,10 +7,10 @@ import type { CryptoKey, JWTPayload } from 'jose';
 import { decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose';
 
 import { isRecord } from '../../shared/narrow.js';
-import { httpsJson } from './kit/httpsClient.js';
 import type { FaultContext, FaultPreset } from './kit/control.js';
 import { EmulatorControl } from './kit/control.js';
 import { closeServer, listen, readBody, sendJson } from './kit/http.js';
+import { httpsJson } from './kit/httpsClient.js';
 
 export const GRAPH_KINDS = ['me', 'other'] as const;
 /** Sent with the emulator's own JWKS requests so that Entra counts them apart from the app's. */

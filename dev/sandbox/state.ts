@@ -104,7 +104,8 @@ export function parseSandboxState(text: string, source: string): SandboxState {
 function isSandboxState(value: unknown): value is SandboxState {
   const strings = (v: unknown, keys: string[]): boolean =>
     isRecord(v) && keys.every((k) => typeof v[k] === 'string');
-  const settings = (v: unknown): boolean => isRecord(v) && Object.values(v).every((s) => typeof s === 'string');
+  const settings = (v: unknown): boolean =>
+    isRecord(v) && Object.values(v).every((s) => typeof s === 'string');
   return (
     strings(value, ['caCertPath', 'tenantId', 'spaClientId', 'entraUrl', 'graphUrl']) &&
     isRecord(value) &&

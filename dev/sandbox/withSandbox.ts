@@ -5,7 +5,10 @@ import { spawn } from 'node:child_process';
 
 import { PROJECT_ROOT, type Sandbox, sandboxState, startSandbox } from './sandbox.js';
 
-export async function runWithSandbox(args: readonly string[], options: { sandboxes?: number } = {}): Promise<number> {
+export async function runWithSandbox(
+  args: readonly string[],
+  options: { sandboxes?: number } = {},
+): Promise<number> {
   const count = Math.max(1, options.sandboxes ?? 1);
   const started = await Promise.allSettled(
     Array.from({ length: count }, () => startSandbox({ ports: { entra: 0, graph: 0, cosmos: 0 } })),

@@ -5,7 +5,8 @@ import { parseSandboxState } from '../../dev/sandbox/state.js';
 const states = process.env.SANDBOX_STATES;
 if (states !== undefined && states !== '') {
   const list = JSON.parse(states) as unknown;
-  if (!Array.isArray(list) || list.length === 0) throw new Error('SANDBOX_STATES is not a list of sandbox states');
+  if (!Array.isArray(list) || list.length === 0)
+    throw new Error('SANDBOX_STATES is not a list of sandbox states');
   const index = (Number(process.env.JEST_WORKER_ID ?? '1') - 1) % list.length;
   const state = parseSandboxState(JSON.stringify(list[index]), `SANDBOX_STATES[${index}]`);
   process.env.SANDBOX_STATE = JSON.stringify(state);

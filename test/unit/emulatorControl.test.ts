@@ -3,11 +3,11 @@ import type { IncomingMessage } from 'node:http';
 
 import { describe, expect, it } from '@jest/globals';
 
-import type { Fault, FaultContext } from '../../dev/emulators/kit/control.js';
-import { FaultQueue, parseFault, RequestCounters } from '../../dev/emulators/kit/control.js';
 import { classifyCosmosRequest } from '../../dev/emulators/cosmos.js';
 import { parseUserTokenOptions } from '../../dev/emulators/entra/control.js';
 import { sandboxUser } from '../../dev/emulators/entra/fixtures.js';
+import type { Fault, FaultContext } from '../../dev/emulators/kit/control.js';
+import { FaultQueue, parseFault, RequestCounters } from '../../dev/emulators/kit/control.js';
 
 const options = {
   kinds: ['me', 'other'],

@@ -18,7 +18,10 @@ const invalidRequest = (message: string): Answer => ({
 function entraControlRoutes(
   keys: SigningKeys,
   settings: EntraSettings,
-): { match: RegExp; answer(input: Record<string, unknown>, match: RegExpExecArray): Promise<Answer> | Answer }[] {
+): {
+  match: RegExp;
+  answer(input: Record<string, unknown>, match: RegExpExecArray): Promise<Answer> | Answer;
+}[] {
   return [
     {
       match: /^\/_emulator\/users\/([^/]+)\/token$/,

@@ -95,8 +95,10 @@ function clientAssertionFailure(error: unknown, claims: JWTPayload): EntraError 
     ).failure;
   }
   if (problem.kind === 'signature') {
-    return invalidClient(700027, `Client assertion contains an invalid signature. [Reason - ${problem.reason}]`)
-      .failure;
+    return invalidClient(
+      700027,
+      `Client assertion contains an invalid signature. [Reason - ${problem.reason}]`,
+    ).failure;
   }
   return malformedJwt().failure;
 }

@@ -64,7 +64,9 @@ export class SigningKeys {
   }
 
   jwks(): JSONWebKeySet {
-    return { keys: this.#keys.map(({ publicJwk }) => ({ ...publicJwk, use: 'sig', issuer: this.#issuer() })) };
+    return {
+      keys: this.#keys.map(({ publicJwk }) => ({ ...publicJwk, use: 'sig', issuer: this.#issuer() })),
+    };
   }
 
   /** An RS256 JWT of `payload` signed with the current key. */

@@ -213,7 +213,9 @@ export function resolveGraphScopes(scope: string): Outcome<Set<string>> {
     permissions.push(permission);
   }
   if (permissions.length === 0) {
-    return invalidScope("The provided value for the input parameter 'scope' is not valid: it names no resource.");
+    return invalidScope(
+      "The provided value for the input parameter 'scope' is not valid: it names no resource.",
+    );
   }
   const usesDefault = permissions.some((p) => p === '.default');
   if (usesDefault && permissions.length > 1) {

