@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { startHostProcess } from '../host/hostProcess.js';
 import { removeSandboxState, startSandbox, writeSandboxState } from '../sandbox/sandbox.js';
@@ -80,8 +81,8 @@ try {
     method: 'POST',
     body: {},
   });
-  if (typeof issued.body === 'object' && issued.body !== null && 'access_token' in issued.body) {
-    token = String(issued.body.access_token);
+  if (isRecord(issued.body) && typeof issued.body.access_token === 'string') {
+    token = issued.body.access_token;
   }
 } catch (error) {
   console.error(

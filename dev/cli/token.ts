@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
+import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { DEFAULT_STATE_PATH, readSandboxState, SandboxNotRunningError } from '../sandbox/sandbox.js';
 
@@ -75,17 +76,8 @@ async function main(): Promise<void> {
     );
   }
   const { status, body } = answer;
-  if (
-    status !== 200 ||
-    typeof body !== 'object' ||
-    body === null ||
-    !('access_token' in body) ||
-    typeof body.access_token !== 'string'
-  ) {
-    const message =
-      typeof body === 'object' && body !== null && 'message' in body
-        ? String(body.message)
-        : `status ${status}`;
+  if (status !== 200 || !isRecord(body) || typeof body.access_token !== 'string') {
+    const message = isRecord(body) && typeof body.message === 'string' ? body.message : `status ${status}`;
     throw new UsageError(`the Entra emulator refused: ${message}`);
   }
   process.stdout.write(`${body.access_token}\n`);

@@ -10,15 +10,18 @@ export async function runWithSandbox(
   options: { sandboxes?: number } = {},
 ): Promise<number> {
   const count = Math.max(1, options.sandboxes ?? 1);
-  const started = await Promise.allSettled(
-    Array.from({ length: count }, () => startSandbox({ ports: { entra: 0, graph: 0, cosmos: 0 } })),
-  );
-  const sandboxes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const start = (): Promise<Sandbox> => startSandbox({ ports: { entra: 0, graph: 0, cosmos: 0 } });
+  // The first creates the shared CA and token cache keys; the others reuse them.
+  const first = await start();
+  const started = await Promise.allSettled(Array.from({ length: count - 1 }, start));
+  const sandboxes = [
+    first,
+    ...started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+  ];
   const failed = started.find((result) => result.status === 'rejected');
-  const [first] = sandboxes;
-  if (failed !== undefined || first === undefined) {
+  if (failed !== undefined) {
     await Promise.allSettled(sandboxes.map((sandbox) => sandbox.close()));
-    throw failed?.status === 'rejected' ? failed.reason : new Error('no sandbox started');
+    throw failed.reason;
   }
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
@@ -27,7 +30,7 @@ export async function runWithSandbox(
       ...process.env,
       ...first.settings,
       SANDBOX_STATE: JSON.stringify(sandboxState(first)),
-      SANDBOX_STATES: JSON.stringify(sandboxes.map((sandbox: Sandbox) => sandboxState(sandbox))),
+      SANDBOX_STATES: JSON.stringify(sandboxes.map((sandbox) => sandboxState(sandbox))),
     },
   });
   const forward = (signal: NodeJS.Signals): void => {

@@ -28,6 +28,9 @@ export class BodyTooLargeError extends Error {
 
 /** Listens on 127.0.0.1 (`port` 0: an ephemeral port) and gives the port taken. */
 export async function listen(server: Server, port: number): Promise<number> {
+  // Longer than any idle gap between a test's requests: a client reusing a kept-alive socket the server just
+  // closed gets "other side closed" (seen on loaded machines with Node's 5 s default).
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {
