@@ -15,6 +15,8 @@ export async function startHosts(count: number, settings: Record<string, string>
         port: 0,
         entry: 'functions/index.ts',
         env: { ...sandbox().settings, ...settings },
+        // Files run in parallel workers: on a loaded machine a tsx host takes longer than the 30 s default.
+        startTimeoutMs: 50_000,
         onLine: (line) => lines.push(line),
       });
       return { ...host, lines };
