@@ -21,8 +21,8 @@ import {
 } from '../emulators/entra/fixtures.js';
 import type { EntraEmulator, IssuedUserToken, UserTokenOptions } from '../emulators/entra/server.js';
 import { startEntraEmulator } from '../emulators/entra/server.js';
-import type { GraphEmulator } from '../emulators/graph.js';
-import { startGraphEmulator } from '../emulators/graph.js';
+import type { GraphEmulator } from '../emulators/graph/server.js';
+import { startGraphEmulator } from '../emulators/graph/server.js';
 import { ensureLocalCa } from './localCa.js';
 import type { SandboxState } from './state.js';
 
