@@ -111,14 +111,14 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 }
 
 // Why: the app reads, creates, replaces and deletes cache documents as its identity (key auth is off).
-// Scoped to the account, which holds only the token cache.
+// Scoped to the token cache container alone (data-plane scope /dbs/<database>/colls/<container>).
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-04-15' = {
   parent: account
-  name: guid(account.id, identity.id, dataContributorRoleId)
+  name: guid(container.id, identity.id, dataContributorRoleId)
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: identity.properties.principalId
-    scope: account.id
+    scope: '${account.id}/dbs/${database.name}/colls/${container.name}'
   }
 }
 

@@ -41,6 +41,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   properties: {
     accessTier: 'Hot'
     allowSharedKeyAccess: false
+    // Local users (SFTP, NFS) authenticate with keys or passwords of their own: none exist here.
+    isLocalUserEnabled: false
+    isSftpEnabled: false
     defaultToOAuthAuthentication: true
     allowBlobPublicAccess: false
     allowCrossTenantReplication: false
