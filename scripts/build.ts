@@ -2,12 +2,15 @@
  * Builds the deployable bundle: one minified ES module (dist/main.js) with every dependency inlined,
  * so a cold start reads one file instead of resolving thousands in node_modules.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// A failed build must leave nothing that could be staged and deployed as if it were current.
+await rm(`${root}dist`, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
