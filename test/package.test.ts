@@ -1,5 +1,5 @@
-// The azd packaging step from a fresh copy of the sources, without azd: `npm run package:dry-run` runs the prepackage
-// hook (infra/scripts/azd-hook.mjs) and zips what azd would upload. A stale dist/ left in the copy must not survive.
+// The azd packaging step from a fresh copy of the sources, without azd: the steps of `npm run package:dry-run`, the
+// prepackage hook (infra/scripts/azd-hook.mjs) and a zip of what azd would upload. A stale dist/ left in the copy must not survive.
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   cpSync,
@@ -67,10 +67,17 @@ beforeAll(() => {
   mkdirSync(join(copy, 'dist'));
   writeFileSync(join(copy, 'dist', 'main.js'), '// stale build\n');
   writeFileSync(join(copy, 'dist', 'left-over.js'), '// stale chunk\n');
-  run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/azd/package-dry-run.ts'], {
+  // The steps of `npm run package:dry-run`: the prepackage hook as azd runs it, then the zip azd would make.
+  run = spawnSync(process.execPath, ['infra/scripts/azd-hook.mjs', 'prepackage'], {
     cwd: copy,
     encoding: 'utf8',
   });
+  if (run.status === 0) {
+    run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/azd/package-dry-run.ts'], {
+      cwd: copy,
+      encoding: 'utf8',
+    });
+  }
 }, 180_000);
 
 afterAll(() => {

@@ -1,9 +1,8 @@
 /**
- * `npm run package:dry-run`: what `azd package` does for the api service, without azd or Azure: the prepackage hook
- * (install if needed, fresh build, staging), then a zip of the staged folder (azure.yaml `dist`) in
- * infra/build/api.zip. Prints the zip's entries; the zip is what `azd deploy` would upload.
+ * `npm run package:dry-run`: what `azd package` does for the api service, without azd or Azure. The npm script runs
+ * the prepackage hook first (`node infra/scripts/azd-hook.mjs prepackage`: install if needed, fresh build, staging);
+ * this zips the staged folder (azure.yaml `dist`) into infra/build/api.zip, the file `azd deploy` would upload.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,11 +63,6 @@ export function zipDirectory(directory: string): Buffer {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const hook = spawnSync(process.execPath, [join(root, 'infra', 'scripts', 'azd-hook.mjs'), 'prepackage'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-  if (hook.status !== 0) process.exit(hook.status ?? 1);
   writeFileSync(ZIP, zipDirectory(STAGED));
   console.log(`package-dry-run: ${relative(root, ZIP)}:`);
   for (const path of files(STAGED)) console.log(`  ${relative(STAGED, path).split(sep).join('/')}`);
