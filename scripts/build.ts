@@ -36,4 +36,4 @@ await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));
 // The bundle alone: the source map and the legal comments file are outputs too, but never loaded at run time.
 const bundle = result.metafile.outputs['dist/main.js'];
 if (bundle === undefined) throw new Error('esbuild reported no dist/main.js');
-console.log(`built dist/main.js (${(bundle.bytes / 1024).toFixed(0)} KiB, Node 22)`);
+console.log(`built dist/main.js (${(bundle.bytes / 1024).toFixed(0)} KiB) on Node ${process.version}`);

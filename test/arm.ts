@@ -199,6 +199,22 @@ export class Deployment {
     return found;
   }
 
+  /** Every instance of a resource, evaluated: one, or one per iteration of its copy loop. */
+  instances(symbol: string): JsonRecord[] {
+    const resource = this.resource(symbol);
+    const loop = resource['copy'];
+    if (!isRecord(loop)) return [toJsonRecord(this.value(resource))];
+    const count = Number(this.value(toJson(loop['count'])));
+    const instances: JsonRecord[] = [];
+    for (let index = 0; index < count; index += 1) {
+      // copyIndex() without a name means the loop of the resource being evaluated.
+      this.copyIndexes.set('', index);
+      instances.push(toJsonRecord(this.value(resource)));
+    }
+    this.copyIndexes.delete('');
+    return instances;
+  }
+
   /** The resource id Azure would give the resource with this symbolic name. */
   resourceId(symbol: string): string {
     const resource = this.resource(symbol);
@@ -212,9 +228,10 @@ export class Deployment {
     const resource = this.resource(symbol);
     const properties = toJsonRecord(resource['properties']);
     const parameters = Object.fromEntries(
+      // A wrapper is { value } or, for a value that depends on a condition, an expression that makes one.
       Object.entries(toJsonRecord(properties['parameters'])).map(([name, wrapper]) => [
         name,
-        this.value(toJsonRecord(wrapper)['value']),
+        toJsonRecord(this.value(wrapper))['value'] ?? null,
       ]),
     );
     const child = new Deployment(toJsonRecord(properties['template']), parameters, symbol);
@@ -307,7 +324,7 @@ export class Deployment {
       case 'variables':
         return this.variable(text(0));
       case 'copyindex': {
-        const index = this.copyIndexes.get(text(0));
+        const index = this.copyIndexes.get(args.length === 0 ? '' : text(0));
         if (index === undefined) throw new Error('copyIndex outside its loop');
         return index;
       }
@@ -412,6 +429,8 @@ export class Deployment {
         return fakeGuid('uniqueString', ...all().map(String))
           .replace(/-/g, '')
           .slice(0, 13);
+      case 'deployment':
+        return { name: this.symbol };
       case 'tenant':
         return { tenantId: TENANT_ID };
       case 'subscription':
@@ -424,6 +443,7 @@ export class Deployment {
         return {
           name: 'AzureCloud',
           authentication: { loginEndpoint: LOGIN_ENDPOINT },
+          suffixes: { storage: 'core.windows.net', keyvaultDns: '.vault.azure.net' },
           graph: 'https://graph.microsoft.com/',
         };
       case 'resourceid': {

@@ -347,6 +347,48 @@ describeInfra('infra/main.bicep deployed (values as Azure would see them)', () =
     expect(container['options']).toEqual(options);
   });
 
+  test.each([false, true])('private networking (vnetEnabled %s)', (vnetEnabled) => {
+    const main = deployment(vnetEnabled ? { vnetEnabled } : {});
+    expect(main.value(main.resource('network')['condition'] ?? null)).toBe(vnetEnabled);
+    const access = vnetEnabled ? 'Disabled' : 'Enabled';
+    const services = [
+      ['storage', 'Microsoft.Storage/storageAccounts'],
+      ['cosmos', 'Microsoft.DocumentDB/databaseAccounts'],
+      ['keyVault', 'Microsoft.KeyVault/vaults'],
+    ] as const;
+    for (const [module, type] of services) {
+      expect(record(evaluated(main.module(module), type)['properties'])['publicNetworkAccess']).toBe(access);
+    }
+    const site = record(evaluated(main.module('functionApp'), 'Microsoft.Web/sites')['properties']);
+    if (!vnetEnabled) {
+      expect(site['virtualNetworkSubnetId']).toBeNull();
+      return;
+    }
+    const network = main.module('network');
+    expect(site['virtualNetworkSubnetId']).toBe(network.outputs()['appSubnetId']);
+    const subnets = record(evaluated(network, 'Microsoft.Network/virtualNetworks')['properties'])['subnets'];
+    const app = (Array.isArray(subnets) ? subnets : [])
+      .map(record)
+      .find((subnet) => subnet['name'] === 'app');
+    expect(JSON.stringify(app)).toContain('Microsoft.App/environments');
+    // One private endpoint for each service that refuses public traffic, to that service's own resource.
+    const targets = network.instances('privateEndpoints').map((endpoint) => {
+      const connections = record(endpoint['properties'])['privateLinkServiceConnections'];
+      const [connection] = Array.isArray(connections) ? connections.map(record) : [];
+      const properties = record(connection?.['properties'] ?? null);
+      return `${str(properties['privateLinkServiceId'])} ${str(properties['groupIds'])}`;
+    });
+    expect(targets.sort()).toEqual(
+      services
+        .map(([module, type]) => {
+          const deployed = main.module(module);
+          const group = { storage: '["blob"]', cosmos: '["Sql"]', keyVault: '["vault"]' }[module];
+          return `${deployed.resourceId(symbolOf(deployed, type))} ${group}`;
+        })
+        .sort(),
+    );
+  });
+
   test('storage allows no local users, SFTP or shared keys', () => {
     const storage = deployment().module('storage');
     const properties = record(evaluated(storage, 'Microsoft.Storage/storageAccounts')['properties']);

@@ -28,6 +28,9 @@ param provisionedThroughput int = 400
 @minValue(1000)
 param autoscaleMaxThroughput int = 1000
 
+@description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
+param publicNetworkAccess bool = true
+
 @description('Name of the app\'s user-assigned identity, granted the built-in Data Contributor role on this account.')
 param identityName string
 
@@ -67,7 +70,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
     // Databases and containers change only through Resource Manager (this template), never through a data-plane token.
     disableKeyBasedMetadataWriteAccess: true
     minimalTlsVersion: 'Tls12'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
   }
 }
 

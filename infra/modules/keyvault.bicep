@@ -13,6 +13,9 @@ param location string
 @description('Tags for every resource.')
 param tags { *: string }
 
+@description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
+param publicNetworkAccess bool = true
+
 @description('Name of the app\'s user-assigned identity, granted Key Vault Secrets User on this vault.')
 param identityName string
 
@@ -50,9 +53,9 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
     softDeleteRetentionInDays: softDeleteRetentionInDays
     // Nobody, not even a subscription owner, can purge the key ring before the retention ends.
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }
