@@ -159,7 +159,7 @@ const runInfraTests = infraTestsRequired || bicepToolchainAvailable();
 if (!runInfraTests) {
   process.stderr.write(
     'test/infra.test.ts: skipped: the .NET SDK (dotnet) is not installed, and the Bicep CLI is restored with it ' +
-      '(see README, "What each command needs"); CI sets REQUIRE_INFRA_TESTS=1 so they never skip there.\n',
+      '(see README, "Prerequisites"); CI sets REQUIRE_INFRA_TESTS=1 so they never skip there.\n',
   );
 }
 const describeInfra = runInfraTests ? describe : describe.skip;
