@@ -90,12 +90,8 @@ export function loadConfig(
     credentialKind === 'client-secret'
       ? { kind: 'client-secret', secret: read.required('OBO_CLIENT_SECRET') }
       : { kind: 'managed-identity', managedIdentityClientId };
-  if (credentialKind === 'managed-identity' && read.optional('OBO_CLIENT_SECRET') !== undefined) {
-    warn(
-      'OBO_CLIENT_SECRET is set but ignored: OBO_CLIENT_CREDENTIAL is managed-identity. ' +
-        'Remove the secret, or set OBO_CLIENT_CREDENTIAL=client-secret to use it.',
-    );
-  }
+  const ignoredSecret =
+    credentialKind === 'managed-identity' && read.optional('OBO_CLIENT_SECRET') !== undefined;
 
   const config: AppConfig = {
     entra: {
@@ -145,6 +141,13 @@ export function loadConfig(
     // ConfigError puts the first setting's name in front; the others follow, each named once.
     const listing = [first.message, ...others.map((p) => `${p.setting}: ${p.message}`)].join('; ');
     throw new ConfigError(first.setting, `${listing}. See local.settings.sample.json.`);
+  }
+  // Only for a configuration that starts: a bad OBO_CLIENT_CREDENTIAL is an error above, not this warning.
+  if (ignoredSecret) {
+    warn(
+      'OBO_CLIENT_SECRET is set but ignored: OBO_CLIENT_CREDENTIAL is managed-identity. ' +
+        'Remove the secret, or set OBO_CLIENT_CREDENTIAL=client-secret to use it.',
+    );
   }
   return config;
 }
