@@ -238,6 +238,7 @@ async function runWorkers<T>(
 // ---------------------------------------------------------------- designs
 
 interface Design {
+  key: string;
   name: string;
   env: Record<string, string>;
   /** The Cosmos DB item that holds a client's cache, for its size. */
@@ -259,7 +260,7 @@ interface DesignResult {
   expected: string;
 }
 
-const allDesigns: (Design & { key: string })[] = [
+const allDesigns: Design[] = [
   { key: 'api', name: 'this API', env: { BENCH_TARGET: 'dist/main.js' }, itemId: (c) => c.accountId },
   {
     key: 'l1off',
@@ -290,7 +291,7 @@ async function itemBytes(id: string): Promise<number> {
 
 async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResult> {
   random = mulberry32(whole('seed', 0));
-  const clients = await mintClients(`load-${design.name}`, USERS, CLIENTS);
+  const clients = await mintClients(`load-${design.key}`, USERS, CLIENTS);
   const pick = (): number => Math.floor(random() * hosts.length);
 
   // Warm-up: each client's first call, on a random host (its miss).

@@ -1,8 +1,14 @@
 // `npm run bench`: the benchmarks in bench/measure.ts, against a sandbox started for the run.
-// `npm run bench -- --load [options]`: figures under load (bench/load.ts); `-- --memory`: bench/memory.ts.
+// `-- --load [options]`: figures under load (bench/load.ts); `-- --memory`: bench/memory.ts;
+// `-- --simulate`: the scale-out simulation (bench/simulate.ts, no sandbox).
 import { runWithSandbox } from '../dev/withSandbox.js';
 
 const args = process.argv.slice(2);
+if (args.includes('--simulate')) {
+  // The scale-out simulation needs no sandbox.
+  await import('./simulate.js');
+  process.exit(0);
+}
 const script = args.includes('--load')
   ? 'bench/load.ts'
   : args.includes('--memory')
