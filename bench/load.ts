@@ -495,7 +495,7 @@ async function msalGraphToken(assertion: string): Promise<string> {
 }
 
 async function cpuPerWarmCall(host: BenchHost): Promise<void> {
-  const calls = 200;
+  const calls = 100;
   await setLatencies(0);
   const [client] = await mintClients('cpu', 1, 1);
   if (client === undefined) return;
@@ -588,7 +588,7 @@ async function faultPhases(hosts: BenchHost[]): Promise<void> {
     {
       name: 'no fault',
       seconds: 3,
-      start: async () => undefined,
+      start: () => Promise.resolve(),
       fresh: await fresh('none'),
       upstreamDown: false,
     },

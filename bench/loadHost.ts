@@ -6,13 +6,13 @@
  *   POST /api/bench/floor    CPU of { n } x (one RS256 verification + one Graph request), the warm call's floor
  *   POST /api/bench/profile  { action: 'start' | 'stop' }: a V8 CPU profile (stop answers it, by source file)
  */
-import { Session } from 'node:inspector/promises';
 import { existsSync, readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { importJWK, type JWK, jwtVerify } from 'jose';
@@ -49,8 +49,7 @@ function timed(definition: HttpFunctionDefinition): HttpFunctionDefinition {
 }
 
 function stats(): HttpResponseInit {
-  const gc = collectGarbage();
-  void gc;
+  collectGarbage();
   const memory = process.memoryUsage();
   const cpu = process.cpuUsage();
   return {
@@ -125,13 +124,22 @@ async function profile(request: HttpRequest): Promise<HttpResponseInit> {
   session = undefined;
   const selfMicros = new Map<string, number>();
   const byId = new Map(cpuProfile.nodes.map((node) => [node.id, node]));
+  const parents = new Map<number, number>();
+  for (const node of cpuProfile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
   const deltas = cpuProfile.timeDeltas ?? [];
   (cpuProfile.samples ?? []).forEach((id, index) => {
     const node = byId.get(id);
     if (node === undefined) return;
-    const where = sourceOf(node.callFrame.url, node.callFrame.lineNumber, node.callFrame.columnNumber);
     const name = node.callFrame.functionName;
-    const label = where !== '' ? where : name.startsWith('(') ? name : `native ${name || '(anonymous)'}`;
+    let label = name.startsWith('(') ? name : '';
+    // Native code (socket writes, crypto, JSON) is charged to the nearest JavaScript that called it.
+    for (let at: number | undefined = id; label === '' && at !== undefined; at = parents.get(at)) {
+      const frame = byId.get(at)?.callFrame;
+      if (frame === undefined) break;
+      const where = sourceOf(frame.url, frame.lineNumber, frame.columnNumber);
+      if (where !== '') label = at === id ? where : `${where} (native)`;
+    }
+    if (label === '') label = `native ${name || '(anonymous)'}`;
     selfMicros.set(label, (selfMicros.get(label) ?? 0) + (deltas[index] ?? 0));
   });
   return { status: 200, jsonBody: Object.fromEntries(selfMicros) };

@@ -99,6 +99,8 @@ console.log(`baseline: RSS ${mb(base.rss)} MB, heap ${mb(base.heapUsed)} MB`);
 let next = 0;
 let sample: { token: string; accountId: string } | undefined;
 let entryBytes = 0;
+let previous = { grown: 0, accounted: 0 };
+let marginal = Number.NaN;
 for (const checkpoint of checkpoints) {
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -118,6 +120,9 @@ for (const checkpoint of checkpoints) {
   );
   const accounted = l1Entries * entryBytes;
   const grown = now.heapUsed + now.external - (base.heapUsed + base.external);
+  // Between checkpoints the fixed costs of a warm process are paid: what grows is what L1 holds.
+  if (accounted > previous.accounted && previous.accounted > 0)
+    marginal = (grown - previous.grown) / (accounted - previous.accounted);
   rows.push({
     callers: checkpoint.toLocaleString('en-US'),
     'RSS MB': mb(now.rss),
@@ -127,9 +132,14 @@ for (const checkpoint of checkpoints) {
     'L1 accounted MB': mb(accounted),
     'heap+external grown MB': mb(grown),
     'grown / accounted': (grown / accounted).toFixed(2),
+    'since last checkpoint':
+      previous.accounted > 0
+        ? ((grown - previous.grown) / Math.max(1, accounted - previous.accounted)).toFixed(2)
+        : '-',
     's so far': ((performance.now() - started) / 1000).toFixed(0),
   });
   console.log(JSON.stringify(rows.at(-1)));
+  previous = { grown, accounted };
 }
 await host.stop();
 
@@ -138,10 +148,10 @@ console.log(
 );
 console.table(rows);
 const last = rows.at(-1);
-const ratio = Number(last?.['grown / accounted']);
+const ratio = marginal;
 const bounded =
   Number(last?.['RSS MB']) <= Number(mb(base.rss)) + Number(mb(config.tokenCache.l1MaxBytes)) * 2;
 console.log(
-  `  answers other than 200: ${failed}; heap growth vs L1 accounting ${ratio.toFixed(2)}x (${ratio >= 0.5 && ratio <= 2 ? 'within 2x' : 'OUTSIDE 2x'}); RSS ${bounded ? 'within' : 'ABOVE'} baseline + 2 x L1 max bytes`,
+  `  answers other than 200: ${failed}; heap growth per L1 byte accounted, between checkpoints while L1 filled: ${ratio.toFixed(2)}x (${ratio >= 0.5 && ratio <= 2 ? 'within 2x' : 'OUTSIDE 2x'}); RSS ${bounded ? 'within' : 'ABOVE'} baseline + 2 x L1 max bytes`,
 );
 process.exit(failed === 0 && ratio >= 0.5 && ratio <= 2 && bounded ? 0 : 1);

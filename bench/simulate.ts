@@ -134,7 +134,7 @@ function simulate(instances: number, calls: readonly Call[], seed: number): Outc
       token = { id: nextTokenId++, exp: call.at + lifetime() };
       spaToken.set(call.client, token);
     }
-    const cache = l1[Math.floor(random() * instances)] ?? new Map();
+    const cache = l1[Math.floor(random() * instances)] ?? new Map<number, { setAt: number; exp: number }>();
     const inL1 = cache.get(token.id);
     if (inL1 !== undefined && call.at - inL1.setAt < TTL && inL1.exp - RENEWAL > call.at) {
       outcome.l1 += 1;
