@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     memory: { type: 'boolean', default: false },
     callers: { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '24' },
+    // A smaller L1 byte bound shows the plateau past it with fewer callers.
+    'l1-max-bytes': { type: 'string' },
   },
 });
 const CALLERS = Number(args.callers);
@@ -34,14 +36,16 @@ if (!Number.isInteger(CALLERS) || CALLERS < 1 || !Number.isInteger(CONCURRENCY) 
 }
 
 const state = sandbox();
-const config = loadConfig(state.settings);
+const l1Settings: Record<string, string> =
+  args['l1-max-bytes'] === undefined ? {} : { TOKEN_CACHE_L1_MAX_BYTES: args['l1-max-bytes'] };
+const config = loadConfig({ ...state.settings, ...l1Settings });
 const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);
 
 const host = await startHostProcess({
   port: 0,
   entry: 'bench/loadHost.ts',
-  env: { ...state.settings, BENCH_TARGET: 'dist/main.js' },
+  env: { ...state.settings, ...l1Settings, BENCH_TARGET: 'dist/main.js' },
 });
 
 interface Stats {
@@ -87,7 +91,7 @@ async function l1EntryBytes(sample: { token: string; accountId: string }): Promi
   return 2 * (json.length + key.length) + 64;
 }
 
-const checkpoints = [1_000, 2_500, 5_000, 10_000, 50_000, 100_000].filter((n) => n <= CALLERS);
+const checkpoints = [500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000].filter((n) => n <= CALLERS);
 if (!checkpoints.includes(CALLERS)) checkpoints.push(CALLERS);
 const started = performance.now();
 const rows: Record<string, string>[] = [];
