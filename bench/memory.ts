@@ -143,8 +143,8 @@ for (const checkpoint of checkpoints) {
     'heap+external grown MB': mb(grown),
     'grown / accounted': (grown / accounted).toFixed(2),
     'since last checkpoint':
-      previous.accounted > 0
-        ? ((grown - previous.grown) / Math.max(1, accounted - previous.accounted)).toFixed(2)
+      previous.accounted > 0 && accounted > previous.accounted
+        ? ((grown - previous.grown) / (accounted - previous.accounted)).toFixed(2)
         : '-',
     's so far': ((performance.now() - started) / 1000).toFixed(0),
   });
