@@ -158,7 +158,8 @@ console.log(
 );
 console.table(rows);
 const last = rows.at(-1);
-const ratio = marginal;
+// With every checkpoint past a small bound there is no 'between': the first checkpoint's ratio stands.
+const ratio = Number.isNaN(marginal) ? Number(rows[1]?.['grown / accounted']) : marginal;
 const rssGrowth = Number(last?.['RSS MB']) - Number(mb(base.rss));
 const bounded = rssGrowth <= 2 * Number(mb(config.tokenCache.l1MaxBytes));
 console.log(
