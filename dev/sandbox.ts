@@ -43,7 +43,6 @@ export const DEFAULT_SANDBOX_DIR = join(PROJECT_ROOT, '.sandbox');
 export const DEFAULT_STATE_PATH = join(DEFAULT_SANDBOX_DIR, 'state.json');
 export const COSMOS_DATABASE = 'obo';
 export const COSMOS_CONTAINER = 'tokenCache';
-export const GRAPH_SCOPES = 'https://graph.microsoft.com/User.Read';
 
 export interface SandboxState {
   caCertPath: string;
@@ -133,7 +132,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       OBO_CLIENT_CREDENTIAL: 'client-secret',
       OBO_CLIENT_SECRET: clientSecret,
       GRAPH_BASE_URL: graph.url,
-      GRAPH_SCOPES,
       COSMOS_ENDPOINT: cosmos.endpoint,
       COSMOS_KEY: COSMOS_EMULATOR_KEY,
       COSMOS_DATABASE,

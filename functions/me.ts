@@ -8,7 +8,7 @@ import { getMyProfile } from '../shared/profile.js';
 export async function getMe(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handle(request, context, async (services, telemetry) => {
     const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
-    const profile = await getMyProfile(services, caller, telemetry);
+    const profile = await getMyProfile(services.downstream, caller, telemetry);
     return { status: 200, headers: NO_STORE, jsonBody: profile };
   });
 }
