@@ -25,13 +25,16 @@ export type AdminConsents = Readonly<Record<string, readonly ResourcePermission[
  * also hides an admin grant (the sandbox's simplification: Entra would need the admin grant removed).
  */
 export class ConsentStore {
-  readonly #userChoices = new Map<string, boolean>();
+  readonly #userChoices = new Map<
+    string,
+    { subject: ConsentSubject; scope: ResourcePermission; granted: boolean }
+  >();
 
   constructor(private readonly adminConsents: (tenant: string) => AdminConsents) {}
 
   isGranted(subject: ConsentSubject, scope: ResourcePermission): boolean {
     const choice = this.#userChoices.get(keyOf(subject, scope));
-    if (choice !== undefined) return choice;
+    if (choice !== undefined) return choice.granted;
     return (this.adminConsents(subject.tenant)[subject.client] ?? []).some((p) => samePermission(p, scope));
   }
 
@@ -41,19 +44,11 @@ export class ConsentStore {
   }
 
   /** Every permission of `resourceAppId` granted to the client for the user (what a token's `scp` holds). */
-  granted(subject: ConsentSubject, resourceAppId: string, known: readonly ResourcePermission[]): string[] {
-    const candidates = [...known, ...(this.adminConsents(subject.tenant)[subject.client] ?? [])];
-    for (const key of this.#userChoices.keys()) {
-      const [tenant, oid, client, resource, permission] = key.split('|');
-      if (
-        tenant === subject.tenant &&
-        oid === subject.oid &&
-        client === subject.client &&
-        resource !== undefined &&
-        permission !== undefined
-      ) {
-        candidates.push({ resourceAppId: resource, permission });
-      }
+  granted(subject: ConsentSubject, resourceAppId: string): string[] {
+    const candidates = [...(this.adminConsents(subject.tenant)[subject.client] ?? [])];
+    const prefix = keyOf(subject, { resourceAppId, permission: '' });
+    for (const [key, choice] of this.#userChoices) {
+      if (key.startsWith(prefix)) candidates.push(choice.scope);
     }
     const names = new Map<string, string>();
     for (const scope of candidates) {
@@ -65,7 +60,7 @@ export class ConsentStore {
   }
 
   set(subject: ConsentSubject, scopes: readonly ResourcePermission[], granted: boolean): void {
-    for (const scope of scopes) this.#userChoices.set(keyOf(subject, scope), granted);
+    for (const scope of scopes) this.#userChoices.set(keyOf(subject, scope), { subject, scope, granted });
   }
 
   /** Back to the admin consents only (the sandbox's reset). */
