@@ -29,6 +29,10 @@ import {
   parseManagedIdentityRequest,
   TOKEN_EXCHANGE_AUDIENCE,
 } from './managedIdentity.js';
+import { parseClaimsRequest } from './pending-cae/claimsRequest.js';
+import { ConsentStore, parseConsentChange, type ResourcePermission } from './pending-cae/consent.js';
+import { SessionRevocations } from './pending-cae/revocations.js';
+import { type DirectoryUser, directoryUser, type SandboxTenant } from './pending-cae/tenants.js';
 
 export {
   MANAGED_IDENTITY_CLIENT_ID,
@@ -46,8 +50,22 @@ export const API_DISPLAY_NAME = 'obo-graph-api';
 export const SPA_CLIENT_ID = '6a1e4c93-2b7d-4f05-8e19-c4d27a3b9f60';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
-/** The Graph permissions an administrator has consented to for the API. */
+/** The Graph permissions an administrator has consented to for the API, in every tenant it is installed in. */
 export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
+/** A second tenant where the API is installed and consented (a multi-tenant API's customer). */
+export const PARTNER_TENANT_ID = '8e2d4f61-3c5a-4b7e-9f10-6a2b3c4d5e6f';
+export const PARTNER_TENANT_DOMAIN = 'partner.onmicrosoft.com';
+/** A tenant the API is not installed in (its users' tokens are not for the sandbox API's tenants). */
+export const OTHER_TENANT_ID = 'c7a1e9b2-5d3f-4e68-8a0b-1f2e3d4c5b6a';
+export const OTHER_TENANT_DOMAIN = 'elsewhere.onmicrosoft.com';
+export const HOME_TENANT: SandboxTenant = { id: TENANT_ID, domain: TENANT_DOMAIN };
+export const PARTNER_TENANT: SandboxTenant = { id: PARTNER_TENANT_ID, domain: PARTNER_TENANT_DOMAIN };
+export const OTHER_TENANT: SandboxTenant = { id: OTHER_TENANT_ID, domain: OTHER_TENANT_DOMAIN };
+export const SANDBOX_TENANTS: readonly SandboxTenant[] = [HOME_TENANT, PARTNER_TENANT, OTHER_TENANT];
+/** Tenants with a service principal of the API (and the admin consent above). */
+const API_TENANTS: ReadonlySet<string> = new Set([TENANT_ID, PARTNER_TENANT_ID]);
+/** Lifetime of a token for a client that declared `cp1` (Entra: 20 to 28 hours). */
+const CAE_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 export const ENTRA_KINDS = [
   'openid-configuration',
@@ -77,21 +95,18 @@ export interface SandboxUser {
 
 /** The emulated user called `name`: the same name is always the same user (oid derived from the name). */
 export function sandboxUser(name: string): SandboxUser {
-  if (!USER_NAME.test(name)) throw new Error(`user name must match ${String(USER_NAME)}`);
-  const lower = name.toLowerCase();
-  const bytes = createHash('sha256').update(`obo-graph-api sandbox user:${lower}`).digest().subarray(0, 16);
-  bytes.writeUInt8(((bytes.readUInt8(6) & 0x0f) | 0x50) >>> 0, 6); // UUID version 5 (name-based, SHA)
-  bytes.writeUInt8(((bytes.readUInt8(8) & 0x3f) | 0x80) >>> 0, 8); // RFC 4122 variant
-  const hex = bytes.toString('hex');
-  const oid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  const givenName = lower.charAt(0).toUpperCase() + lower.slice(1);
-  return {
-    oid,
-    givenName,
-    surname: 'Sandbox',
-    displayName: `${givenName} Sandbox`,
-    userPrincipalName: `${lower}@${TENANT_DOMAIN}`,
-  };
+  return directoryUser(name, HOME_TENANT, HOME_TENANT);
+}
+
+/** The tenant named by an id or a domain, if the sandbox knows it. */
+export function sandboxTenant(idOrDomain: string): SandboxTenant | undefined {
+  const lower = idOrDomain.toLowerCase();
+  return SANDBOX_TENANTS.find((tenant) => tenant.id === lower || tenant.domain === lower);
+}
+
+/** The user `name` of `tenant`; with `guestOf`, a guest from that home tenant. */
+export function tenantUser(name: string, tenant: SandboxTenant, guestOf?: SandboxTenant): DirectoryUser {
+  return directoryUser(name, tenant, HOME_TENANT, guestOf);
 }
 
 export interface UserTokenOptions {
@@ -103,6 +118,10 @@ export interface UserTokenOptions {
   lifetimeSeconds?: number;
   /** The client (azp) the token was issued to; default the SPA. */
   client?: string;
+  /** The issuing tenant (id or domain); default the API's home tenant. */
+  tenant?: string;
+  /** A guest: the user's home tenant (id or domain), which differs from the issuing tenant. */
+  homeTenant?: string;
 }
 
 export interface IssuedUserToken {
@@ -171,6 +190,13 @@ type Outcome<T> = { ok: true; value: T } | { ok: false; failure: EntraError };
 export async function startEntraEmulator(options: EntraEmulatorOptions): Promise<EntraEmulator> {
   const keys: SigningKey[] = [await createSigningKey()];
   const settings: EntraSettings = { oboTokenLifetimeSeconds: 3600 };
+  // Every tenant's administrator consented to the API's User.Read; users grant the rest one by one.
+  const adminConsent = { [API_CLIENT_ID]: CONSENTED_GRAPH_PERMISSIONS.map(graphPermission) };
+  const consents = new ConsentStore((tenant) => (API_TENANTS.has(tenant) ? adminConsent : {}));
+  const revocations = new SessionRevocations();
+  /** Guests minted so far: object id in the inviting tenant -> their home identity (Entra's client_info). */
+  const guestHomes = new Map<string, { oid: string; tenant: string }>();
+  const tenantCounters = new Map<string, Record<string, number>>();
   let baseUrl = '';
   const issuerOf = (tenant: string): string => `${baseUrl}/${tenant}/v2.0`;
   // As the API's registration holds it: a managed identity of this tenant, for Entra's token exchange.
@@ -206,11 +232,17 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   });
 
   async function mintUserToken(name: string, tokenOptions: UserTokenOptions = {}): Promise<IssuedUserToken> {
-    const user = sandboxUser(name);
-    const now = Math.floor(Date.now() / 1000);
+    const tenant = sandboxTenant(tokenOptions.tenant ?? TENANT_ID) ?? HOME_TENANT;
+    const homeTenant =
+      tokenOptions.homeTenant === undefined ? undefined : sandboxTenant(tokenOptions.homeTenant);
+    const user = tenantUser(name, tenant, homeTenant);
+    if (user.home !== undefined)
+      guestHomes.set(user.oid, { oid: user.home.oid, tenant: user.home.tenant.id });
+    // A sign-in after a revocation gets a token from the revocation's next second on.
+    const now = Math.max(Math.floor(Date.now() / 1000), revocations.validFrom(tenant.id, user.oid) ?? 0);
     const claims: Record<string, unknown> = {
       aud: API_CLIENT_ID,
-      iss: issuerOf(TENANT_ID),
+      iss: issuerOf(tenant.id),
       iat: now,
       nbf: now,
       exp: now + (tokenOptions.lifetimeSeconds ?? 3600),
@@ -221,13 +253,14 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       preferred_username: user.userPrincipalName,
       scp: API_SCOPE,
       sub: pairwiseSubject(user.oid, API_CLIENT_ID),
-      tid: TENANT_ID,
+      tid: tenant.id,
       uti: randomBytes(16).toString('base64url'),
       ver: '2.0',
+      ...(user.home === undefined ? {} : { idp: `https://sts.windows.net/${user.home.tenant.id}/` }),
       ...tokenOptions.set,
     };
     for (const claim of tokenOptions.unset ?? []) delete claims[claim];
-    return { access_token: await sign(claims), oid: user.oid, tid: TENANT_ID };
+    return { access_token: await sign(claims), oid: user.oid, tid: tenant.id };
   }
 
   async function rotateKeys({ retireOld = false } = {}): Promise<string> {
@@ -263,7 +296,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
 
   function openIdConfiguration(res: ServerResponse, tenant: TenantPath): void {
     const segment = tenant.segment;
-    const issuerTenant = tenant.kind === 'own' ? TENANT_ID : '{tenantid}';
+    const issuerTenant = tenant.tenant?.id ?? '{tenantid}';
     const oauth = `${baseUrl}/${segment}/oauth2/v2.0`;
     sendJson(res, 200, {
       token_endpoint: `${oauth}/token`,
@@ -339,14 +372,15 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         `Application '${API_CLIENT_ID}'(${API_DISPLAY_NAME}) is not configured as a multi-tenant application. Usage of the /${tenant.segment} endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.`,
       );
     }
+    const directory = tenant.tenant ?? HOME_TENANT;
     const clientId = form.get('client_id') ?? basicCredentials(req)?.clientId;
     if (clientId === undefined) return missingParameter('client_id');
-    if (clientId !== API_CLIENT_ID) {
+    if (clientId !== API_CLIENT_ID || !API_TENANTS.has(directory.id)) {
       return fail(
         400,
         'unauthorized_client',
         700016,
-        `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+        `Application with identifier '${clientId}' was not found in the directory '${directory.domain}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
       );
     }
     const client = await authenticateClient(req, form);
@@ -357,21 +391,49 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     const scope = form.get('scope');
     if (scope === null || scope.trim() === '') return missingParameter('scope');
 
-    const caller = await validateAssertion(assertion);
+    const claimsRequest = parseClaimsRequest(form.get('claims'));
+    if (typeof claimsRequest === 'string') {
+      return fail(400, 'invalid_request', 90100, `Invalid request: ${claimsRequest}.`);
+    }
+    const caller = await validateAssertion(assertion, directory.id);
     if (!caller.ok) return caller;
     const requested = resolveGraphScopes(scope);
     if (!requested.ok) return requested;
 
     const claims = caller.value;
-    const now = Math.floor(Date.now() / 1000);
-    const lifetime = settings.oboTokenLifetimeSeconds;
     const oid = String(claims.oid);
+    const issuedAt = typeof claims.iat === 'number' ? claims.iat : 0;
+    if (revocations.predates(directory.id, oid, issuedAt)) {
+      const validFrom = revocations.validFrom(directory.id, oid) ?? issuedAt;
+      return {
+        ok: false,
+        failure: {
+          status: 400,
+          error: 'invalid_grant',
+          code: 50173,
+          description: `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${new Date(issuedAt * 1000).toISOString()}' and the TokensValidFrom date (before which tokens are not valid) for this user is '${new Date(validFrom * 1000).toISOString()}'.`,
+          suberror: 'bad_token',
+        },
+      };
+    }
+    const subject = { tenant: directory.id, oid, client: API_CLIENT_ID };
+    const missingConsent = requested.value.usesDefault
+      ? consents.granted(subject, GRAPH_APP_ID).length === 0
+      : consents.missing(subject, requested.value.permissions.map(graphPermission)).length > 0;
+    if (missingConsent) return consentRequired();
+    const granted = consents.granted(subject, GRAPH_APP_ID);
+
+    const caeCapable = claimsRequest?.capabilities.includes('cp1') === true;
+    // A claims challenge's `nbf` is satisfied by issuing at (or after) that time.
+    const now = Math.max(Math.floor(Date.now() / 1000), claimsRequest?.notBefore ?? 0);
+    const lifetime = caeCapable ? CAE_TOKEN_LIFETIME_SECONDS : settings.oboTokenLifetimeSeconds;
+    const home = guestHomes.get(oid);
     const name = typeof claims.name === 'string' ? claims.name : '';
     const upn = stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? '';
     const [givenName, ...rest] = name.split(' ');
     const graphToken = await sign({
       aud: GRAPH_RESOURCE,
-      iss: `https://sts.windows.net/${TENANT_ID}/`,
+      iss: `https://sts.windows.net/${directory.id}/`,
       iat: now,
       nbf: now,
       exp: now + lifetime,
@@ -385,41 +447,47 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       idtyp: 'user',
       name,
       oid,
-      scp: CONSENTED_GRAPH_PERMISSIONS.join(' '),
+      // Entra puts every permission the user granted the client for the resource, not only those asked.
+      scp: granted.join(' '),
       sub: pairwiseSubject(oid, GRAPH_APP_ID),
-      tid: TENANT_ID,
+      tid: directory.id,
       unique_name: upn,
       upn,
       uti: randomBytes(16).toString('base64url'),
       ver: '1.0',
+      ...(caeCapable ? { xms_cc: ['cp1'] } : {}),
+      ...(home === undefined ? {} : { idp: `https://sts.windows.net/${home.tenant}/` }),
     });
 
     const response: Record<string, unknown> = {
       token_type: 'Bearer',
-      scope: CONSENTED_GRAPH_PERMISSIONS.map((permission) => `${GRAPH_RESOURCE}/${permission}`).join(' '),
+      scope: granted.map((permission) => `${GRAPH_RESOURCE}/${permission}`).join(' '),
       expires_in: lifetime,
       ext_expires_in: lifetime,
       access_token: graphToken,
     };
-    if (requested.value.has('offline_access'))
+    if (requested.value.oidc.has('offline_access'))
       response.refresh_token = `1.A${randomBytes(96).toString('base64url')}`;
-    if (requested.value.has('openid')) {
+    if (requested.value.oidc.has('openid')) {
       response.id_token = await sign({
         aud: API_CLIENT_ID,
-        iss: issuerOf(TENANT_ID),
+        iss: issuerOf(directory.id),
         iat: now,
         nbf: now,
         exp: now + 3600,
-        ...(requested.value.has('profile') ? { name, preferred_username: upn } : {}),
+        ...(requested.value.oidc.has('profile') ? { name, preferred_username: upn } : {}),
         oid,
         sub: pairwiseSubject(oid, API_CLIENT_ID),
-        tid: TENANT_ID,
+        tid: directory.id,
         uti: randomBytes(16).toString('base64url'),
         ver: '2.0',
       });
     }
     if (form.get('client_info') === '1') {
-      response.client_info = Buffer.from(JSON.stringify({ uid: oid, utid: TENANT_ID })).toString('base64url');
+      // A guest's client_info names their home account, not the inviting tenant's object.
+      const clientInfo =
+        home === undefined ? { uid: oid, utid: directory.id } : { uid: home.oid, utid: home.tenant };
+      response.client_info = Buffer.from(JSON.stringify(clientInfo)).toString('base64url');
     }
     return { ok: true, value: response };
   }
@@ -468,7 +536,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     return verified.ok ? { ok: true, value: 'assertion' } : verified;
   }
 
-  async function validateAssertion(assertion: string): Promise<Outcome<JWTPayload>> {
+  async function validateAssertion(assertion: string, tenantId: string): Promise<Outcome<JWTPayload>> {
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(assertion, createLocalJWKSet(jwks()), {
@@ -480,8 +548,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       return { ok: false, failure: assertionFailure(error) };
     }
     const tid = claims.tid;
-    const issuers = [issuerOf(TENANT_ID), `https://sts.windows.net/${TENANT_ID}/`];
-    if (tid !== TENANT_ID || typeof claims.iss !== 'string' || !issuers.includes(claims.iss)) {
+    const issuers = [issuerOf(tenantId), `https://sts.windows.net/${tenantId}/`];
+    if (tid !== tenantId || typeof claims.iss !== 'string' || !issuers.includes(claims.iss)) {
       return fail(
         400,
         'invalid_grant',
@@ -556,13 +624,103 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     }
   }
 
+  /** `POST /_emulator/consent` grants or revokes; `GET ?user=&tenant=&client=` lists the granted Graph permissions. */
+  function handleConsent(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    if (req.method === 'GET') {
+      const url = new URL(req.url ?? '/', baseUrl);
+      const name = url.searchParams.get('user') ?? '';
+      const tenant = sandboxTenant(url.searchParams.get('tenant') ?? TENANT_ID);
+      if (tenant === undefined || !USER_NAME.test(name)) {
+        sendJson(res, 400, {
+          error: 'invalid_request',
+          message: 'a user name and a sandbox tenant are required',
+        });
+        return;
+      }
+      const subject = {
+        tenant: tenant.id,
+        oid: tenantUser(name, tenant).oid,
+        client: url.searchParams.get('client') ?? API_CLIENT_ID,
+      };
+      sendJson(res, 200, {
+        ...subject,
+        scopes: consents.granted(subject, GRAPH_APP_ID).map((p) => `${GRAPH_RESOURCE}/${p}`),
+      });
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { error: 'method_not_allowed', message: 'GET or POST /_emulator/consent' });
+      return;
+    }
+    const input = parseJsonBody(body);
+    const change = input.ok ? parseConsentChange(input.value) : input.message;
+    if (typeof change === 'string') {
+      sendJson(res, 400, { error: 'invalid_request', message: change });
+      return;
+    }
+    const tenant = sandboxTenant(change.tenant ?? TENANT_ID);
+    const permissions = change.scopes.map(resourcePermissionOf);
+    if (tenant === undefined || !USER_NAME.test(change.user) || permissions.some((p) => p === undefined)) {
+      sendJson(res, 400, {
+        error: 'invalid_request',
+        message: 'the user, the tenant or a scope is unknown (scopes: <resource URI or app id>/<permission>)',
+      });
+      return;
+    }
+    const subject = {
+      tenant: tenant.id,
+      oid: tenantUser(change.user, tenant).oid,
+      client: change.client ?? API_CLIENT_ID,
+    };
+    consents.set(
+      subject,
+      permissions.filter((p): p is ResourcePermission => p !== undefined),
+      change.granted,
+    );
+    sendJson(res, 200, {
+      ...subject,
+      scopes: consents.granted(subject, GRAPH_APP_ID).map((p) => `${GRAPH_RESOURCE}/${p}`),
+    });
+  }
+
   async function handleEmulatorRequest(
     req: IncomingMessage,
     res: ServerResponse,
     path: string,
     body: Buffer,
   ): Promise<void> {
+    if (path === '/_emulator/reset' && req.method === 'POST') {
+      consents.clear();
+      revocations.clear();
+      tenantCounters.clear();
+    }
     if (control.handleControlRequest(req, res, path, body)) return;
+    if (path === '/_emulator/counters/tenants' && req.method === 'GET') {
+      sendJson(res, 200, Object.fromEntries(tenantCounters));
+      return;
+    }
+    if (path === '/_emulator/consent') {
+      handleConsent(req, res, body);
+      return;
+    }
+    const revoke = /^\/_emulator\/users\/([^/]+)\/revoke-sessions$/.exec(path);
+    if (revoke !== null && req.method === 'POST') {
+      const input = parseJsonBody(body);
+      const tenantName = input.ok && isRecord(input.value) ? input.value.tenant : undefined;
+      const tenant = typeof tenantName === 'string' ? sandboxTenant(tenantName) : HOME_TENANT;
+      const name = safeDecode(revoke[1] ?? '');
+      if (tenant === undefined || !USER_NAME.test(name)) {
+        sendJson(res, 400, {
+          error: 'invalid_request',
+          message: 'a user name and a sandbox tenant are required',
+        });
+        return;
+      }
+      const user = tenantUser(name, tenant);
+      const revokedAt = revocations.revoke(tenant.id, user.oid, Math.floor(Date.now() / 1000));
+      sendJson(res, 200, { oid: user.oid, tid: tenant.id, revokedAt, validFrom: revokedAt + 1 });
+      return;
+    }
     const userToken = /^\/_emulator\/users\/([^/]+)\/token$/.exec(path);
     if (
       req.method !== 'POST' ||
@@ -631,6 +789,12 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         ? new URLSearchParams(body.toString('utf8'))
         : new URLSearchParams();
     const kind = route === undefined ? 'other' : kindOf(route.name, form, req);
+    const countedTenant = route === undefined ? undefined : sandboxTenant(route.tenant);
+    if (countedTenant !== undefined) {
+      const counts = tenantCounters.get(countedTenant.id) ?? {};
+      counts[kind] = (counts[kind] ?? 0) + 1;
+      tenantCounters.set(countedTenant.id, counts);
+    }
     if (!(await control.admit(kind, req, res))) return;
 
     if (route === undefined) {
@@ -708,7 +872,7 @@ export function parseUserTokenOptions(
   input: Record<string, unknown>,
 ): UserTokenOptions | string {
   if (!USER_NAME.test(name)) return `the user name must match ${String(USER_NAME)}`;
-  const { set, unset, lifetimeSeconds, client, ...others } = input;
+  const { set, unset, lifetimeSeconds, client, tenant, homeTenant, ...others } = input;
   const unknownField = Object.keys(others)[0];
   if (unknownField !== undefined) return `unknown field "${unknownField}"`;
   if (set !== undefined && !isRecord(set)) return '"set" must be an object of claims';
@@ -727,11 +891,17 @@ export function parseUserTokenOptions(
   }
   if (client !== undefined && (typeof client !== 'string' || client === ''))
     return '"client" must be a client id';
+  if (tenant !== undefined && (typeof tenant !== 'string' || sandboxTenant(tenant) === undefined))
+    return `"tenant" must be a sandbox tenant: ${SANDBOX_TENANTS.map((t) => t.id).join(', ')}`;
+  if (homeTenant !== undefined && (typeof homeTenant !== 'string' || sandboxTenant(homeTenant) === undefined))
+    return '"homeTenant" must be a sandbox tenant';
   return {
     ...(set === undefined ? {} : { set }),
     ...(unset === undefined ? {} : { unset }),
     ...(lifetimeSeconds === undefined ? {} : { lifetimeSeconds }),
     ...(client === undefined ? {} : { client }),
+    ...(typeof tenant === 'string' ? { tenant } : {}),
+    ...(typeof homeTenant === 'string' ? { homeTenant } : {}),
   };
 }
 
@@ -763,17 +933,42 @@ function kindOf(route: RouteName, form: URLSearchParams, req: IncomingMessage): 
 interface TenantPath {
   kind: 'own' | 'multi' | 'unknown';
   segment: string;
+  /** The sandbox tenant the path names (`own`). */
+  tenant?: SandboxTenant;
 }
 
 function resolveTenant(segment: string): TenantPath {
   const lower = segment.toLowerCase();
-  if (lower === TENANT_ID || lower === TENANT_DOMAIN) return { kind: 'own', segment };
+  const known = sandboxTenant(lower);
+  if (known !== undefined) return { kind: 'own', segment, tenant: known };
   if (lower === 'common' || lower === 'organizations') return { kind: 'multi', segment };
   return { kind: 'unknown', segment };
 }
 
-/** Graph permissions asked for in `scope`, checked against the consented ones; gives the OIDC scopes asked. */
-function resolveGraphScopes(scope: string): Outcome<Set<string>> {
+interface RequestedScopes {
+  oidc: Set<string>;
+  /** Graph permission names (`Calendars.Read`), without `.default`. */
+  permissions: string[];
+  usesDefault: boolean;
+}
+
+function graphPermission(permission: string): ResourcePermission {
+  return { resourceAppId: GRAPH_APP_ID, permission };
+}
+
+/** `https://graph.microsoft.com/Calendars.Read` (or Graph's app id form) as a Graph permission. */
+function resourcePermissionOf(scope: string): ResourcePermission | undefined {
+  for (const prefix of [`${GRAPH_RESOURCE}/`, `${GRAPH_APP_ID}/`]) {
+    if (scope.toLowerCase().startsWith(prefix)) {
+      const permission = scope.slice(prefix.length);
+      return /^[A-Za-z][A-Za-z0-9.]*$/.test(permission) ? graphPermission(permission) : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The Graph permissions and OIDC scopes asked for in `scope` (consent is checked per user by the grant). */
+function resolveGraphScopes(scope: string): Outcome<RequestedScopes> {
   const oidc = new Set<string>();
   const permissions: string[] = [];
   for (const item of scope.split(/\s+/).filter((s) => s !== '')) {
@@ -812,12 +1007,7 @@ function resolveGraphScopes(scope: string): Outcome<Set<string>> {
       "The provided value for the input parameter 'scope' is not valid: '.default' cannot be combined with other scopes of the resource.",
     );
   }
-  const consented = CONSENTED_GRAPH_PERMISSIONS.map((p) => p.toLowerCase());
-  const missing = usesDefault ? [] : permissions.filter((p) => !consented.includes(p.toLowerCase()));
-  if (missing.length > 0) {
-    return consentRequired();
-  }
-  return { ok: true, value: oidc };
+  return { ok: true, value: { oidc, permissions: usesDefault ? [] : permissions, usesDefault } };
 }
 
 function consentRequired(): { ok: false; failure: EntraError } {

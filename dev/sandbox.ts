@@ -18,6 +18,8 @@ import {
   MANAGED_IDENTITY_CLIENT_ID,
   MANAGED_IDENTITY_PRINCIPAL_ID,
   MANAGED_IDENTITY_RESOURCE_ID,
+  OTHER_TENANT_ID,
+  PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
   startEntraEmulator,
   TENANT_ID,
@@ -32,6 +34,8 @@ export {
   MANAGED_IDENTITY_CLIENT_ID,
   MANAGED_IDENTITY_PRINCIPAL_ID,
   MANAGED_IDENTITY_RESOURCE_ID,
+  OTHER_TENANT_ID,
+  PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
   TENANT_DOMAIN,
   TENANT_ID,
@@ -47,6 +51,8 @@ export const COSMOS_CONTAINER = 'tokenCache';
 export interface SandboxState {
   caCertPath: string;
   tenantId: string;
+  /** The sandbox's tenants: the API's own, a second one it is allowed in (ENTRA_ALLOWED_TENANTS), one it is not. */
+  tenants: { home: string; partner: string; other: string };
   spaClientId: string;
   api: { clientId: string; clientSecret: string; appIdUri: string; scope: string };
   /** https://127.0.0.1:PORT */
@@ -115,6 +121,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       port: options.ports?.graph ?? 0,
       entraUrl: entra.url,
       tenantId: TENANT_ID,
+      tenantIds: [TENANT_ID, PARTNER_TENANT_ID, OTHER_TENANT_ID],
       ca,
     });
     started.push(graph);
@@ -126,6 +133,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const settings: Record<string, string> = {
       ENTRA_AUTHORITY_HOST: entra.url,
       ENTRA_TENANT_ID: TENANT_ID,
+      // A multi-tenant API: users of the partner tenant may call it, users of the other tenant may not.
+      ENTRA_ALLOWED_TENANTS: `${TENANT_ID},${PARTNER_TENANT_ID}`,
       API_CLIENT_ID,
       API_APP_ID_URI,
       API_SCOPE,
@@ -143,6 +152,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const state: SandboxState = {
       caCertPath,
       tenantId: TENANT_ID,
+      tenants: { home: TENANT_ID, partner: PARTNER_TENANT_ID, other: OTHER_TENANT_ID },
       spaClientId: SPA_CLIENT_ID,
       api: { clientId: API_CLIENT_ID, clientSecret, appIdUri: API_APP_ID_URI, scope: API_SCOPE },
       entraUrl: entra.url,
@@ -188,6 +198,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
   const {
     caCertPath,
     tenantId,
+    tenants,
     spaClientId,
     api,
     entraUrl,
@@ -200,6 +211,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
   return {
     caCertPath,
     tenantId,
+    tenants,
     spaClientId,
     api,
     entraUrl,

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { decodeJwt } from 'jose';
 
 import { loadConfig } from '../../shared/config.js';
-import { ApiError } from '../../shared/errors.js';
 import { DOWNSTREAM_OPERATIONS } from '../../shared/downstream/operations.js';
+import { ApiError } from '../../shared/errors.js';
 import { getMyProfile } from '../../shared/profile.js';
 import { createServices, type Services } from '../../shared/runtime.js';
 import { callerAccount, counters, injectFault, resetEmulators, sandbox } from '../sandbox.js';
