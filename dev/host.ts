@@ -1,18 +1,24 @@
 /**
  * A local stand-in for the Azure Functions host: serves the registered HTTP functions at the same
  * routes (`/api/<route>`), converting Node requests to @azure/functions' HttpRequest and back.
+ * Functions register as in Azure, through `app.http` and the worker's '@azure/functions-core'.
  * Core Tools is never required; `npm start` uses it when installed.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Module from 'node:module';
 import type { AddressInfo } from 'node:net';
 
-import type { HttpResponse as FunctionsResponse, HttpResponseInit } from '@azure/functions';
+import type {
+  HttpHandler,
+  HttpMethod,
+  HttpResponse as FunctionsResponse,
+  HttpResponseInit,
+} from '@azure/functions';
 
-import { ApiError } from '../shared/errors.js';
 import { HttpRequest, HttpResponse, InvocationContext } from '../shared/http/azureFunctions.js';
 import type { HttpFunctionDefinition } from '../shared/http/registry.js';
-import { problemResponse } from '../shared/problem.js';
+import { isRecord } from '../shared/narrow.js';
 import { BodyTooLargeError, readBody } from './control.js';
 
 const ROUTE_PREFIX = '/api/';
@@ -93,10 +99,7 @@ async function serve(
   try {
     url = new URL(req.url ?? '/', 'http://127.0.0.1');
   } catch {
-    await writeResponse(
-      res,
-      problemResponse(new ApiError('ERR_NOT_FOUND', 'The request target is not a URL.'), 'api'),
-    );
+    await writeResponse(res, hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.'));
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
@@ -104,11 +107,15 @@ async function serve(
   const matches = path === undefined ? [] : routes.flatMap((route) => matchRoute(route, path));
   const match = matches.find((m) => m.route.definition.methods.some((allowed) => allowed === method));
   if (match === undefined) {
-    const error =
+    const allowed = [...new Set(matches.flatMap((m) => m.route.definition.methods))];
+    await writeResponse(
+      res,
       matches.length > 0
-        ? new ApiError('ERR_METHOD_NOT_ALLOWED', `${method} is not allowed here.`)
-        : new ApiError('ERR_NOT_FOUND', 'No function serves this route.');
-    await writeResponse(res, problemResponse(error, 'api'));
+        ? hostProblem(405, 'ERR_METHOD_NOT_ALLOWED', `${method} is not allowed here.`, {
+            Allow: allowed.join(', '),
+          })
+        : hostProblem(404, 'ERR_NOT_FOUND', 'No function serves this route.'),
+    );
     return;
   }
 
@@ -177,4 +184,58 @@ async function writeResponse(
   });
   res.writeHead(response.status, headers);
   res.end(payload);
+}
+
+/** The host's own answers (no function ran), in the API's problem+json shape. */
+function hostProblem(
+  status: 404 | 405,
+  code: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  const title = status === 404 ? 'Not found' : 'Method not allowed';
+  return {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
+    jsonBody: { type: 'about:blank', title, status, code, detail },
+  };
+}
+
+/**
+ * Serves the built-in module '@azure/functions-core' as the Functions worker does (by hooking
+ * Module.prototype.require), so an entry loaded afterwards registers through `app.http` exactly as in
+ * Azure. Returns the HTTP functions registered so far; call it before importing the entry.
+ */
+export function serveFunctionsCore(): ReadonlyMap<string, HttpFunctionDefinition> {
+  const functions = new Map<string, HttpFunctionDefinition>();
+  const core = {
+    version: '3.10.1',
+    hostVersion: '4.1040.0',
+    setProgrammingModel: () => undefined,
+    registerHook: () => ({ dispose: () => undefined }),
+    registerFunction(metadata: unknown, handler: HttpHandler) {
+      const definition = httpDefinition(metadata, handler);
+      if (definition !== undefined && isRecord(metadata) && typeof metadata.name === 'string')
+        functions.set(metadata.name, definition);
+      return { dispose: () => undefined };
+    },
+  };
+  const prototype = Module.prototype as unknown as { require: (this: unknown, id: string) => unknown };
+  const requireModule = prototype.require;
+  prototype.require = function (this: unknown, id: string): unknown {
+    return id === '@azure/functions-core' ? core : requireModule.call(this, id);
+  };
+  return functions;
+}
+
+/** The route, methods and auth level of a function's httpTrigger binding, as the worker indexes them. */
+function httpDefinition(metadata: unknown, handler: HttpHandler): HttpFunctionDefinition | undefined {
+  const bindings = isRecord(metadata) && isRecord(metadata.bindings) ? Object.values(metadata.bindings) : [];
+  const trigger = bindings.find((binding) => isRecord(binding) && binding.type === 'httpTrigger');
+  if (!isRecord(trigger) || typeof trigger.route !== 'string' || !Array.isArray(trigger.methods))
+    return undefined;
+  const authLevel =
+    trigger.authLevel === 'function' || trigger.authLevel === 'admin' ? trigger.authLevel : 'anonymous';
+  const methods = trigger.methods.filter((m): m is HttpMethod => typeof m === 'string');
+  return { route: trigger.route, methods, authLevel, handler };
 }

@@ -12,8 +12,7 @@ import { parseArgs } from 'node:util';
 
 import { loadConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
-import type { HttpFunctionDefinition } from '../shared/http/registry.js';
-import { startLocalHost } from './host.js';
+import { serveFunctionsCore, startLocalHost } from './host.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +44,12 @@ if (!existsSync(entry)) {
   console.error(`Cannot start: ${values.entry} does not exist; run npm run build first`);
   process.exit(1);
 }
-const app = (await import(pathToFileURL(entry).href)) as { registeredHttpFunctions?: unknown };
-const functions = registeredFunctions(app.registeredHttpFunctions);
+const functions = serveFunctionsCore();
+await import(pathToFileURL(entry).href);
+if (functions.size === 0) {
+  console.error(`Cannot start: ${values.entry} registered no HTTP function`);
+  process.exit(1);
+}
 const host = await startLocalHost({
   functions,
   port,
@@ -63,16 +66,6 @@ const stop = (): void => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
-
-/** The entry is one of ours (the bundle or functions/index.ts): it exports the registry's reader. */
-function registeredFunctions(reader: unknown): ReadonlyMap<string, HttpFunctionDefinition> {
-  if (typeof reader !== 'function')
-    throw new Error(`${values.entry} does not export registeredHttpFunctions()`);
-  const functions = (reader as () => unknown)();
-  if (!(functions instanceof Map))
-    throw new Error(`${values.entry}: registeredHttpFunctions() returned no Map`);
-  return functions as ReadonlyMap<string, HttpFunctionDefinition>;
-}
 
 /** Like `func start`: local.settings.json's Values fill in what the environment does not set. */
 function applyLocalSettings(path: string): void {

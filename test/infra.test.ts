@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, test } from '@jest/globals';
 
+import { isRecord } from '../shared/narrow.js';
+
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const infraDirectory = join(repositoryRoot, 'infra');
 const compiledTemplatePath = join(infraDirectory, 'build', 'main.json');
@@ -34,7 +36,7 @@ interface ArmResource {
 }
 
 function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return isRecord(value);
 }
 
 function objectAt(value: unknown, ...path: string[]): JsonObject {

@@ -15,17 +15,12 @@ export type RejectionDecision =
   | { action: 'evict-and-exchange-with-claims'; claims: string }
   /** Drop the cached token, then answer `error` (a retry by the SPA exchanges anew). */
   | { action: 'evict-and-fail'; error: ApiError }
-  /** Nothing to do with the cache: answer `error`. */
-  | { action: 'fail'; error: ApiError };
+  /** Nothing to do with the cache: answer `error` (as thrown). */
+  | { action: 'fail'; error: unknown };
 
 /** The decision after a downstream call failed with `error` on `attempt`. */
 export function decideOnDownstreamFailure(error: unknown, attempt: DownstreamAttempt): RejectionDecision {
-  if (!(error instanceof ApiError)) {
-    return {
-      action: 'fail',
-      error: new ApiError('ERR_INTERNAL', 'The downstream call failed.', { cause: error }),
-    };
-  }
+  if (!(error instanceof ApiError)) return { action: 'fail', error };
   if (error.code !== 'ERR_GRAPH_TOKEN_REJECTED') return { action: 'fail', error };
   const claims = error.details.claims;
   if (claims === undefined) {

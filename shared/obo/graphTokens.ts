@@ -1,7 +1,7 @@
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
 import type { DelegatedTokenSource } from '../downstream/callDownstream.js';
-import { count, type RequestTelemetry } from '../telemetry.js';
+import type { RequestTelemetry } from '../telemetry.js';
 import { cacheEntryKeyOf } from './cacheEntryKey.js';
 import type { OboClient } from './oboClient.js';
 
@@ -23,7 +23,7 @@ export class GraphTokenService implements DelegatedTokenSource {
 
   acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
-    const key = `${caller.accountId}\n${entryKey}`;
+    const key = callerAssertionKey(caller.accountId, entryKey);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       telemetry.set('cache', 'coalesced');
@@ -51,7 +51,7 @@ export class GraphTokenService implements DelegatedTokenSource {
     // Read for the document's ETag (the save needs it); the entry itself was evicted and is not used.
     const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
     const result = await this.obo.acquire(caller, scopes, undefined, telemetry, claims);
-    count('oboExchanges');
+    telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
       await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
     }
@@ -61,13 +61,13 @@ export class GraphTokenService implements DelegatedTokenSource {
   /** Forgets the caller's cached token for this assertion and scopes (L1 and L2) after a resource rejected it. */
   evict(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<void> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
-    this.inFlight.delete(`${caller.accountId}\n${entryKey}`);
+    this.inFlight.delete(callerAssertionKey(caller.accountId, entryKey));
     return this.cache.evict(caller, entryKey, telemetry);
   }
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
   async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
-    const prefix = `${caller.accountId}\n`;
+    const prefix = callerAssertionKey(caller.accountId, '');
     for (const key of [...this.inFlight.keys()]) {
       if (key.startsWith(prefix)) this.inFlight.delete(key);
     }
@@ -82,16 +82,9 @@ export class GraphTokenService implements DelegatedTokenSource {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    count(
-      loaded.outcome === 'l1-hit'
-        ? 'cacheL1Hits'
-        : loaded.outcome === 'l2-hit'
-          ? 'cacheL2Hits'
-          : 'cacheMisses',
-    );
 
     const result = await this.obo.acquire(caller, scopes, loaded.cacheJson, telemetry);
-    if (!result.fromCache) count('oboExchanges');
+    if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
       await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
     }

@@ -5,6 +5,7 @@ import type { JWK, JWTPayload } from 'jose';
 
 import { type AppConfig, type Env, loadConfig } from '../../shared/config.js';
 import { isApiError } from '../../shared/errors.js';
+import { isRecord } from '../../shared/narrow.js';
 import { problemResponse } from '../../shared/problem.js';
 
 /** Test doubles of Entra ID for the auth tests: keys, a JWKS endpoint behind an injected fetch, tokens. */
@@ -178,7 +179,7 @@ export function answerFor(error: unknown): Answer {
   const response = problemResponse(error, REALM);
   const headers = new Headers(response.headers);
   const body: unknown = response.jsonBody;
-  const code = typeof body === 'object' && body !== null && 'code' in body ? body.code : undefined;
+  const code = isRecord(body) ? body.code : undefined;
   return {
     status: response.status ?? 0,
     challenge: headers.get('WWW-Authenticate') ?? undefined,
