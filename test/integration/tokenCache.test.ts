@@ -100,10 +100,14 @@ describe('token cache across instances', () => {
   });
 });
 
+/** One-hour tokens, as Entra issues to a client that does not declare cp1. */
+const WITHOUT_CAE = { OBO_CLIENT_CAPABILITIES: 'none' };
+
 describe('token cache hygiene', () => {
   test('a token within 5 minutes of expiry triggers exactly one new exchange and one write', async () => {
     await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
-    const app = await instance();
+    // Without cp1: Entra gives CAE-capable clients day-long tokens, whatever the lifetime setting.
+    const app = await instance(WITHOUT_CAE);
     const user = await caller('expiring');
     await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     await resetEmulators();
@@ -125,7 +129,7 @@ describe('token cache hygiene', () => {
   });
 
   test('writes a TTL that outlives the newest token, encrypted entries and no refresh token', async () => {
-    const app = await instance();
+    const app = await instance(WITHOUT_CAE);
     const user = await caller('at-rest');
     const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     const document = await readCacheDocument(user.accountId);
