@@ -12,7 +12,7 @@ export interface HttpFunctionDefinition {
 }
 
 /**
- * Registers an HTTP function with the Functions host: the Azure worker, or dev/host.ts, which serves
+ * Registers an HTTP function with the Functions host: the Azure worker, or dev/host/functionsHost.ts, which serves
  * '@azure/functions-core' the same way and collects what `app.http` registers.
  */
 export function registerHttpFunction(name: string, definition: HttpFunctionDefinition): void {

@@ -14,7 +14,7 @@ import {
   USER_OID,
   userClaims,
   v2Issuer,
-} from '../auth/entraFixture.js';
+} from '../unit/auth/entraFixture.js';
 
 const GRAPH_ORIGIN = 'https://graph.microsoft.com';
 

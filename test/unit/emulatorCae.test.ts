@@ -1,12 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 
-import { parseClaimsRequest } from '../../dev/pending-cae/claimsRequest.js';
-import { ConsentStore, parseConsentChange } from '../../dev/pending-cae/consent.js';
-import { caeChallengeFor } from '../../dev/pending-cae/graphCae.js';
-import { eventsBetween } from '../../dev/pending-cae/graphCalendar.js';
-import { permits, ruleFor } from '../../dev/pending-cae/graphPermissions.js';
-import { SessionRevocations } from '../../dev/pending-cae/revocations.js';
-import { directoryUser } from '../../dev/pending-cae/tenants.js';
+import { parseClaimsRequest } from '../../dev/emulators/entra/claimsRequest.js';
+import { ConsentStore, parseConsentChange } from '../../dev/emulators/entra/consent.js';
+import { directoryUser } from '../../dev/emulators/entra/tenants.js';
+import { caeChallengeFor } from '../../dev/emulators/graph/cae.js';
+import { eventsBetween } from '../../dev/emulators/graph/calendar.js';
+import { permits, ruleFor } from '../../dev/emulators/graph/permissions.js';
+import { SessionRevocations } from '../../dev/emulators/kit/sessionRevocations.js';
 import { claimsFromChallenge } from '../../shared/graph/claimsChallenge.js';
 
 const GRAPH = '00000003-0000-0000-c000-000000000000';

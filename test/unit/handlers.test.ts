@@ -11,9 +11,9 @@ import { HttpRequest, InvocationContext } from '../../shared/http/azureFunctions
 import type { ApiHandler } from '../../shared/http/handle.js';
 import { isRecord } from '../../shared/narrow.js';
 import { createServices, lazyServices } from '../../shared/runtime.js';
-import { NOW_MS, TENANT_ID, testConfig, USER_OID } from '../auth/entraFixture.js';
 import { MemoryTokenCacheStore } from '../fakes/memoryStore.js';
 import { FakeUpstreams } from '../fakes/upstreams.js';
+import { NOW_MS, TENANT_ID, testConfig, USER_OID } from './auth/entraFixture.js';
 
 const OTHER_OID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 

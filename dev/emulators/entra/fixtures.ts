@@ -1,0 +1,86 @@
+// The sandbox tenants as Entra's directory holds them: ids of the tenants, the apps and the users.
+import { createHash } from 'node:crypto';
+
+import { type DirectoryUser, directoryUser, type SandboxTenant } from './tenants.js';
+
+export {
+  MANAGED_IDENTITY_CLIENT_ID,
+  MANAGED_IDENTITY_PRINCIPAL_ID,
+  MANAGED_IDENTITY_RESOURCE_ID,
+  TOKEN_EXCHANGE_AUDIENCE,
+} from '../managedIdentity.js';
+
+export const TENANT_ID = '5b1c0d6e-8f3a-4c27-9d41-a2e6b7f08c13';
+export const TENANT_DOMAIN = 'sandbox.onmicrosoft.com';
+export const API_CLIENT_ID = '3f9c2a71-8d4e-4b6a-a5c2-71e0d94b6c38';
+export const API_APP_ID_URI = `api://${API_CLIENT_ID}`;
+export const API_SCOPE = 'access_as_user';
+export const API_DISPLAY_NAME = 'obo-graph-api';
+export const SPA_CLIENT_ID = '6a1e4c93-2b7d-4f05-8e19-c4d27a3b9f60';
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+/** The Graph permissions an administrator has consented to for the API, in every tenant it is installed in. */
+export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
+/** A second tenant where the API is installed and consented (a multi-tenant API's customer). */
+export const PARTNER_TENANT_ID = '8e2d4f61-3c5a-4b7e-9f10-6a2b3c4d5e6f';
+export const PARTNER_TENANT_DOMAIN = 'partner.onmicrosoft.com';
+/** A tenant the API is not installed in. */
+export const OTHER_TENANT_ID = 'c7a1e9b2-5d3f-4e68-8a0b-1f2e3d4c5b6a';
+export const OTHER_TENANT_DOMAIN = 'elsewhere.onmicrosoft.com';
+export const HOME_TENANT: SandboxTenant = { id: TENANT_ID, domain: TENANT_DOMAIN };
+export const SANDBOX_TENANTS: readonly SandboxTenant[] = [
+  HOME_TENANT,
+  { id: PARTNER_TENANT_ID, domain: PARTNER_TENANT_DOMAIN },
+  { id: OTHER_TENANT_ID, domain: OTHER_TENANT_DOMAIN },
+];
+/** Tenants with a service principal of the API (and the admin consent above). */
+export const API_TENANTS: ReadonlySet<string> = new Set([TENANT_ID, PARTNER_TENANT_ID]);
+/** Lifetime of a token for a client that declared `cp1` (Entra: 20 to 28 hours). */
+export const CAE_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+
+export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface SandboxUser {
+  oid: string;
+  displayName: string;
+  givenName: string;
+  surname: string;
+  userPrincipalName: string;
+}
+
+/** The emulated user called `name` in the API's tenant: the same name is always the same user. */
+export function sandboxUser(name: string): SandboxUser {
+  return directoryUser(name, HOME_TENANT, HOME_TENANT);
+}
+
+/** The tenant named by an id or a domain, if the sandbox knows it. */
+export function sandboxTenant(idOrDomain: string): SandboxTenant | undefined {
+  const lower = idOrDomain.toLowerCase();
+  return SANDBOX_TENANTS.find((tenant) => tenant.id === lower || tenant.domain === lower);
+}
+
+/** The user `name` of `tenant`; with `guestOf`, a guest from that home tenant. */
+export function tenantUser(name: string, tenant: SandboxTenant, guestOf?: SandboxTenant): DirectoryUser {
+  return directoryUser(name, tenant, HOME_TENANT, guestOf);
+}
+
+/** Entra's `sub` is pairwise: the same user has a different subject in each application. */
+export function pairwiseSubject(oid: string, clientId: string): string {
+  return createHash('sha256').update(`${oid}:${clientId}`).digest('base64url').slice(0, 43);
+}
+
+/** Where a request's tenant segment points: a sandbox tenant, a multi-tenant alias, or nowhere. */
+export interface TenantPath {
+  kind: 'own' | 'multi' | 'unknown';
+  segment: string;
+  /** The sandbox tenant the path names (`own`). */
+  tenant?: SandboxTenant;
+}
+
+export function resolveTenant(segment: string): TenantPath {
+  const lower = segment.toLowerCase();
+  const known = sandboxTenant(lower);
+  if (known !== undefined) return { kind: 'own', segment, tenant: known };
+  if (lower === 'common' || lower === 'organizations') return { kind: 'multi', segment };
+  return { kind: 'unknown', segment };
+}
