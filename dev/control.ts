@@ -30,13 +30,15 @@ export interface Fault {
   kind: string | undefined;
   delayMs: number;
   remaining: number;
+  /** Only requests for this partition key (Cosmos DB: one caller's document); undefined: any. */
+  partitionKey: string | undefined;
   /** undefined: delay only, then the real answer. */
   answer: ((context: FaultContext) => FaultAnswer) | undefined;
 }
 
 export type ParsedFault = { ok: true; fault: Fault } | { ok: false; message: string };
 
-const FAULT_FIELDS = new Set(['kind', 'status', 'delayMs', 'count', 'body', 'headers', 'preset']);
+const FAULT_FIELDS = new Set(['kind', 'status', 'delayMs', 'count', 'body', 'headers', 'preset', 'partitionKey']);
 const MAX_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
 
@@ -56,7 +58,10 @@ export function parseFault(
   const unknownField = Object.keys(input).find((field) => !FAULT_FIELDS.has(field));
   if (unknownField !== undefined) return invalid(`unknown field "${unknownField}"`);
 
-  const { kind, status, delayMs = 0, count = 1, body, headers, preset: presetName } = input;
+  const { kind, status, delayMs = 0, count = 1, body, headers, preset: presetName, partitionKey } = input;
+  if (partitionKey !== undefined && typeof partitionKey !== 'string') {
+    return invalid('"partitionKey" must be a string');
+  }
   if (kind !== undefined && (typeof kind !== 'string' || !options.kinds.includes(kind))) {
     return invalid(`"kind" must be one of ${options.kinds.join(', ')}`);
   }
@@ -121,6 +126,7 @@ export function parseFault(
       kind: typeof kind === 'string' ? kind : preset?.kind,
       delayMs,
       remaining: count,
+      partitionKey,
       answer,
     },
   };
@@ -134,9 +140,13 @@ export class FaultQueue {
     this.#faults.push(fault);
   }
 
-  /** The first queued fault matching `kind`, used up by one. */
-  take(kind: string): Fault | undefined {
-    const index = this.#faults.findIndex((fault) => fault.kind === undefined || fault.kind === kind);
+  /** The first queued fault matching `kind` (and `partitionKey`, when the fault names one), used up by one. */
+  take(kind: string, partitionKey?: string): Fault | undefined {
+    const index = this.#faults.findIndex(
+      (fault) =>
+        (fault.kind === undefined || fault.kind === kind) &&
+        (fault.partitionKey === undefined || fault.partitionKey === partitionKey),
+    );
     const fault = this.#faults[index];
     if (fault === undefined) return undefined;
     fault.remaining -= 1;
@@ -230,9 +240,14 @@ export class EmulatorControl {
    * Counts a request of `kind` and applies the next matching fault. Returns true when the emulator should
    * answer for real, false when the fault answered (or the client left during the delay).
    */
-  async admit(kind: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  async admit(
+    kind: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    partitionKey?: string,
+  ): Promise<boolean> {
     this.counters.count(kind);
-    const fault = this.faults.take(kind);
+    const fault = this.faults.take(kind, partitionKey);
     if (fault === undefined) return true;
     if (fault.delayMs > 0) {
       try {

@@ -1,17 +1,16 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
-import { describeConfig } from '../shared/config.js';
 import { handle, NO_STORE } from '../shared/http/handle.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
 
-/** GET /api/health: anonymous; 200 when the configuration is valid, naming no secret. */
+/**
+ * GET /api/health: anonymous, so it says only that the instance is alive and ready (its configuration
+ * is valid and its services are built); 503 `ERR_CONFIG_INVALID` otherwise. The configuration summary
+ * is an operator's view: it is logged when the instance starts, never answered here.
+ */
 export async function getHealth(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, (services) =>
-    Promise.resolve({
-      status: 200,
-      headers: NO_STORE,
-      jsonBody: { status: 'healthy', configuration: describeConfig(services.config) },
-    }),
+  return handle(request, context, () =>
+    Promise.resolve({ status: 200, headers: NO_STORE, jsonBody: { live: true, ready: true } }),
   );
 }
 

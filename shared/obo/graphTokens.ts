@@ -11,8 +11,9 @@ export function assertionHashOf(assertion: string): string {
 }
 
 /**
- * Graph access tokens on the caller's behalf: L1, then L2, then one OBO exchange, with concurrent
- * requests for the same (caller, assertion, scopes) in this instance sharing one acquisition.
+ * Graph access tokens on the caller's behalf: L1 (the token itself, no msal client), then L2 through
+ * msal-node, then one OBO exchange, with concurrent requests for the same (caller, assertion, scopes)
+ * in this instance sharing one acquisition.
  */
 export class GraphTokenService {
   private readonly inFlight = new Map<string, Promise<string>>();
@@ -25,6 +26,12 @@ export class GraphTokenService {
 
   acquire(caller: CallerAccount, telemetry: RequestTelemetry): Promise<string> {
     const assertionHash = assertionHashOf(caller.assertion);
+    const warm = this.cache.warmHit(caller, assertionHash, this.scopes);
+    if (warm !== undefined) {
+      telemetry.set('cache', 'l1-hit');
+      count('cacheL1Hits');
+      return Promise.resolve(warm);
+    }
     const key = `${caller.accountId}\n${assertionHash}\n${this.scopes.join(' ')}`;
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
@@ -60,13 +67,11 @@ export class GraphTokenService {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    count(
-      loaded.outcome === 'l1-hit'
-        ? 'cacheL1Hits'
-        : loaded.outcome === 'l2-hit'
-          ? 'cacheL2Hits'
-          : 'cacheMisses',
-    );
+    if (loaded.outcome === 'l1-hit') {
+      count('cacheL1Hits');
+      return loaded.accessToken;
+    }
+    count(loaded.outcome === 'l2-hit' ? 'cacheL2Hits' : 'cacheMisses');
 
     const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
     if (!result.fromCache) count('oboExchanges');
