@@ -367,7 +367,10 @@ describe('Cosmos DB failures by class', () => {
     for (let round = 0; round < 2; round++) {
       const onHot = telemetry();
       await app.graphTokens.acquire(hot, onHot);
-      expect(onHot.fields).toMatchObject({ cosmosDegraded: true, cosmosFailure: 'throttled' });
+      // The hot caller goes to Entra once; its token then lives in this instance's L1.
+      expect(onHot.fields).toMatchObject(
+        round === 0 ? { cosmosDegraded: true, cosmosFailure: 'throttled' } : { cache: 'l1-hit' },
+      );
       for (const user of others) {
         const t = telemetry();
         await app.graphTokens.acquire(user, t);
