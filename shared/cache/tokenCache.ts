@@ -84,7 +84,7 @@ const EMPTY: StoredDocument = { document: undefined, etag: undefined, requestCha
  */
 export class TokenCache {
   private readonly l1: LRUCache<string, L1Entry> | undefined;
-  private readonly erasedAt = new LRUCache<string, number>({ max: 10_000, ttl: ERASE_MEMORY_MS });
+  private readonly erasedAt: LRUCache<string, number>;
   private readonly scopeKeys = new WeakMap<readonly string[], string>();
   private readonly revalidateMs: number;
   private readonly newEraseId: () => string;
@@ -93,6 +93,10 @@ export class TokenCache {
   constructor(private readonly options: TokenCacheOptions) {
     this.revalidateMs = options.l1RevalidateSeconds * 1000;
     this.newEraseId = options.newEraseId ?? randomUUID;
+    // Both caches age entries on the injected clock, as the revalidation does (no cached "now" between timers).
+    const perf = { now: options.now };
+    const ttlResolution = 0;
+    this.erasedAt = new LRUCache<string, number>({ max: 10_000, ttl: ERASE_MEMORY_MS, perf, ttlResolution });
     this.l1 =
       options.l1MaxEntries > 0 && options.l1MaxBytes > 0
         ? new LRUCache<string, L1Entry>({
@@ -105,6 +109,8 @@ export class TokenCache {
               (entry.source?.length ?? 0) +
               L1_ENTRY_OVERHEAD_BYTES,
             ttl: options.l1TtlSeconds * 1000,
+            perf,
+            ttlResolution,
           })
         : undefined;
   }
