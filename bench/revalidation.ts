@@ -112,7 +112,7 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
   const end = (WARM_UP_SECONDS + MEASURED_SECONDS) * 1000;
   const arrivals: { at: number; index: number }[] = [];
   callers.forEach((_, index) => {
-    for (let at = 0; ; ) {
+    for (let at = 0; ;) {
       at += -Math.log(1 - random()) * scenario.meanGapSeconds * 1000;
       if (at >= end) break;
       arrivals.push({ at, index });

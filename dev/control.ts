@@ -38,7 +38,16 @@ export interface Fault {
 
 export type ParsedFault = { ok: true; fault: Fault } | { ok: false; message: string };
 
-const FAULT_FIELDS = new Set(['kind', 'status', 'delayMs', 'count', 'body', 'headers', 'preset', 'partitionKey']);
+const FAULT_FIELDS = new Set([
+  'kind',
+  'status',
+  'delayMs',
+  'count',
+  'body',
+  'headers',
+  'preset',
+  'partitionKey',
+]);
 const MAX_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
 

@@ -225,7 +225,15 @@ export class TokenCache {
     const token = usableAccessToken(cacheJson, loaded.scopes, nowSeconds, RENEWAL_OFFSET_SECONDS);
     const remember = (source: string | undefined) => {
       if (token !== undefined) {
-        this.remember(caller, assertionHash, loaded.scopes, token, source, loaded.startedAt, this.options.now());
+        this.remember(
+          caller,
+          assertionHash,
+          loaded.scopes,
+          token,
+          source,
+          loaded.startedAt,
+          this.options.now(),
+        );
       }
     };
     if (loaded.degraded) {
@@ -380,7 +388,9 @@ export class TokenCache {
   }
 
   private usable(entry: L1Entry, scopes: readonly string[], nowMs: number): boolean {
-    return entry.scopeKey === this.scopeKey(scopes) && entry.expiresOn - RENEWAL_OFFSET_SECONDS > nowMs / 1000;
+    return (
+      entry.scopeKey === this.scopeKey(scopes) && entry.expiresOn - RENEWAL_OFFSET_SECONDS > nowMs / 1000
+    );
   }
 
   private scopeKey(scopes: readonly string[]): string {

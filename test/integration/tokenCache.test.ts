@@ -349,7 +349,7 @@ describe('degraded Cosmos DB', () => {
 });
 
 describe('Cosmos DB failures by class', () => {
-  test('a 429 storm on one caller\'s document leaves every other caller\'s cache hits untouched', async () => {
+  test("a 429 storm on one caller's document leaves every other caller's cache hits untouched", async () => {
     const source = await instance();
     const hot = await caller('hot');
     const others = await Promise.all([1, 2, 3, 4].map((i) => caller(`cold-${i}`)));
