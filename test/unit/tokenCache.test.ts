@@ -7,6 +7,8 @@ import type { StoredDocument, TokenCacheStore, WriteOutcome } from '../../shared
 import { type CacheDocument, parseCacheDocument } from '../../shared/cache/document.js';
 import { COSMOS_BREAKER_MS, type LoadedCache, TokenCache } from '../../shared/cache/tokenCache.js';
 import { ApiError } from '../../shared/errors.js';
+import { assertionHashOf, GraphTokenService } from '../../shared/obo/graphTokens.js';
+import type { OboClient } from '../../shared/obo/oboClient.js';
 import { RequestTelemetry } from '../../shared/telemetry.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
@@ -599,5 +601,69 @@ describe('L1 bounds', () => {
     expect(c.warmHit(caller('a', 'h'), 'h', SCOPES)).toBeUndefined();
     expect(c.warmHit(caller('b', 'h'), 'h', SCOPES)).toBe('token-b');
     expect(c.warmHit(caller('c', 'h'), 'h', SCOPES)).toBe('token-c');
+  });
+});
+
+/** msal-node's part, as GraphTokenService sees it: serves a usable token from the cache it is given. */
+function fakeObo(): OboClient & { calls: (string | undefined)[]; gate: Promise<void> | undefined } {
+  let exchanges = 0;
+  const obo = {
+    calls: [] as (string | undefined)[],
+    gate: undefined as Promise<void> | undefined,
+    async acquire(_caller: CallerAccount, _scopes: readonly string[], cacheJson: string | undefined) {
+      obo.calls.push(cacheJson);
+      const cached = cacheJson === undefined ? undefined : /"secret":"(token-[^"]+)"/.exec(cacheJson)?.[1];
+      if (cached !== undefined) return { accessToken: cached, fromCache: true, changedCacheJson: undefined };
+      await obo.gate;
+      const token = `token-new-${++exchanges}`;
+      return { accessToken: token, fromCache: false, changedCacheJson: msalJson(token) };
+    },
+  };
+  return obo;
+}
+
+describe('GraphTokenService', () => {
+  test('a warm hit answers from L1 without msal-node or Cosmos DB', async () => {
+    const obo = fakeObo();
+    const service = new GraphTokenService(cache(), obo, SCOPES);
+    const ann = caller('ann');
+    expect(await service.acquire(ann, telemetry())).toBe('token-new-1');
+    const [calls, reads] = [obo.calls.length, store.calls.read];
+    const t = telemetry();
+    expect(await service.acquire(ann, t)).toBe('token-new-1');
+    expect(t.fields.cache).toBe('l1-hit');
+    expect(obo.calls.length).toBe(calls);
+    expect(store.calls.read).toBe(reads);
+  });
+
+  test('an L2 hit hands msal-node the decrypted cache and writes nothing', async () => {
+    const ann = caller('ann');
+    await new GraphTokenService(cache(), fakeObo(), SCOPES).acquire(ann, telemetry());
+    const obo = fakeObo();
+    const t = telemetry();
+    const writes = store.calls.write;
+    expect(await new GraphTokenService(cache(), obo, SCOPES).acquire(ann, t)).toBe('token-new-1');
+    expect(t.fields.cache).toBe('l2-hit');
+    expect(obo.calls[0]).toContain('token-new-1');
+    expect(store.calls.write).toBe(writes);
+  });
+
+  test('concurrent requests for one caller and token share one acquisition; an erase starts a new one', async () => {
+    const obo = fakeObo();
+    let open = () => undefined as void;
+    obo.gate = new Promise<void>((resolve) => (open = resolve));
+    const service = new GraphTokenService(cache(), obo, SCOPES);
+    const ann = caller('ann');
+    const [t1, t2] = [telemetry(), telemetry()];
+    const first = service.acquire(ann, t1);
+    const second = service.acquire(ann, t2);
+    expect(t2.fields.cache).toBe('coalesced');
+    await service.erase(ann, telemetry());
+    const third = service.acquire(ann, telemetry());
+    open();
+    expect(await first).toBe(await second);
+    expect(await third).not.toBe(await first);
+    expect(obo.calls).toHaveLength(2);
+    expect(assertionHashOf(ann.assertion)).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
