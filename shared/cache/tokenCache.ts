@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 
 import { LRUCache } from 'lru-cache';
 
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
-import { ApiError } from '../errors.js';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { conflictBackoffMs } from '../retry.js';
-import { count, type RequestTelemetry } from '../telemetry.js';
-import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
+import type { RequestTelemetry } from '../telemetry.js';
+import { classifyCosmosFailure, statusOf, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import {
   type CacheDocument,
   erasedSince,
@@ -167,7 +167,7 @@ export class TokenCache {
     telemetry.add('cosmosReads', 1);
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
     if (stored.etag !== undefined && stored.document === undefined) {
-      count('cacheDocumentsUnreadable');
+      telemetry.set('cacheDocumentUnreadable', true);
       telemetry.warn('token cache document unreadable; treating as a miss and overwriting it', {
         accountId: caller.accountId,
       });
@@ -189,7 +189,7 @@ export class TokenCache {
       entry === undefined
         ? undefined
         : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
-    if (entry !== undefined && cacheJson === undefined) count('cacheDocumentsUnreadable');
+    if (entry !== undefined && cacheJson === undefined) telemetry.set('cacheDocumentUnreadable', true);
     const token =
       cacheJson === undefined
         ? undefined
@@ -204,7 +204,7 @@ export class TokenCache {
   /**
    * Stores the MSAL cache msal-node changed. Never throws and never fails the request: a conflict
    * re-reads, merges and retries; an erase since the load drops the write; a write that cannot land is
-   * logged and counted.
+   * logged (`cacheWriteLost`, `cacheWriteSkipped`).
    */
   async save(
     caller: CallerAccount,
@@ -304,7 +304,7 @@ export class TokenCache {
           continue;
         }
 
-        count('cacheWriteConflicts');
+        telemetry.add('cacheWriteConflicts', 1);
         if (attempt >= this.options.writeRetries) break;
         telemetry.add('conflictRetries', 1);
         await this.options.sleep(conflictBackoffMs(attempt, this.options.random));
@@ -312,7 +312,6 @@ export class TokenCache {
         telemetry.add('cosmosReads', 1);
         telemetry.add('cosmosRequestCharge', base.requestCharge);
       }
-      count('cacheWritesLost');
       telemetry.set('cacheWriteLost', true);
       telemetry.warn(
         'token cache write gave up after conflicting writers; the token stays cached in this instance only',
@@ -379,7 +378,7 @@ export class TokenCache {
       // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
       throw new ApiError('ERR_TOKEN_CACHE_UNAVAILABLE', 'The token cache could not be erased; try again.', {
         cause: error,
-        retryAfterSeconds: 5,
+        retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
       });
     } finally {
       // Again at the end: a load that overlapped any part of the erase must not refill L1.
@@ -444,13 +443,12 @@ export class TokenCache {
   private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown) {
     const failure = classifyCosmosFailure(error);
     if (failure === 'unavailable') this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
-    count('cosmosDegraded');
     telemetry.set('cosmosDegraded', true);
     telemetry.set('cosmosFailure', failure);
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
       failure,
       error: error instanceof Error ? error.name : typeof error,
-      status: typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined,
+      status: statusOf(error),
     });
     return failure;
   }
@@ -470,9 +468,10 @@ function sourceOf(blob: string): string {
 }
 
 function l1Key(accountId: string, assertionHash: string): string {
-  return `${accountId}\n${assertionHash}`;
+  return callerAssertionKey(accountId, assertionHash);
 }
 
+/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
 function associatedData(caller: CallerAccount, assertionHash: string): string {
-  return `${caller.accountId}\n${assertionHash}`;
+  return callerAssertionKey(caller.accountId, assertionHash);
 }

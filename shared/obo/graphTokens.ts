@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
-import { count, type RequestTelemetry } from '../telemetry.js';
+import type { RequestTelemetry } from '../telemetry.js';
 import type { OboClient } from './oboClient.js';
 
 /** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */
@@ -29,10 +29,9 @@ export class GraphTokenService {
     const warm = this.cache.warmHit(caller, assertionHash, this.scopes);
     if (warm !== undefined) {
       telemetry.set('cache', 'l1-hit');
-      count('cacheL1Hits');
       return Promise.resolve(warm);
     }
-    const key = `${caller.accountId}\n${assertionHash}\n${this.scopes.join(' ')}`;
+    const key = `${callerAssertionKey(caller.accountId, assertionHash)}\n${this.scopes.join(' ')}`;
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       telemetry.set('cache', 'coalesced');
@@ -53,7 +52,7 @@ export class GraphTokenService {
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
   async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
-    const prefix = `${caller.accountId}\n`;
+    const prefix = callerAssertionKey(caller.accountId, '');
     for (const key of [...this.inFlight.keys()]) {
       if (key.startsWith(prefix)) this.inFlight.delete(key);
     }
@@ -67,14 +66,10 @@ export class GraphTokenService {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    if (loaded.outcome === 'l1-hit') {
-      count('cacheL1Hits');
-      return loaded.accessToken;
-    }
-    count(loaded.outcome === 'l2-hit' ? 'cacheL2Hits' : 'cacheMisses');
+    if (loaded.outcome === 'l1-hit') return loaded.accessToken;
 
     const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
-    if (!result.fromCache) count('oboExchanges');
+    if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
       await this.cache.save(caller, assertionHash, result.changedCacheJson, loaded, telemetry);
     }

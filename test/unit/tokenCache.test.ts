@@ -3,102 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
 import type { CallerAccount } from '../../shared/auth/caller.js';
-import type { StoredDocument, TokenCacheStore, WriteOutcome } from '../../shared/cache/cosmosStore.js';
 import { type CacheDocument, parseCacheDocument } from '../../shared/cache/document.js';
 import { COSMOS_BREAKER_MS, type LoadedCache, TokenCache } from '../../shared/cache/tokenCache.js';
 import { ApiError } from '../../shared/errors.js';
 import { assertionHashOf, GraphTokenService } from '../../shared/obo/graphTokens.js';
 import type { OboClient } from '../../shared/obo/oboClient.js';
 import { RequestTelemetry } from '../../shared/telemetry.js';
+import { MemoryTokenCacheStore } from '../fakes/memoryStore.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
 const T0 = 1_800_000_000_000;
 const HOUR = 3600;
 const REVALIDATE_SECONDS = 60;
 
-type Operation = 'read' | 'write' | 'erase';
-
-/** Cosmos DB's point operations over a Map, with ETags, injected failures and held answers. */
-class FakeStore implements TokenCacheStore {
-  /** As stored (what Cosmos DB holds); reads parse it as the real adapter does. */
-  readonly documents = new Map<string, { document: unknown; etag: string }>();
-  readonly calls: Record<Operation, number> = { read: 0, write: 0, erase: 0 };
-  private readonly failures: { operation: Operation; error: unknown }[] = [];
-  private readonly holds: { operation: Operation; release: Promise<void> }[] = [];
-  private version = 0;
-  /** The next writes answer as if another writer had just changed the document. */
-  conflicts = 0;
-
-  fail(operation: Operation, status: number | undefined): void {
-    this.failures.push({
-      operation,
-      error: Object.assign(new Error('injected'), status === undefined ? {} : { code: status }),
-    });
-  }
-
-  /** The next `operation` takes its snapshot now but answers only when the returned function is called. */
-  hold(operation: Operation): () => void {
-    let release = () => undefined as void;
-    this.holds.push({ operation, release: new Promise<void>((resolve) => (release = resolve)) });
-    return () => release();
-  }
-
-  put(document: unknown): string {
-    const etag = `"${++this.version}"`;
-    const id = (document as { id: string }).id;
-    this.documents.set(id, { document: structuredClone(document), etag });
-    return etag;
-  }
-
-  async read(accountId: string): Promise<StoredDocument> {
-    const snapshot = this.documents.get(accountId);
-    await this.enter('read');
-    return {
-      document: parseCacheDocument(structuredClone(snapshot?.document), accountId),
-      etag: snapshot?.etag,
-      requestCharge: 1,
-    };
-  }
-
-  async write(document: CacheDocument, etag: string | undefined): Promise<WriteOutcome> {
-    await this.enter('write');
-    if (this.conflicts > 0) {
-      this.conflicts--;
-      return { written: false, reason: 'conflict', requestCharge: 1 };
-    }
-    const found = this.documents.get(document.id);
-    if (etag === undefined && found !== undefined)
-      return { written: false, reason: 'conflict', requestCharge: 1 };
-    if (etag !== undefined && found === undefined)
-      return { written: false, reason: 'gone', requestCharge: 1 };
-    if (etag !== undefined && found?.etag !== etag)
-      return { written: false, reason: 'conflict', requestCharge: 1 };
-    return { written: true, etag: this.put(document), requestCharge: 5 };
-  }
-
-  async erase(tombstone: CacheDocument): Promise<{ requestCharge: number }> {
-    await this.enter('erase');
-    this.put(tombstone);
-    return { requestCharge: 5 };
-  }
-
-  private async enter(operation: Operation): Promise<void> {
-    this.calls[operation]++;
-    const held = this.holds.findIndex((h) => h.operation === operation);
-    if (held >= 0) {
-      const [hold] = this.holds.splice(held, 1);
-      await hold?.release;
-    }
-    const failing = this.failures.findIndex((f) => f.operation === operation);
-    if (failing >= 0) {
-      const [failure] = this.failures.splice(failing, 1);
-      throw failure?.error;
-    }
-  }
-}
-
 let clock: number;
-let store: FakeStore;
+let store: MemoryTokenCacheStore;
 let eraseIds: number;
 
 function cache(settings: Partial<ConstructorParameters<typeof TokenCache>[0]> = {}): TokenCache {
@@ -160,7 +79,7 @@ async function acquire(c: TokenCache, who: CallerAccount, token: string, t = tel
 }
 
 function documentOf(id: string): CacheDocument | undefined {
-  return parseCacheDocument(store.documents.get(id)?.document, id);
+  return parseCacheDocument(store.get(id), id);
 }
 
 function entriesOf(id: string): string[] {
@@ -169,7 +88,7 @@ function entriesOf(id: string): string[] {
 
 beforeEach(() => {
   clock = T0;
-  store = new FakeStore();
+  store = new MemoryTokenCacheStore();
   eraseIds = 0;
 });
 
@@ -202,7 +121,7 @@ describe('load', () => {
   });
 
   test('a document that does not parse is a miss, with a warning, and is overwritten', async () => {
-    store.documents.set('ann.tid', { document: { id: 'ann.tid' }, etag: '"x"' });
+    store.put('ann.tid', { id: 'ann.tid' });
     const warnings: string[] = [];
     const c = cache();
     await acquire(c, caller('ann'), 'token-1', telemetry(warnings));
@@ -217,7 +136,7 @@ describe('load', () => {
     const blob = Object.values(annDocument?.entries ?? {})[0];
     if (blob === undefined) throw new Error('no entry');
     const bob = caller('bob');
-    store.put({ id: 'bob.tid', v: 1, ttl: 600, entries: { [bob.assertion]: blob } });
+    store.put('bob.tid', { id: 'bob.tid', v: 1, ttl: 600, entries: { [bob.assertion]: blob } });
     expect((await l2Load(cache(), bob)).outcome).toBe('miss');
   });
 
@@ -285,7 +204,7 @@ describe('L1 revalidation', () => {
     const ann = caller('ann');
     await acquire(c, ann, 'token-1');
     clock += REVALIDATE_SECONDS * 1000;
-    store.fail('read', 503);
+    store.failNext(503, { operations: ['read'] });
     const t = telemetry();
     expect(await c.load(ann, ann.assertion, SCOPES, t)).toEqual({
       outcome: 'l1-hit',
@@ -310,7 +229,7 @@ describe('Cosmos DB failures by class', () => {
     'a read failing with %s (status %s) degrades the request as %s; breaker opens: %s',
     async (_n, status, failure, opens) => {
       const c = cache();
-      store.fail('read', status);
+      store.failNext(thrown(status), { operations: ['read'] });
       const t = telemetry();
       const loaded = await l2Load(c, caller('ann'), t);
       expect(loaded).toMatchObject({ outcome: 'miss', degraded: true });
@@ -329,7 +248,7 @@ describe('Cosmos DB failures by class', () => {
   test('a degraded load keeps the new token in L1 only', async () => {
     const c = cache();
     const ann = caller('ann');
-    store.fail('read', 429);
+    store.failNext(429, { operations: ['read'] });
     await acquire(c, ann, 'token-1');
     expect(store.calls.write).toBe(0);
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBe('token-1');
@@ -339,14 +258,14 @@ describe('Cosmos DB failures by class', () => {
     const c = cache();
     await acquire(c, caller('ann', 'one'), 'token-1');
     await acquire(c, caller('ann', 'two'), 'token-2');
-    store.fail('write', 413);
+    store.failNext(413, { operations: ['write'] });
     const t = telemetry();
     await acquire(c, caller('ann', 'three'), 'token-3', t);
     expect(entriesOf('ann.tid')).toEqual(['three']);
     expect(t.fields.cacheWriteSkipped).toBeUndefined();
 
-    store.fail('write', 413);
-    store.fail('write', 413);
+    store.failNext(413, { operations: ['write'] });
+    store.failNext(413, { operations: ['write'] });
     const refused = telemetry();
     await acquire(c, caller('ann', 'four'), 'token-4', refused);
     expect(refused.fields).toMatchObject({ cacheWriteSkipped: 'too-large', cosmosFailure: 'too-large' });
@@ -359,12 +278,12 @@ describe('Cosmos DB failures by class', () => {
 
   test('a write that fails for availability opens the breaker; a throttled write does not', async () => {
     const c = cache();
-    store.fail('write', 429);
+    store.failNext(429, { operations: ['write'] });
     await acquire(c, caller('ann'), 'token-1');
     const afterThrottle = telemetry();
     await l2Load(c, caller('bob'), afterThrottle);
     expect(afterThrottle.fields.cosmosFailure).toBeUndefined();
-    store.fail('write', 503);
+    store.failNext(503, { operations: ['write'] });
     await acquire(c, caller('carl'), 'token-2');
     const afterOutage = telemetry();
     await l2Load(c, caller('dora'), afterOutage);
@@ -378,7 +297,7 @@ describe('save', () => {
     await acquire(c, caller('ann'), 'token-1');
     expect(store.calls).toEqual({ read: 1, write: 1, erase: 0 });
     expect(c.warmHit(caller('ann'), caller('ann').assertion, SCOPES)).toBe('token-1');
-    expect(JSON.stringify(store.documents.get('ann.tid'))).not.toMatch(/token-1|refresh/);
+    expect(JSON.stringify(store.get('ann.tid'))).not.toMatch(/token-1|refresh/);
   });
 
   test('stores nothing when the new cache holds no access token', async () => {
@@ -390,7 +309,7 @@ describe('save', () => {
 
   test('two writers from the same ETag merge, the second after one conflict retry', async () => {
     const [a, b] = [cache(), cache()];
-    store.put({ id: 'ann.tid', v: 1, ttl: 600, entries: {} });
+    store.put('ann.tid', { id: 'ann.tid', v: 1, ttl: 600, entries: {} });
     const [first, second] = [caller('ann', 'one'), caller('ann', 'two')];
     const [ta, tb] = [telemetry(), telemetry()];
     const [loadedA, loadedB] = [await l2Load(a, first, ta), await l2Load(b, second, tb)];
@@ -403,7 +322,7 @@ describe('save', () => {
   test('gives up after the configured retries, says so, and keeps the token in this instance', async () => {
     const c = cache({ writeRetries: 1 });
     const ann = caller('ann');
-    store.conflicts = 2;
+    store.conflictNextWrites(2);
     const t = telemetry();
     await acquire(c, ann, 'token-1', t);
     expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 1 });
@@ -424,13 +343,13 @@ describe('save', () => {
   test('a document deleted under a replace is not created again', async () => {
     const c = cache();
     const ann = caller('ann');
-    store.put({ id: 'ann.tid', v: 1, ttl: 600, entries: {} });
+    store.put('ann.tid', { id: 'ann.tid', v: 1, ttl: 600, entries: {} });
     const loaded = await l2Load(c, ann);
-    store.documents.delete('ann.tid');
+    store.delete('ann.tid');
     const t = telemetry();
     await c.save(ann, ann.assertion, msalJson('token-1'), loaded, t);
     expect(t.fields.cacheWriteSkipped).toBe('gone');
-    expect(store.documents.has('ann.tid')).toBe(false);
+    expect(store.get('ann.tid')).toBeUndefined();
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
   });
 
@@ -447,7 +366,7 @@ describe('save', () => {
     await c.erase(ann, telemetry());
     clock += 1;
     const loaded = await l2Load(c, ann);
-    store.documents.delete('ann.tid');
+    store.delete('ann.tid');
     await c.save(ann, ann.assertion, msalJson('token-2'), loaded, telemetry());
     expect(documentOf('ann.tid')).toMatchObject({ erasure: { id: 'erase-2' } });
   });
@@ -476,11 +395,11 @@ describe('erase', () => {
 
   test('fails with ERR_TOKEN_CACHE_UNAVAILABLE when Cosmos DB cannot take it', async () => {
     const c = cache();
-    store.fail('erase', 503);
+    store.failNext(503, { operations: ['erase'] });
     const t = telemetry();
     await expect(c.erase(caller('ann'), t)).rejects.toMatchObject({ code: 'ERR_TOKEN_CACHE_UNAVAILABLE' });
     expect(t.fields.cosmosFailure).toBe('unavailable');
-    store.fail('erase', 429);
+    store.failNext(429, { operations: ['erase'] });
     await expect(c.erase(caller('ann'), telemetry())).rejects.toBeInstanceOf(ApiError);
   });
 
@@ -584,7 +503,7 @@ describe('evict', () => {
     const c = cache();
     await c.evict(caller('ann'), 'none', telemetry());
     expect(store.calls).toMatchObject({ read: 1, write: 0 });
-    store.fail('read', 503);
+    store.failNext(503, { operations: ['read'] });
     await l2Load(c, caller('bob'));
     const t = telemetry();
     await c.evict(caller('ann'), 'none', t);
@@ -667,3 +586,8 @@ describe('GraphTokenService', () => {
     expect(assertionHashOf(ann.assertion)).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
+
+/** A thrown Cosmos DB error with that status, or a connection failure (no status) for undefined. */
+function thrown(status: number | undefined): Error | number {
+  return status ?? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+}
