@@ -1,7 +1,8 @@
 /**
  * What the L1 revalidation interval (TOKEN_CACHE_L1_REVALIDATE_SECONDS) costs: Cosmos DB point reads
  * per instance per second, measured by running the real TokenCache over simulated time (injected clock,
- * seeded random arrivals) against an in-memory store that counts requests. No sandbox needed:
+ * seeded random arrivals) against the tests' in-memory store (test/fakes/memoryStore.ts), which counts
+ * requests. No sandbox needed:
  * `npm run bench:revalidation`.
  *
  * Each caller calls at random (Poisson) with a mean gap between calls; every call needs a Graph token.
@@ -10,10 +11,9 @@
 import { randomBytes } from 'node:crypto';
 
 import type { CallerAccount } from '../shared/auth/caller.js';
-import type { StoredDocument, TokenCacheStore, WriteOutcome } from '../shared/cache/cosmosStore.js';
-import type { CacheDocument } from '../shared/cache/document.js';
 import { TokenCache } from '../shared/cache/tokenCache.js';
 import { RequestTelemetry } from '../shared/telemetry.js';
+import { MemoryTokenCacheStore } from '../test/fakes/memoryStore.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
 const WARM_UP_SECONDS = 600;
@@ -29,40 +29,6 @@ function seeded(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** Cosmos DB's point operations over a Map, with ETags, counting requests by kind. */
-function countingStore(): { store: TokenCacheStore; reads: () => number } {
-  const documents = new Map<string, { document: CacheDocument; etag: string }>();
-  let reads = 0;
-  let version = 0;
-  const copy = (document: CacheDocument): CacheDocument => structuredClone(document);
-  const store: TokenCacheStore = {
-    read(accountId): Promise<StoredDocument> {
-      reads++;
-      const found = documents.get(accountId);
-      return Promise.resolve({
-        document: found === undefined ? undefined : copy(found.document),
-        etag: found?.etag,
-        requestCharge: 1,
-      });
-    },
-    write(document, etag): Promise<WriteOutcome> {
-      const found = documents.get(document.id);
-      if (etag === undefined ? found !== undefined : found?.etag !== etag) {
-        const reason = etag !== undefined && found === undefined ? 'gone' : 'conflict';
-        return Promise.resolve({ written: false, reason, requestCharge: 1 });
-      }
-      const next = { document: copy(document), etag: String(++version) };
-      documents.set(document.id, next);
-      return Promise.resolve({ written: true, etag: next.etag, requestCharge: 5 });
-    },
-    erase(tombstone) {
-      documents.set(tombstone.id, { document: copy(tombstone), etag: String(++version) });
-      return Promise.resolve({ requestCharge: 5 });
-    },
-  };
-  return { store, reads: () => reads };
 }
 
 /** The MSAL cache JSON msal-node would hand back after an exchange (only what the cache reads). */
@@ -87,7 +53,8 @@ interface Scenario {
 async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Promise<number> {
   const random = seeded(42);
   let clock = 0;
-  const { store, reads } = countingStore();
+  const store = new MemoryTokenCacheStore();
+  const reads = () => store.reads;
   const cache = new TokenCache({
     keys: [{ id: 'k1', key: randomBytes(32) }],
     maxEntriesPerDocument: 16,
