@@ -33,6 +33,19 @@ describe('GET /api/health', () => {
     expect(text).not.toContain(sandbox().cosmos.key);
     expect(text).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
   });
+
+  test("the configuration summary is the operator's: logged once at start, with no secret", async () => {
+    const logged = () => host.lines.filter((line) => line.includes('{"event":"configuration"'));
+    // stdout travels apart from HTTP answers: wait for the line (it is written before any request is served).
+    for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const lines = logged();
+    expect(lines).toHaveLength(1);
+    const [line = ''] = lines;
+    expect(line).toContain(sandbox().api.clientId);
+    expect(line).not.toContain(sandbox().api.clientSecret);
+    expect(line).not.toContain(sandbox().cosmos.key);
+    expect(line).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
+  });
 });
 
 describe('GET /api/me', () => {
