@@ -512,6 +512,23 @@ describe('evict', () => {
   });
 });
 
+describe('evict, failing', () => {
+  test('a store failure degrades the request like a write, and only an outage opens the breaker', async () => {
+    const c = cache();
+    await acquire(c, caller('ann'), 'token-1');
+    store.failNext(429, { operations: ['write'] });
+    const t = telemetry();
+    await c.evict(caller('ann'), caller('ann').assertion, t);
+    expect(t.fields).toMatchObject({ cosmosDegraded: true, cosmosFailure: 'throttled' });
+    expect(c.warmHit(caller('ann'), caller('ann').assertion, SCOPES)).toBeUndefined();
+    store.failNext(503, { operations: ['read'] });
+    await c.evict(caller('ann'), caller('ann').assertion, telemetry());
+    const next = telemetry();
+    await c.load(caller('bob'), 'h', SCOPES, next);
+    expect(next.fields.cosmosFailure).toBe('breaker-open');
+  });
+});
+
 describe('L1 bounds', () => {
   test('counts each entry by its strings plus a fixed overhead, evicting the least recent past the byte bound', async () => {
     // One entry: key ("a.tid\nh": 7) + token (7) + scopes (37) + source ("k1." + 16: 19) + 256 = 326 bytes.
