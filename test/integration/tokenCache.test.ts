@@ -349,7 +349,7 @@ describe('Cosmos DB failures by class', () => {
     const hot = await caller('hot');
     const others = await Promise.all([1, 2, 3, 4].map((i) => caller(`cold-${i}`)));
     for (const user of [hot, ...others]) await source.graphTokens.acquire(user, telemetry());
-    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '300' });
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
     await resetEmulators();
     await injectFault('cosmos', {
       preset: 'throttled',
@@ -410,9 +410,15 @@ describe('Cosmos DB failures by class', () => {
   });
 
   test('an availability failure opens the breaker; a throttled document does not', async () => {
-    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '300' });
+    // A deadline long enough for the SDK's throttling retries on a loaded machine: a cut one is an outage.
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
     const hot = await caller('breaker-hot');
-    await injectFault('cosmos', { preset: 'throttled', partitionKey: hot.accountId, count: 100 });
+    await injectFault('cosmos', {
+      preset: 'throttled',
+      partitionKey: hot.accountId,
+      count: 100,
+      headers: { 'x-ms-retry-after-ms': '5' },
+    });
     await app.graphTokens.acquire(hot, telemetry());
     const next = telemetry();
     await app.graphTokens.acquire(await caller('breaker-next'), next);
