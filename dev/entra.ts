@@ -20,6 +20,7 @@ import {
 import { isRecord } from '../shared/narrow.js';
 import type { FaultContext, FaultPreset } from './control.js';
 import { closeServer, EmulatorControl, listen, parseJsonBody, readBody, sendJson } from './control.js';
+import { createSignInRoutes, type SignInRoutes } from './emulators/entra/signInRoutes.js';
 import {
   MANAGED_IDENTITY_PATH,
   MANAGED_IDENTITY_PRINCIPAL_ID,
@@ -57,6 +58,11 @@ export const ENTRA_KINDS = [
   'token.obo',
   'token.other',
   'managed-identity',
+  'authorize',
+  'logout',
+  'token.authorization_code',
+  'token.refresh_token',
+  'token.preflight',
   'other',
 ] as const;
 
@@ -136,6 +142,8 @@ export interface FederatedIdentityCredential {
 export interface EntraEmulator {
   /** https://127.0.0.1:PORT */
   url: string;
+  /** The SPA's sign-in: its redirect URIs, codes and refresh tokens, users who need MFA. */
+  signIn: SignInRoutes;
   /** The v2 issuer of this tenant's tokens. */
   issuer: string;
   /** App Service's IDENTITY_ENDPOINT for the sandbox's user-assigned identity: `<url>/msi/token`. */
@@ -201,6 +209,26 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
       .sign(privateKey);
   };
+  const signIn = createSignInRoutes({
+    tenantId: TENANT_ID,
+    baseUrl: () => baseUrl,
+    issuer: () => issuerOf(TENANT_ID),
+    sign,
+    userOf: (name) => ({ name: name.toLowerCase(), ...sandboxUser(name) }),
+    sendError: (req, res, failure, headers) => {
+      const body = errorBody(failure, baseUrl, req);
+      sendJson(res, failure.status, body, { ...headers, 'x-ms-request-id': body.trace_id });
+    },
+    sendJson,
+    spa: { clientId: SPA_CLIENT_ID, displayName: 'obo-graph-api sample SPA' },
+    api: {
+      clientId: API_CLIENT_ID,
+      appIdUri: API_APP_ID_URI,
+      displayName: API_DISPLAY_NAME,
+      scopes: [API_SCOPE],
+    },
+    downstreamPermissions: CONSENTED_GRAPH_PERMISSIONS,
+  });
   const jwks = (): JSONWebKeySet => ({
     keys: keys.map(({ publicJwk }) => ({ ...publicJwk, use: 'sig', issuer: issuerOf(TENANT_ID) })),
   });
@@ -359,6 +387,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
 
     const caller = await validateAssertion(assertion);
     if (!caller.ok) return caller;
+    const stepUp = signIn.stepUpFailure(caller.value);
+    if (stepUp !== undefined) return { ok: false, failure: stepUp };
     const requested = resolveGraphScopes(scope);
     if (!requested.ok) return requested;
 
@@ -563,6 +593,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     body: Buffer,
   ): Promise<void> {
     if (control.handleControlRequest(req, res, path, body)) return;
+    const parsedBody = parseJsonBody(body);
+    if (signIn.handleControl(req, res, path, parsedBody.ok ? parsedBody.value : undefined)) return;
     const userToken = /^\/_emulator\/users\/([^/]+)\/token$/.exec(path);
     if (
       req.method !== 'POST' ||
@@ -625,6 +657,26 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       await handleEmulatorRequest(req, res, url.pathname, body);
       return;
     }
+    const [, tenantSegment = '', ...tailSegments] = url.pathname.split('/');
+    const signInForm = isFormEncoded(req)
+      ? new URLSearchParams(body.toString('utf8'))
+      : new URLSearchParams();
+    const signInKind = signIn.kindOf(req.method ?? '', tailSegments.join('/'), signInForm);
+    if (signInKind !== undefined) {
+      if (!(await control.admit(signInKind, req, res))) return;
+      if (resolveTenant(safeDecode(tenantSegment)).kind !== 'own') {
+        const failure: EntraError = {
+          status: 400,
+          error: 'invalid_tenant',
+          code: 90002,
+          description: `Tenant '${safeDecode(tenantSegment)}' not found: the sandbox's SPA signs in to its own tenant.`,
+        };
+        sendJson(res, 400, errorBody(failure, baseUrl, req));
+        return;
+      }
+      await signIn.handle(req, res, tenantSegment, tailSegments.join('/'), url, body);
+      return;
+    }
     const route = matchRoute(req.method ?? '', url.pathname);
     const form =
       route?.name === 'token' && isFormEncoded(req)
@@ -659,9 +711,12 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       sendJson(res, 400, errorBody(failure, baseUrl, req));
       return;
     }
+    // Entra serves its metadata and keys to any origin: browsers (msal-browser) read them cross-origin.
     if (route.name === 'openid-configuration') {
+      res.setHeader('access-control-allow-origin', '*');
       openIdConfiguration(res, tenant);
     } else if (route.name === 'keys') {
+      res.setHeader('access-control-allow-origin', '*');
       sendJson(res, 200, jwks());
     } else {
       await handleToken(req, res, kind, form, tenant);
@@ -688,6 +743,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
 
   return {
     url: baseUrl,
+    signIn,
     issuer: issuerOf(TENANT_ID),
     identityEndpoint: `${baseUrl}${MANAGED_IDENTITY_PATH}`,
     federatedCredential: federatedCredential(),

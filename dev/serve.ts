@@ -14,6 +14,7 @@ import { loadConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import type { HttpFunctionDefinition } from '../shared/http/registry.js';
 import { startLocalHost } from './host.js';
+import { parseAllowedOrigins } from './host/platformCors.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,13 @@ try {
   throw error;
 }
 
+// Azure's platform CORS, from the same list Bicep gives the Function App.
+const cors = parseAllowedOrigins(process.env.CORS_ALLOWED_ORIGINS);
+if (!cors.ok) {
+  console.error(`Cannot start: ${cors.message}`);
+  process.exit(1);
+}
+
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`Cannot start: --port must be a port number, not "${values.port}"`);
@@ -50,6 +58,7 @@ const functions = registeredFunctions(app.registeredHttpFunctions);
 const host = await startLocalHost({
   functions,
   port,
+  allowedOrigins: cors.origins,
   ...(values.quiet ? { log: () => undefined } : {}),
 }).catch((error: unknown) => {
   const inUse = error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';

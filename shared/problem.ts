@@ -10,6 +10,11 @@ export interface ProblemDetails {
   code: ErrorCode;
   detail: string;
   upstreamCode?: string;
+  /**
+   * ERR_CLAIMS_CHALLENGE: the claims (JSON) to request a new token with, also in WWW-Authenticate. A browser reads
+   * this one: Azure's platform CORS cannot expose WWW-Authenticate to script.
+   */
+  claims?: string;
 }
 
 interface HttpMapping {
@@ -73,6 +78,8 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
     detail: publicDetail(code, apiError),
   };
   if (apiError?.details.upstreamCode !== undefined) body.upstreamCode = apiError.details.upstreamCode;
+  if (code === 'ERR_CLAIMS_CHALLENGE' && apiError?.details.claims !== undefined)
+    body.claims = apiError.details.claims;
 
   const headers: Record<string, string> = {
     'Content-Type': 'application/problem+json',
