@@ -59,6 +59,7 @@ export const ENTRA_KINDS = [
   'token.other',
   'managed-identity',
   'authorize',
+  'authorize.form',
   'logout',
   'token.authorization_code',
   'token.refresh_token',

@@ -400,7 +400,9 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
         if (!registration.redirectUris.includes(uri)) registration.redirectUris.push(uri);
     },
     kindOf(method, tail, form) {
-      if (tail === 'oauth2/v2.0/authorize' && (method === 'GET' || method === 'POST')) return 'authorize';
+      if (tail === 'oauth2/v2.0/authorize' && method === 'GET') return 'authorize';
+      // The sign-in pages' own form posts (user picked, second factor, consent), apart from apps' requests.
+      if (tail === 'oauth2/v2.0/authorize' && method === 'POST') return 'authorize.form';
       if (tail === 'oauth2/v2.0/logout' && method === 'GET') return 'logout';
       if (tail === 'oauth2/v2.0/token' && method === 'OPTIONS') return 'token.preflight';
       if (tail === 'oauth2/v2.0/token' && method === 'POST') {
@@ -411,7 +413,7 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
     },
     async handle(req, res, tenantSegment, tail, url, body) {
       const kind = this.kindOf(req.method ?? '', tail, new URLSearchParams(body.toString('utf8')));
-      if (kind === 'authorize') authorize(req, res, tenantSegment, url, body);
+      if (kind === 'authorize' || kind === 'authorize.form') authorize(req, res, tenantSegment, url, body);
       else if (kind === 'logout') logout(res, url);
       else if (kind === 'token.preflight') preflight(req, res);
       else if (kind !== undefined) await token(req, res, new URLSearchParams(body.toString('utf8')));
