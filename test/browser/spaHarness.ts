@@ -1,5 +1,6 @@
 // Starts what the browser tests drive: the sample SPA on its own origin (registered as the SPA's redirect URI in
 // the Entra emulator), a local host whose platform CORS allows that origin, and Debian's Chromium.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,9 @@ export interface SpaHarness {
 }
 
 export async function startSpaHarness(): Promise<SpaHarness> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (bash .ci/run does it)`);
+  }
   const state = sandbox();
   const spa = await startSpaServer();
   const registered = await fetch(`${state.entraUrl}/_emulator/spa/redirect-uris`, {
