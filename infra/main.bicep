@@ -30,6 +30,15 @@ param apiScope string = 'access_as_user'
 @description('Browser origins of the single-page apps allowed to call the API (CORS), e.g. ["https://app.contoso.com"]. Never "*".')
 param spaOrigins string[] = []
 
+// --- Sample SPA (issue 9): hosted on Static Web Apps unless a team brings its own SPA.
+@description('Host the sample SPA (dev/spa) on Azure Static Web Apps (Free) and allow its origin; false to leave it out.')
+param deploySampleSpa bool = true
+
+@description('Region of the sample SPA\'s static site (Static Web Apps offers a few regions only).')
+@allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
+param sampleSpaLocation string = 'westeurope'
+// --- end sample SPA
+
 @description('Microsoft Graph base URL.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
@@ -79,6 +88,7 @@ var names = {
   applicationInsights: 'appi-${resourceToken}'
   cosmos: 'cosno-${resourceToken}'
   keyVault: 'kv-${resourceToken}'
+  sampleSpa: 'stapp-spa-${resourceToken}'
 }
 var deploymentContainerName = 'app-package'
 var tokenCacheKeysSecretName = 'token-cache-keys'
@@ -159,6 +169,20 @@ module keyVault 'modules/keyvault.bicep' = {
   dependsOn: [identity]
 }
 
+// --- Sample SPA (issue 9)
+module sampleSpa 'modules/staticwebapp.bicep' = if (deploySampleSpa) {
+  scope: rg
+  params: {
+    name: names.sampleSpa
+    location: sampleSpaLocation
+    tags: tags
+    serviceName: 'web'
+  }
+}
+var sampleSpaOrigin = deploySampleSpa ? sampleSpa!.outputs.origin : ''
+var apiCorsOrigins = deploySampleSpa ? union(spaOrigins, [sampleSpaOrigin]) : spaOrigins
+// --- end sample SPA
+
 module functionApp 'modules/functionapp.bicep' = {
   scope: rg
   params: {
@@ -182,7 +206,7 @@ module functionApp 'modules/functionapp.bicep' = {
     apiScope: apiScope
     graphBaseUrl: graphBaseUrl
     graphScopes: graphScopes
-    spaOrigins: spaOrigins
+    spaOrigins: apiCorsOrigins
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }
@@ -261,3 +285,11 @@ output COSMOS_DATABASE string = cosmosDatabaseName
 
 @description('COSMOS_CONTAINER of the app.')
 output COSMOS_CONTAINER string = cosmosContainerName
+
+// --- Sample SPA (issue 9): scripts/build-spa.ts writes its config.json from these; the registrations step adds
+// SAMPLE_SPA_URL to the SPA's redirect URIs.
+@description('The sample SPA\'s URL (its redirect URI), empty when deploySampleSpa is false.')
+output SAMPLE_SPA_URL string = deploySampleSpa ? '${sampleSpaOrigin}/' : ''
+
+@description('The origins the API allows (CORS), the sample SPA\'s included.')
+output CORS_ALLOWED_ORIGINS string = join(apiCorsOrigins, ',')

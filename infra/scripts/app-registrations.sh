@@ -18,6 +18,11 @@ if [ -z "$env_name" ] || [ -z "$location" ] || [ -z "$subscription" ]; then
   exit 1
 fi
 redirect_uris=$(value SPA_REDIRECT_URIS)
+# The sample SPA's URL (an output of azd provision, when DEPLOY_SAMPLE_SPA is not false) is a redirect URI too.
+sample_spa_url=$(value SAMPLE_SPA_URL)
+if [ -n "$sample_spa_url" ]; then
+  redirect_uris=$(node -e 'const u = JSON.parse(process.argv[1] || "[]"); if (!u.includes(process.argv[2])) u.push(process.argv[2]); process.stdout.write(JSON.stringify(u));' "$redirect_uris" "$sample_spa_url")
+fi
 principal_id=$(value MANAGED_IDENTITY_PRINCIPAL_ID)
 spa_client_id=$(value SPA_CLIENT_ID)
 api_app_id_uri=$(value API_APP_ID_URI)
