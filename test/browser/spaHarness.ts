@@ -82,6 +82,8 @@ export async function signIn(page: Page, user = 'alice'): Promise<void> {
   await page.getByTestId('sign-in').click();
   await pickUser(page, user);
   await ready(page);
+  const error = await textOf(page, 'error');
+  if (error !== '') throw new Error(`sign-in failed: the SPA shows ${error}`);
   await page.locator('[data-testid="account"]').filter({ hasText: /\S/ }).waitFor();
 }
 
