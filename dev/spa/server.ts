@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
-import { closeServer, listen } from '../control.js';
+import { closeServer, listen } from '../emulators/kit/http.js';
 import type { SpaConfig } from './browser/config.js';
 
 export type { SpaConfig } from './browser/config.js';

@@ -427,11 +427,6 @@ export function authorizationResponseUrl(
   return url.href;
 }
 
-/** Entra's `sub` is pairwise: the same user has a different subject in each application. */
-export function pairwiseSubject(oid: string, clientId: string): string {
-  return createHash('sha256').update(`${oid}:${clientId}`).digest('base64url').slice(0, 43);
-}
-
 export function missing(name: string): SignInFailure {
   return invalidRequest(900144, `The request body must contain the following parameter: '${name}'.`);
 }

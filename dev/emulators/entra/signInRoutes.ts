@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
+import { pairwiseSubject } from './fixtures.js';
 import {
   type ApiResource,
   type AuthorizationCodeRecord,
@@ -13,7 +14,6 @@ import {
   claimsRequireMfa,
   issueAuthorizationCode,
   mfaRequired,
-  pairwiseSubject,
   parseAuthorizationRequest,
   postLogoutRedirect,
   redeemAuthorizationCode,
@@ -33,6 +33,16 @@ import {
   signedOutPage,
   userPickerPage,
 } from './signInPages.js';
+
+/** The request kinds (counters, faults) of the SPA's sign-in routes. */
+export const SIGN_IN_KINDS = [
+  'authorize',
+  'authorize.form',
+  'logout',
+  'token.authorization_code',
+  'token.refresh_token',
+  'token.preflight',
+] as const;
 
 /** The users the picker offers; any name works with the token control endpoint. */
 export const PICKER_USERS = ['alice', 'bob', 'carol'] as const;
@@ -81,17 +91,16 @@ interface PendingSignIn {
 }
 
 export interface SignInRoutes {
-  /** The request kind for counters and faults of a route this module serves, else undefined. */
-  kindOf(method: string, tail: string, form: URLSearchParams): string | undefined;
-  /** Serves `tail` (the path after the tenant segment); false when it is not a sign-in route. */
-  handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    tenantSegment: string,
-    tail: string,
-    url: URL,
-    body: Buffer,
-  ): Promise<boolean>;
+  /** The token request kind of a SPA grant (`token.authorization_code`, `token.refresh_token`), else undefined. */
+  grantKindOf(form: URLSearchParams): string | undefined;
+  /** `GET` (an app's request) and `POST` (the pages' own forms) `/{tenant}/oauth2/v2.0/authorize`. */
+  authorize(req: IncomingMessage, res: ServerResponse, tenantSegment: string, url: URL, body: Buffer): void;
+  /** The SPA's grants at the token endpoint, answered with CORS for its registered origins. */
+  token(req: IncomingMessage, res: ServerResponse, form: URLSearchParams): Promise<void>;
+  /** `OPTIONS` on the token endpoint: CORS for the registered SPA origins only. */
+  preflight(req: IncomingMessage, res: ServerResponse): void;
+  /** `GET /{tenant}/oauth2/v2.0/logout`: end_session. */
+  logout(res: ServerResponse, url: URL): void;
   /** `/_emulator/spa/redirect-uris` and `/_emulator/users/{name}/mfa`; false for other paths. */
   handleControl(req: IncomingMessage, res: ServerResponse, path: string, body: unknown): boolean;
   /** An OBO failure when the user must do MFA for the downstream API and the assertion shows none. */
@@ -399,26 +408,14 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
       for (const uri of uris)
         if (!registration.redirectUris.includes(uri)) registration.redirectUris.push(uri);
     },
-    kindOf(method, tail, form) {
-      if (tail === 'oauth2/v2.0/authorize' && method === 'GET') return 'authorize';
-      // The sign-in pages' own form posts (user picked, second factor, consent), apart from apps' requests.
-      if (tail === 'oauth2/v2.0/authorize' && method === 'POST') return 'authorize.form';
-      if (tail === 'oauth2/v2.0/logout' && method === 'GET') return 'logout';
-      if (tail === 'oauth2/v2.0/token' && method === 'OPTIONS') return 'token.preflight';
-      if (tail === 'oauth2/v2.0/token' && method === 'POST') {
-        const grant = form.get('grant_type');
-        if (grant === 'authorization_code' || grant === 'refresh_token') return `token.${grant}`;
-      }
-      return undefined;
+    grantKindOf(form) {
+      const grant = form.get('grant_type');
+      return grant === 'authorization_code' || grant === 'refresh_token' ? `token.${grant}` : undefined;
     },
-    async handle(req, res, tenantSegment, tail, url, body) {
-      const kind = this.kindOf(req.method ?? '', tail, new URLSearchParams(body.toString('utf8')));
-      if (kind === 'authorize' || kind === 'authorize.form') authorize(req, res, tenantSegment, url, body);
-      else if (kind === 'logout') logout(res, url);
-      else if (kind === 'token.preflight') preflight(req, res);
-      else if (kind !== undefined) await token(req, res, new URLSearchParams(body.toString('utf8')));
-      return kind !== undefined;
-    },
+    authorize,
+    token,
+    preflight,
+    logout,
     handleControl(req, res, path, body) {
       if (req.method !== 'POST') return false;
       if (path === '/_emulator/spa/redirect-uris') {
