@@ -14,7 +14,7 @@ export interface ProblemDetails {
   detail: string;
   upstreamCode?: string;
   /**
-   * ERR_CLAIMS_CHALLENGE: the claims (JSON) to request a new token with, also in WWW-Authenticate. A browser reads
+   * ERR_CLAIMS_CHALLENGE: the claims to request a new token with, base64 as in WWW-Authenticate. A browser reads
    * this one: Azure's platform CORS cannot expose WWW-Authenticate to script.
    */
   claims?: string;
@@ -78,7 +78,7 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
   };
   if (apiError?.details.upstreamCode !== undefined) body.upstreamCode = apiError.details.upstreamCode;
   if (code === 'ERR_CLAIMS_CHALLENGE' && apiError?.details.claims !== undefined)
-    body.claims = apiError.details.claims;
+    body.claims = base64Claims(apiError.details.claims);
 
   const headers: Record<string, string> = {
     'Content-Type': 'application/problem+json',
@@ -113,7 +113,7 @@ function bearerChallenge(
   if (error?.details.requiredScope !== undefined)
     params.push(`scope="${quote(error.details.requiredScope)}"`);
   if (error?.details.claims !== undefined) {
-    params.push(`claims="${Buffer.from(error.details.claims, 'utf8').toString('base64')}"`);
+    params.push(`claims="${base64Claims(error.details.claims)}"`);
   }
   return `Bearer ${params.join(', ')}`;
 }
@@ -121,4 +121,8 @@ function bearerChallenge(
 /** RFC 7230 quoted-string: drop what cannot appear, escape quote and backslash. */
 function quote(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&');
+}
+
+function base64Claims(claims: string): string {
+  return Buffer.from(claims, 'utf8').toString('base64');
 }

@@ -28,7 +28,10 @@ describe('problemResponse', () => {
   test('puts the claims challenge in the body too, where script under platform CORS can read it', () => {
     const claims = '{"access_token":{"capolids":{"essential":true,"values":["p1"]}}}';
     const response = problemResponse(new ApiError('ERR_CLAIMS_CHALLENGE', 'mfa', { claims }), 'api://x');
-    expect(response.jsonBody).toMatchObject({ code: 'ERR_CLAIMS_CHALLENGE', claims });
+    expect(response.jsonBody).toMatchObject({
+      code: 'ERR_CLAIMS_CHALLENGE',
+      claims: Buffer.from(claims).toString('base64'),
+    });
   });
 
   test('names the missing scope', () => {

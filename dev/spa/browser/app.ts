@@ -62,7 +62,8 @@ async function run(action: Action, retry?: Retry): Promise<void> {
   const problem: unknown = await response.json().catch(() => undefined);
   const code =
     isRecord(problem) && typeof problem.code === 'string' ? problem.code : `HTTP ${response.status}`;
-  const claims = isRecord(problem) && typeof problem.claims === 'string' ? problem.claims : undefined;
+  // The claims come base64-encoded, as in WWW-Authenticate; msal takes their JSON.
+  const claims = isRecord(problem) && typeof problem.claims === 'string' ? atob(problem.claims) : undefined;
   const user = account();
   if (user !== null && code === 'ERR_CLAIMS_CHALLENGE' && claims !== undefined && claims !== retry?.claims) {
     const state: Retry = { action, claims };
