@@ -1,7 +1,8 @@
 /**
  * `npm run dev [-- --instances N]`: the whole product on a laptop. Builds the bundle, starts the
  * Entra ID, Graph and Cosmos DB emulators over HTTPS, then N local Functions hosts on consecutive
- * ports from 7071 sharing them (stateless scale-out), and prints a curl that calls the API as a user.
+ * ports from 7071 sharing them (stateless scale-out), and the sample SPA on its own origin; prints a curl that
+ * calls the API as a user and the SPA's URL.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { startHostProcess } from '../host/hostProcess.js';
 import { removeSandboxState, startSandbox, writeSandboxState } from '../sandbox/sandbox.js';
+import { chromiumArgs, sandboxServerCertificate } from '../spa/chromium.js';
+import { sandboxSpaConfig, startSpaServer } from '../spa/server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const STATE_FILE = `${root}.sandbox/state.json`;
@@ -20,9 +23,11 @@ const { values } = parseArgs({
   options: {
     instances: { type: 'string', default: '1' },
     port: { type: 'string', default: '7071' },
+    'spa-port': { type: 'string', default: '7080' },
   },
 });
 const instances = Number(values.instances);
+const spaPort = Number(values['spa-port']);
 const firstPort = Number(values.port);
 if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
   console.error('--instances must be a whole number from 1 to 16');
@@ -32,14 +37,31 @@ if (!Number.isInteger(firstPort) || firstPort < 1 || firstPort + instances > 655
   console.error('--port must be a port number');
   process.exit(1);
 }
+if (!Number.isInteger(spaPort) || spaPort < 1 || spaPort > 65535) {
+  console.error('--spa-port must be a port number');
+  process.exit(1);
+}
 
 await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
 const sandbox = await startSandbox({ ports: { entra: 7443, graph: 7444, cosmos: 8081 } });
 await writeSandboxState(STATE_FILE, sandbox);
+// The sample SPA on its own origin: Entra knows it as the SPA's redirect URI, the API's CORS allows it.
+const spa = await startSpaServer({ port: spaPort }).catch(async (error: unknown) => {
+  console.error(`the sample SPA could not start on port ${spaPort}: ${String(error)}`);
+  await sandbox.close();
+  await removeSandboxState(STATE_FILE);
+  process.exit(1);
+});
+sandbox.emulators.entra.signIn.registerRedirectUris([spa.url]);
 
 const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
-    startHostProcess({ port: firstPort + i, env: sandbox.settings, entry: 'dist/main.js', echo: true }),
+    startHostProcess({
+      port: firstPort + i,
+      env: { ...sandbox.settings, CORS_ALLOWED_ORIGINS: spa.origin },
+      entry: 'dist/main.js',
+      echo: true,
+    }),
   ),
 );
 const hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -50,6 +72,7 @@ async function stop(exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     await Promise.all(hosts.map((host) => host.stop()));
+    await spa.close();
     await sandbox.close();
     await removeSandboxState(STATE_FILE);
   }
@@ -73,6 +96,11 @@ for (const host of hosts) {
     }
   });
 }
+
+spa.configure(sandboxSpaConfig({ ...sandbox, apiUrl: hosts[0]?.url ?? '' }));
+const spkiFlag = chromiumArgs(await sandboxServerCertificate(sandbox.caCertPath)).filter((arg) =>
+  arg.startsWith('--ignore-certificate-errors-spki-list='),
+);
 
 let token = '';
 try {
@@ -98,6 +126,10 @@ API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops every
 Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --user bob makes others):
 
   curl -s -H "Authorization: Bearer ${token}" ${hosts[0]?.url ?? ''}/api/me
+
+Sample SPA ready on ${spa.url}  (sign in as alice, bob or carol). Chromium trusting the sandbox's certificate:
+
+  chromium --user-data-dir="$(mktemp -d)" ${spkiFlag.join(' ')} ${spa.url}
 `);
 
 function run(command: string, args: string[]): Promise<void> {

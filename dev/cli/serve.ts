@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { serveFunctionsCore, startLocalHost } from '../host/functionsHost.js';
+import { parseAllowedOrigins } from '../host/platformCors.js';
 
 const { values } = parseArgs({
   options: {
@@ -33,6 +34,13 @@ try {
   throw error;
 }
 
+// Azure's platform CORS, from the same list Bicep gives the Function App.
+const cors = parseAllowedOrigins(process.env.CORS_ALLOWED_ORIGINS);
+if (!cors.ok) {
+  console.error(`Cannot start: ${cors.message}`);
+  process.exit(1);
+}
+
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`Cannot start: --port must be a port number, not "${values.port}"`);
@@ -51,6 +59,7 @@ if (functions.size === 0) {
   process.exit(1);
 }
 const host = await startLocalHost({
+  allowedOrigins: cors.origins,
   functions,
   port,
   ...(values.quiet ? { log: () => undefined } : {}),
