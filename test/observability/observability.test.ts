@@ -31,6 +31,13 @@ function settingError(env: Record<string, string>): string | undefined {
   }
 }
 
+describe('host.json', () => {
+  test('asks the Functions host for OpenTelemetry, so its spans and ours share traces', () => {
+    const host: unknown = JSON.parse(readFileSync(new URL('../../host.json', import.meta.url), 'utf8'));
+    expect(host).toHaveProperty('telemetryMode', 'OpenTelemetry');
+  });
+});
+
 describe('readTelemetrySettings', () => {
   test('exports nothing without a setting or a connection string', () => {
     expect(readTelemetrySettings({}).export).toBe('none');
