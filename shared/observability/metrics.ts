@@ -3,7 +3,7 @@ import type { Counter, Meter } from '@opentelemetry/api';
 import { ATTRIBUTE, METRIC } from './names.js';
 
 export type CacheLookupOutcome = 'l1-hit' | 'l2-hit' | 'miss' | 'coalesced';
-export type CosmosOperation = 'read' | 'create' | 'replace' | 'delete';
+export type CosmosOperation = 'read' | 'write' | 'delete';
 export type DegradedReason = 'failure' | 'breaker-open';
 
 /** The app's metrics, one method per event an operator counts; names come from names.ts. */

@@ -81,7 +81,7 @@ export const ATTRIBUTE = {
   /** token | metadata | other: which Entra endpoint, never its URL (the path holds the caller's tenant). */
   entraOperation: 'entra.operation',
   serverAddress: 'server.address',
-  /** read | create | replace | delete. */
+  /** read | write (create or replace) | delete. */
   dbOperation: 'db.operation.name',
   dbStatus: 'db.response.status_code',
   dbSubStatus: 'azure.cosmosdb.response.sub_status_code',

@@ -6,8 +6,9 @@ import { describe, expect, test } from '@jest/globals';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 
 import { ConfigError } from '../../shared/errors.js';
+import { RequestCalls } from '../../shared/observability/calls.js';
 import { describeCause } from '../../shared/observability/causes.js';
-import { inMemoryObservability } from '../../shared/observability/inMemory.js';
+import { type InMemoryObservability, inMemoryObservability } from '../../shared/observability/inMemory.js';
 import { JsonLinesSpanExporter, startJsonLines } from '../../shared/observability/jsonLines.js';
 import { ATTRIBUTE, METRIC, SPAN } from '../../shared/observability/names.js';
 import {
@@ -270,5 +271,73 @@ describe('describeCause', () => {
       code: 'invalid_grant',
       subError: 'bad_token',
     });
+  });
+});
+
+describe('RequestCalls', () => {
+  function calls(): { memory: InMemoryObservability; requestCalls: RequestCalls; request: RequestTrace } {
+    const memory = inMemoryObservability();
+    const request = new RequestTrace(memory.observability.tracer, {}, undefined);
+    return { memory, request, requestCalls: new RequestCalls(request, memory.observability.metrics) };
+  }
+
+  test('a Cosmos DB operation is a child span with its charge, and its request units are counted', async () => {
+    const { memory, requestCalls, request } = calls();
+    await requestCalls.cosmos('read', () => Promise.resolve({ requestCharge: 1.25 }));
+    await requestCalls.cosmos('write', () => Promise.resolve({ requestCharge: 6 }));
+    request.end(200, undefined);
+    const [read, write] = memory.spans();
+    expect(read?.name).toBe(SPAN.cosmosRead);
+    expect(read?.attributes[ATTRIBUTE.requestCharge]).toBe(1.25);
+    expect(write?.name).toBe(SPAN.cosmosWrite);
+    expect(await memory.counter(METRIC.cosmosRequestUnits.name)).toEqual({
+      [`${ATTRIBUTE.dbOperation}=read`]: 1.25,
+      [`${ATTRIBUTE.dbOperation}=write`]: 6,
+    });
+  });
+
+  test('a failed Cosmos DB operation names its status and substatus on an ERROR span', async () => {
+    const { memory, requestCalls } = calls();
+    const failure = Object.assign(new Error('Message: ...'), { code: 429, substatus: 3200 });
+    await expect(requestCalls.cosmos('read', () => Promise.reject(failure))).rejects.toBe(failure);
+    const [read] = memory.spans();
+    expect(read?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(read?.attributes).toMatchObject({ [ATTRIBUTE.dbStatus]: 429, [ATTRIBUTE.dbSubStatus]: 3200 });
+  });
+
+  test('an Entra token request is an exchange counted by result, without its URL', async () => {
+    const { memory, requestCalls } = calls();
+    const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    await requestCalls.entra(`https://login.example/${tenant}/oauth2/v2.0/token`, 'POST', () =>
+      Promise.resolve({ status: 200 }),
+    );
+    await requestCalls.entra(`https://login.example/${tenant}/oauth2/v2.0/token`, 'POST', () =>
+      Promise.resolve({ status: 400 }),
+    );
+    await requestCalls.entra(
+      `https://login.example/${tenant}/v2.0/.well-known/openid-configuration`,
+      'GET',
+      () => Promise.resolve({ status: 200 }),
+    );
+    const [ok, rejected, metadata] = memory.spans();
+    expect(ok?.attributes).toMatchObject({
+      [ATTRIBUTE.entraOperation]: 'token',
+      [ATTRIBUTE.httpStatus]: 200,
+    });
+    expect(rejected?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(metadata?.attributes[ATTRIBUTE.entraOperation]).toBe('metadata');
+    expect(JSON.stringify(memory.spans().map((span) => span.attributes))).not.toContain(tenant);
+    expect(await memory.counter(METRIC.exchanges.name)).toEqual({
+      [`${ATTRIBUTE.result}=success`]: 1,
+      [`${ATTRIBUTE.result}=failure`]: 1,
+    });
+  });
+
+  test('a Graph attempt answered 503 is an ERROR span with its attempt number', async () => {
+    const { memory, requestCalls } = calls();
+    await requestCalls.graph('/v1.0/me', 1, () => Promise.resolve({ status: 503 }));
+    const [graph] = memory.spans();
+    expect(graph?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(graph?.attributes).toMatchObject({ [ATTRIBUTE.attempt]: 1, [ATTRIBUTE.httpStatus]: 503 });
   });
 });
