@@ -5,7 +5,7 @@
  * every context.log line as an OpenTelemetry log record. Imported only when a connection string is set.
  */
 import type * as AzureFunctions from '@azure/functions';
-import { AzureFunctionsInstrumentationESM } from '@azure/functions-opentelemetry-instrumentation';
+import functionsInstrumentation from '@azure/functions-opentelemetry-instrumentation';
 import { ManagedIdentityCredential } from '@azure/identity';
 import {
   AzureMonitorLogExporter,
@@ -21,6 +21,9 @@ import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Observability } from './observability.js';
 import { createObservability } from './pipeline.js';
 import type { TelemetrySettings } from './settings.js';
+
+// A webpack CommonJS bundle whose named exports Node's ES module loader cannot detect (as @azure/functions).
+const { AzureFunctionsInstrumentationESM } = functionsInstrumentation;
 
 export interface AzureMonitorTarget {
   settings: TelemetrySettings & { connectionString: string };

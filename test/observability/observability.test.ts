@@ -231,6 +231,24 @@ describe('local export', () => {
   });
 });
 
+describe('Azure Monitor', () => {
+  test('with a connection string, spans are recorded for the Azure Monitor exporter, authenticated by the managed identity', async () => {
+    const observability = await startObservability(
+      readTelemetrySettings({
+        APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
+        APPLICATIONINSIGHTS_AUTHENTICATION_STRING:
+          'Authorization=AAD;ClientId=11111111-2222-3333-4444-555555555555',
+      }),
+      { env: {} },
+    );
+    const request = new RequestTrace(observability.tracer, {}, { traceParent: HOST_TRACE });
+    expect(request.span.isRecording()).toBe(true);
+    expect(request.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    request.end(200, undefined);
+    // Not flushed: nothing is sent from a test (the exporter would need the managed identity's token).
+  });
+});
+
 describe('describeCause', () => {
   test('names a Cosmos DB failure by status, substatus, code and activity id, never by message', () => {
     const cosmosError = Object.assign(new Error('Message: {"Errors":["secret-ish request detail"]}'), {
