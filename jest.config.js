@@ -12,5 +12,7 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // Under `npm test`, each worker's own sandbox (SANDBOX_STATES); a no-op for `npm run test:unit`.
+  setupFiles: ['<rootDir>/test/setup/workerSandbox.ts'],
   testTimeout: 30000,
 };

@@ -6,9 +6,7 @@ import './health.js';
 import './me.js';
 import './tokenCache.js';
 
-import { warmUp } from '../shared/runtime.js';
-
-export { registeredHttpFunctions } from '../shared/http/registry.js';
+import { warmUp } from './instance.js';
 
 // Validates the configuration when the instance starts (a bad setting is logged by name at once)
 // and builds the clients before the first request needs them.

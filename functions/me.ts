@@ -1,16 +1,19 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-
-import { handle, NO_STORE } from '../shared/http/handle.js';
+import { type ApiHandler, handle, NO_STORE } from '../shared/http/handle.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
 import { getMyProfile } from '../shared/profile.js';
+import type { ServicesProvider } from '../shared/runtime.js';
+import { instanceServices } from './instance.js';
 
 /** GET /api/me: the caller's Microsoft Graph profile, fetched on the caller's behalf. */
-export async function getMe(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  return handle(request, context, async (services, telemetry) => {
-    const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
-    const profile = await getMyProfile(services, caller, telemetry);
-    return { status: 200, headers: NO_STORE, jsonBody: profile };
-  });
+export function createGetMe(services: ServicesProvider): ApiHandler {
+  return (request, context) =>
+    handle(request, context, services, async ({ authenticator, graphTokens, graph }, telemetry) => {
+      const caller = await authenticator.authenticate(request.headers.get('authorization'));
+      const profile = await getMyProfile({ graphTokens, graph }, caller, telemetry);
+      return { status: 200, headers: NO_STORE, jsonBody: profile };
+    });
 }
+
+export const getMe = createGetMe(instanceServices);
 
 registerHttpFunction('getMe', { route: 'me', methods: ['GET'], authLevel: 'anonymous', handler: getMe });

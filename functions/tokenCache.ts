@@ -1,19 +1,19 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-
-import { handle, NO_STORE } from '../shared/http/handle.js';
+import { type ApiHandler, handle, NO_STORE } from '../shared/http/handle.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
+import type { ServicesProvider } from '../shared/runtime.js';
+import { instanceServices } from './instance.js';
 
 /** DELETE /api/me/token-cache: forgets the caller's cached tokens (sign-out, erasure). */
-export async function deleteMyTokenCache(
-  request: HttpRequest,
-  context: InvocationContext,
-): Promise<HttpResponseInit> {
-  return handle(request, context, async (services, telemetry) => {
-    const caller = await services.authenticator.authenticate(request.headers.get('authorization'));
-    await services.graphTokens.erase(caller, telemetry);
-    return { status: 204, headers: NO_STORE };
-  });
+export function createDeleteMyTokenCache(services: ServicesProvider): ApiHandler {
+  return (request, context) =>
+    handle(request, context, services, async ({ authenticator, graphTokens }, telemetry) => {
+      const caller = await authenticator.authenticate(request.headers.get('authorization'));
+      await graphTokens.erase(caller, telemetry);
+      return { status: 204, headers: NO_STORE };
+    });
 }
+
+export const deleteMyTokenCache = createDeleteMyTokenCache(instanceServices);
 
 registerHttpFunction('deleteMyTokenCache', {
   route: 'me/token-cache',

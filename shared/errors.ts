@@ -1,4 +1,7 @@
-/** Stable error codes: clients may branch on them, so a code is never renamed once shipped. */
+/**
+ * Stable error codes: clients may branch on them, so a code is never renamed once shipped. An error
+ * that is not an ApiError answers ERR_INTERNAL (shared/problem.ts), which no code raises on purpose.
+ */
 export type ErrorCode =
   | 'ERR_TOKEN_MISSING'
   | 'ERR_TOKEN_INVALID'
@@ -17,10 +20,10 @@ export type ErrorCode =
   | 'ERR_GRAPH_FAILED'
   | 'ERR_GRAPH_TOKEN_REJECTED'
   | 'ERR_TOKEN_CACHE_UNAVAILABLE'
-  | 'ERR_CONFIG_INVALID'
-  | 'ERR_NOT_FOUND'
-  | 'ERR_METHOD_NOT_ALLOWED'
-  | 'ERR_INTERNAL';
+  | 'ERR_CONFIG_INVALID';
+
+/** Retry-After of a 503 when the upstream gave no hint: long enough for a blip, short for a user. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 export interface ApiErrorDetails {
   cause?: unknown;

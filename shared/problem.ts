@@ -1,13 +1,16 @@
 import type { HttpResponseInit } from '@azure/functions';
 
-import { type ApiError, type ErrorCode, isApiError } from './errors.js';
+import { type ApiError, DEFAULT_RETRY_AFTER_SECONDS, type ErrorCode, isApiError } from './errors.js';
+
+/** What a response names: an ApiError's code, or ERR_INTERNAL for anything else thrown. */
+export type ProblemCode = ErrorCode | 'ERR_INTERNAL';
 
 /** RFC 9457 problem details, as every error response body. */
 export interface ProblemDetails {
   type: string;
   title: string;
   status: number;
-  code: ErrorCode;
+  code: ProblemCode;
   detail: string;
   upstreamCode?: string;
 }
@@ -22,7 +25,7 @@ interface HttpMapping {
 }
 
 /** The one place an error becomes HTTP. */
-const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
+const HTTP_BY_CODE: Record<ProblemCode, HttpMapping> = {
   ERR_TOKEN_MISSING: { status: 401, title: 'Authentication required', bareChallenge: true },
   ERR_AUTHORIZATION_MALFORMED: {
     status: 400,
@@ -53,17 +56,13 @@ const HTTP_BY_CODE: Record<ErrorCode, HttpMapping> = {
   ERR_GRAPH_TOKEN_REJECTED: { status: 502, title: 'Microsoft Graph rejected the delegated token' },
   ERR_TOKEN_CACHE_UNAVAILABLE: { status: 503, title: 'Token cache unavailable' },
   ERR_CONFIG_INVALID: { status: 503, title: 'Service misconfigured' },
-  ERR_NOT_FOUND: { status: 404, title: 'Not found' },
-  ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 };
-
-const DEFAULT_RETRY_AFTER_SECONDS = 5;
 
 /** Builds the HTTP answer for any thrown value; unknown errors become a bare 500 with no internals. */
 export function problemResponse(error: unknown, realm: string): HttpResponseInit {
   const apiError: ApiError | undefined = isApiError(error) ? error : undefined;
-  const code: ErrorCode = apiError?.code ?? 'ERR_INTERNAL';
+  const code: ProblemCode = apiError?.code ?? 'ERR_INTERNAL';
   const mapping = HTTP_BY_CODE[code];
   const body: ProblemDetails = {
     type: `https://errors.obo-graph-api.dev/${code.toLowerCase().replaceAll('_', '-')}`,
@@ -87,7 +86,7 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
 }
 
 /** Anonymous callers learn what failed, not how the service is configured (the log names the settings). */
-function publicDetail(code: ErrorCode, error: ApiError | undefined): string {
+function publicDetail(code: ProblemCode, error: ApiError | undefined): string {
   if (error === undefined) return 'An unexpected error occurred.';
   return code === 'ERR_CONFIG_INVALID'
     ? 'The service is misconfigured; its log names the settings to fix.'

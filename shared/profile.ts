@@ -6,17 +6,17 @@ import type { RequestTelemetry } from './telemetry.js';
 
 /** The caller's Microsoft Graph profile (`/v1.0/me`), read with a token obtained on their behalf. */
 export async function getMyProfile(
-  services: Services,
+  { graphTokens, graph }: Pick<Services, 'graphTokens' | 'graph'>,
   caller: CallerAccount,
   telemetry: RequestTelemetry,
 ): Promise<GraphObject> {
-  const graphToken = await services.graphTokens.acquire(caller, telemetry);
+  const graphToken = await graphTokens.acquire(caller, telemetry);
   try {
-    return await services.graph.get('/v1.0/me', graphToken, telemetry);
+    return await graph.get('/v1.0/me', graphToken, telemetry);
   } catch (error) {
     // A revoked token must not be served from the cache until it expires: the next call exchanges again.
     if (error instanceof ApiError && error.code === 'ERR_GRAPH_TOKEN_REJECTED')
-      await services.graphTokens.evict(caller, telemetry);
+      await graphTokens.evict(caller, telemetry);
     throw error;
   }
 }

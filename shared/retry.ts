@@ -1,4 +1,5 @@
 /** Pure retry decisions, so the policies are tested without a network. */
+import { DEFAULT_RETRY_AFTER_SECONDS } from './errors.js';
 
 /** Attempts of one Graph call at most, whatever the time budget. */
 export const MAX_GRAPH_ATTEMPTS = 5;
@@ -34,7 +35,11 @@ export function parseRetryAfterMs(value: string | null, nowMs: number): number |
 }
 
 /** Seconds to suggest in Retry-After when we give up on an upstream, from its own hint if any. */
-export function retryAfterSeconds(value: string | null, nowMs: number, fallback = 5): number {
+export function retryAfterSeconds(
+  value: string | null,
+  nowMs: number,
+  fallback = DEFAULT_RETRY_AFTER_SECONDS,
+): number {
   const ms = parseRetryAfterMs(value, nowMs);
   return ms === undefined ? fallback : Math.max(1, Math.ceil(ms / 1000));
 }

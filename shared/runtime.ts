@@ -4,7 +4,7 @@ import { CosmosClient } from '@azure/cosmos';
 import { type Authenticator, createAuthenticator } from './auth/authenticate.js';
 import { cosmosTokenCacheStore, type TokenCacheStore } from './cache/cosmosStore.js';
 import { TokenCache } from './cache/tokenCache.js';
-import { type AppConfig, type Env, loadConfig } from './config.js';
+import type { AppConfig } from './config.js';
 import { GraphClient } from './graph/graphClient.js';
 import { GraphTokenService } from './obo/graphTokens.js';
 import { createOboClient } from './obo/oboClient.js';
@@ -69,28 +69,25 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
   };
 }
 
-let services: Promise<Services> | undefined;
+/** How a handler reaches its services: built once per instance, awaited by every request. */
+export type ServicesProvider = () => Promise<Services>;
 
-/** The instance's services, built on first use from process.env; a ConfigError names the bad setting. */
-export function getServices(env: Env = process.env): Promise<Services> {
-  if (services === undefined) {
-    const pending = Promise.resolve().then(() => createServices(loadConfig(env)));
-    // Configuration errors are permanent, but a transient failure while building must not stick.
-    pending.catch(() => {
-      services = undefined;
-    });
-    services = pending;
-  }
-  return services;
-}
-
-/** Starts building the services at load time; a configuration error is logged, naming the setting. */
-export function warmUp(env: Env = process.env): void {
-  getServices(env).catch((error: unknown) => {
-    console.error(
-      `obo-graph-api cannot serve requests: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  });
+/**
+ * Builds the services on first use and keeps them. A failed build is not kept: a ConfigError is
+ * raised again (and logged, naming the setting) on the next request, and a transient failure heals.
+ */
+export function lazyServices(build: () => Promise<Services>): ServicesProvider {
+  let services: Promise<Services> | undefined;
+  return () => {
+    if (services === undefined) {
+      const pending = Promise.resolve().then(build);
+      pending.catch(() => {
+        if (services === pending) services = undefined;
+      });
+      services = pending;
+    }
+    return services;
+  };
 }
 
 function cosmosContainer(config: AppConfig, credential: TokenCredential | undefined) {

@@ -1,6 +1,6 @@
 /**
- * One structured log line per request (no token material, only outcomes and costs) and process-wide
- * counters for events an operator alerts on.
+ * One structured log line per request (no token material, only outcomes and costs): what an operator
+ * alerts on (write conflicts, lost writes, unreadable documents, degraded Cosmos DB) is a field of it.
  */
 
 export type CacheOutcome = 'l1-hit' | 'l2-hit' | 'miss' | 'coalesced';
@@ -11,7 +11,13 @@ export interface RequestFields {
   cosmosReads?: number;
   cosmosWrites?: number;
   conflictRetries?: number;
+  /** Writes that lost to another writer's ETag (each is re-read, merged and retried). */
+  cacheWriteConflicts?: number;
   cacheWriteLost?: boolean;
+  /** A stored document or entry did not parse or decrypt: treated as a miss and overwritten. */
+  cacheDocumentUnreadable?: boolean;
+  /** An OBO exchange reached Entra ID (not served from msal-node's cache). */
+  oboExchange?: boolean;
   cosmosDegraded?: boolean;
   entraMs?: number;
   graphMs?: number;
@@ -38,6 +44,7 @@ export class RequestTelemetry {
       | 'cosmosReads'
       | 'cosmosWrites'
       | 'conflictRetries'
+      | 'cacheWriteConflicts'
       | 'entraMs'
       | 'graphMs'
       | 'graphAttempts',
@@ -49,30 +56,4 @@ export class RequestTelemetry {
   warn(message: string, fields?: Record<string, unknown>): void {
     this.logger.warn(message, fields);
   }
-}
-
-export type CounterName =
-  | 'cacheL1Hits'
-  | 'cacheL2Hits'
-  | 'cacheMisses'
-  | 'cacheWriteConflicts'
-  | 'cacheWritesLost'
-  | 'cosmosDegraded'
-  | 'cacheDocumentsUnreadable'
-  | 'oboExchanges';
-
-/** Process-wide counters (one Functions instance). */
-export const counters: Record<CounterName, number> = {
-  cacheL1Hits: 0,
-  cacheL2Hits: 0,
-  cacheMisses: 0,
-  cacheWriteConflicts: 0,
-  cacheWritesLost: 0,
-  cosmosDegraded: 0,
-  cacheDocumentsUnreadable: 0,
-  oboExchanges: 0,
-};
-
-export function count(name: CounterName, by = 1): void {
-  counters[name] += by;
 }

@@ -1,11 +1,11 @@
-// Test-side client of the sandbox that `npm test` (dev/run-tests.ts) starts: its state comes in
+// Test-side client of the sandbox that `npm test` (dev/sandbox/runTests.ts) starts: its state comes in
 // SANDBOX_STATE, and global fetch trusts its CA through NODE_EXTRA_CA_CERTS.
-// Only types from dev/: a test file should not load the emulators' modules.
-import type { SandboxState } from '../dev/sandbox.js';
+// Only dev/sandbox/state.ts from dev/: a test file should not load the emulators' modules.
+import { parseSandboxState, type SandboxState } from '../dev/sandbox/state.js';
 import { accountIdOf, type CallerAccount } from '../shared/auth/caller.js';
 import { isRecord } from '../shared/narrow.js';
 
-export type { SandboxState } from '../dev/sandbox.js';
+export type { SandboxState } from '../dev/sandbox/state.js';
 
 export type Emulator = 'entra' | 'graph' | 'cosmos';
 
@@ -46,16 +46,7 @@ export function sandbox(): SandboxState {
       'SANDBOX_STATE is not set: run the tests with `npm test` (it starts the sandbox), e.g. npm test -- test/sandbox',
     );
   }
-  const state = JSON.parse(text) as unknown;
-  if (
-    !isRecord(state) ||
-    typeof state.entraUrl !== 'string' ||
-    typeof state.graphUrl !== 'string' ||
-    !isRecord(state.cosmos)
-  ) {
-    throw new Error('SANDBOX_STATE is not a sandbox state: run the tests with `npm test`');
-  }
-  cached = state as unknown as SandboxState;
+  cached = parseSandboxState(text, 'SANDBOX_STATE');
   return cached;
 }
 

@@ -20,3 +20,11 @@ export interface CallerAccount {
 export function accountIdOf(oid: string, tid: string): string {
   return `${oid}.${tid}`;
 }
+
+/**
+ * The key of one (caller, assertion): the L1 key, the in-flight key's prefix and the entry's
+ * encryption associated data. With an empty hash, the prefix of every key of the caller.
+ */
+export function callerAssertionKey(accountId: string, assertionHash: string): string {
+  return `${accountId}\n${assertionHash}`;
+}

@@ -7,6 +7,7 @@ import {
 } from 'jose';
 
 import { ApiError } from '../errors.js';
+import { isRecord } from '../narrow.js';
 import { invalidToken as invalid } from './tokenErrors.js';
 
 /** How long a fetched key set is used before it is refreshed in the background (revoked keys drop out). */
@@ -173,7 +174,6 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
 }
 
 function isKeySet(value: unknown): value is JSONWebKeySet {
-  if (typeof value !== 'object' || value === null || !('keys' in value)) return false;
-  const { keys } = value;
-  return Array.isArray(keys) && keys.every((key) => typeof key === 'object' && key !== null);
+  const keys = isRecord(value) ? value.keys : undefined;
+  return Array.isArray(keys) && keys.every(isRecord);
 }

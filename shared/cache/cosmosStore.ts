@@ -1,5 +1,6 @@
 import type { Container } from '@azure/cosmos';
 
+import { isRecord } from '../narrow.js';
 import { type CacheDocument, parseCacheDocument } from './document.js';
 
 export interface StoredDocument {
@@ -68,16 +69,14 @@ export function cosmosTokenCacheStore(container: Container, deadlineMs: number):
   };
 }
 
+/** The HTTP status of an @azure/cosmos error (its `code`), or undefined for a network failure or timeout. */
 export function statusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined;
-  const code = Number(error.code);
+  const code = isRecord(error) ? Number(error.code) : NaN;
   return Number.isInteger(code) ? code : undefined;
 }
 
 function chargeOf(error: unknown): number {
-  if (typeof error !== 'object' || error === null || !('headers' in error)) return 0;
-  const headers = error.headers;
-  if (typeof headers !== 'object' || headers === null || !('x-ms-request-charge' in headers)) return 0;
-  const charge = Number(headers['x-ms-request-charge']);
+  const headers = isRecord(error) ? error.headers : undefined;
+  const charge = isRecord(headers) ? Number(headers['x-ms-request-charge']) : NaN;
   return Number.isFinite(charge) ? charge : 0;
 }

@@ -1,11 +1,11 @@
 import { LRUCache } from 'lru-cache';
 
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
-import { ApiError } from '../errors.js';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { conflictBackoffMs } from '../retry.js';
-import { type CacheOutcome, count, type RequestTelemetry } from '../telemetry.js';
-import type { StoredDocument, TokenCacheStore } from './cosmosStore.js';
+import type { CacheOutcome, RequestTelemetry } from '../telemetry.js';
+import { statusOf, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import { mergeEntry, RENEWAL_OFFSET_SECONDS, withHygiene } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
 import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
@@ -109,7 +109,7 @@ export class TokenCache {
     telemetry.add('cosmosReads', 1);
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
     if (stored.etag !== undefined && stored.document === undefined) {
-      count('cacheDocumentsUnreadable');
+      telemetry.set('cacheDocumentUnreadable', true);
       telemetry.warn('token cache document unreadable; treating as a miss and overwriting it', {
         accountId: caller.accountId,
       });
@@ -120,7 +120,7 @@ export class TokenCache {
       entry === undefined
         ? undefined
         : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
-    if (entry !== undefined && cacheJson === undefined) count('cacheDocumentsUnreadable');
+    if (entry !== undefined && cacheJson === undefined) telemetry.set('cacheDocumentUnreadable', true);
     if (
       cacheJson !== undefined &&
       usableAccessTokenExpiry(cacheJson, scopes, nowSeconds, RENEWAL_OFFSET_SECONDS) !== undefined
@@ -133,7 +133,7 @@ export class TokenCache {
 
   /**
    * Stores the MSAL cache msal-node changed. Never throws and never fails the request: a conflict
-   * re-reads, merges and retries; a write that cannot land is logged and counted.
+   * re-reads, merges and retries; a write that cannot land is logged (`cacheWriteLost`).
    */
   async save(
     caller: CallerAccount,
@@ -171,7 +171,7 @@ export class TokenCache {
         telemetry.add('cosmosRequestCharge', outcome.requestCharge);
         if (outcome.written) return;
 
-        count('cacheWriteConflicts');
+        telemetry.add('cacheWriteConflicts', 1);
         if (attempt >= this.options.writeRetries) break;
         telemetry.add('conflictRetries', 1);
         await this.options.sleep(conflictBackoffMs(attempt, this.options.random));
@@ -179,7 +179,6 @@ export class TokenCache {
         telemetry.add('cosmosReads', 1);
         telemetry.add('cosmosRequestCharge', base.requestCharge);
       }
-      count('cacheWritesLost');
       telemetry.set('cacheWriteLost', true);
       telemetry.warn(
         'token cache write gave up after conflicting writers; the token stays cached in this instance only',
@@ -236,26 +235,26 @@ export class TokenCache {
       // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
       throw new ApiError('ERR_TOKEN_CACHE_UNAVAILABLE', 'The token cache could not be erased; try again.', {
         cause: error,
-        retryAfterSeconds: 5,
+        retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
       });
     }
   }
 
   private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown): void {
     this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
-    count('cosmosDegraded');
     telemetry.set('cosmosDegraded', true);
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
       error: error instanceof Error ? error.name : typeof error,
-      status: typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined,
+      status: statusOf(error),
     });
   }
 }
 
 function l1Key(accountId: string, assertionHash: string): string {
-  return `${accountId}\n${assertionHash}`;
+  return callerAssertionKey(accountId, assertionHash);
 }
 
+/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
 function associatedData(caller: CallerAccount, assertionHash: string): string {
-  return `${caller.accountId}\n${assertionHash}`;
+  return callerAssertionKey(caller.accountId, assertionHash);
 }

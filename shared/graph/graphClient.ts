@@ -1,4 +1,5 @@
-import { ApiError } from '../errors.js';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
+import { isRecord } from '../narrow.js';
 import { graphRetryDelayMs, retryAfterSeconds } from '../retry.js';
 import type { RequestTelemetry } from '../telemetry.js';
 
@@ -34,7 +35,7 @@ export class GraphClient {
         telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
         throw new ApiError('ERR_GRAPH_UNAVAILABLE', 'Microsoft Graph could not be reached.', {
           cause: error,
-          retryAfterSeconds: 5,
+          retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
         });
       }
       telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
@@ -84,18 +85,16 @@ function graphError(
 
 async function readObject(response: Response): Promise<GraphObject> {
   const body: unknown = await response.json().catch(() => undefined);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+  if (!isRecord(body)) {
     throw new ApiError('ERR_GRAPH_FAILED', 'Microsoft Graph answered with an unexpected body.');
   }
-  return body as GraphObject;
+  return body;
 }
 
 /** Graph's `error.code` (e.g. Authorization_RequestDenied), safe to pass on; the message is not. */
 async function graphErrorCode(response: Response): Promise<string | undefined> {
   const body: unknown = await response.json().catch(() => undefined);
-  if (typeof body !== 'object' || body === null || !('error' in body)) return undefined;
-  const { error } = body;
-  if (typeof error !== 'object' || error === null || !('code' in error) || typeof error.code !== 'string')
-    return undefined;
+  const error = isRecord(body) ? body.error : undefined;
+  if (!isRecord(error) || typeof error.code !== 'string') return undefined;
   return /^[A-Za-z0-9_.-]{1,100}$/.test(error.code) ? error.code : undefined;
 }

@@ -1,19 +1,24 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 
 import { ApiError, ConfigError } from '../errors.js';
+import { isRecord } from '../narrow.js';
 import { problemResponse } from '../problem.js';
-import { getServices, type Services } from '../runtime.js';
+import type { Services, ServicesProvider } from '../runtime.js';
 import { RequestTelemetry } from '../telemetry.js';
 
 export const NO_STORE = { 'Cache-Control': 'no-store' } as const;
 
+/** What a handler factory builds: an HttpHandler whose answer is always a plain HttpResponseInit. */
+export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
 /**
- * The frame every handler runs in: builds the instance's services, maps any error to problem+json,
+ * The frame every handler runs in: awaits the instance's services, maps any error to problem+json,
  * and writes one structured log line for the request (outcomes and costs, never tokens).
  */
 export async function handle(
   request: HttpRequest,
   context: InvocationContext,
+  services: ServicesProvider,
   run: (services: Services, telemetry: RequestTelemetry) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
   const started = performance.now();
@@ -23,12 +28,12 @@ export async function handle(
   let response: HttpResponseInit;
   let realm = 'api';
   try {
-    const services = await getServices();
-    realm = services.config.api.appIdUri;
-    response = await run(services, telemetry);
+    const built = await services();
+    realm = built.config.api.appIdUri;
+    response = await run(built, telemetry);
   } catch (error) {
     response = problemResponse(error, realm);
-    if (!(error instanceof ApiError) || error.code === 'ERR_INTERNAL' || error instanceof ConfigError) {
+    if (!(error instanceof ApiError) || error instanceof ConfigError) {
       context.error(error instanceof ConfigError ? error.message : `unhandled ${describe(error)}`);
     } else if ((response.status ?? 0) >= 500) {
       // An upstream failed: say which and why, for the operator (causes here carry no token material).
@@ -53,9 +58,7 @@ export async function handle(
 
 function problemCode(response: HttpResponseInit): string | undefined {
   const body: unknown = response.jsonBody;
-  return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string'
-    ? body.code
-    : undefined;
+  return isRecord(body) && typeof body.code === 'string' ? body.code : undefined;
 }
 
 function causeOf(cause: unknown): string | undefined {

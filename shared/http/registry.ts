@@ -11,36 +11,24 @@ export interface HttpFunctionDefinition {
   handler: HttpHandler;
 }
 
-const definitions = new Map<string, HttpFunctionDefinition>();
-
 /**
- * Registers an HTTP function with the Functions host, and records it so the local host (dev/host.ts)
- * serves the same routes with the same handlers when no Functions host is running.
+ * Registers an HTTP function with the Functions host: the Azure worker, or dev/host/functionsHost.ts, which serves
+ * '@azure/functions-core' the same way and collects what `app.http` registers.
  */
 export function registerHttpFunction(name: string, definition: HttpFunctionDefinition): void {
-  definitions.set(name, definition);
-  // Outside the Functions worker @azure/functions only warns that it cannot register.
-  if (insideFunctionsWorker()) app.http(name, definition);
+  // Outside a host (tests import the handlers) @azure/functions would only warn that it cannot register.
+  if (insideFunctionsHost()) app.http(name, definition);
 }
-
-let workerDetected: boolean | undefined;
 
 /**
  * The Node.js worker serves '@azure/functions-core' by hooking Module.prototype.require, the same way
  * @azure/functions finds it. (An app setting such as FUNCTIONS_WORKER_RUNTIME is not set on every plan.)
  */
-function insideFunctionsWorker(): boolean {
-  if (workerDetected === undefined) {
-    try {
-      createRequire(import.meta.url)('@azure/functions-core');
-      workerDetected = true;
-    } catch {
-      workerDetected = false;
-    }
+function insideFunctionsHost(): boolean {
+  try {
+    createRequire(import.meta.url)('@azure/functions-core');
+    return true;
+  } catch {
+    return false;
   }
-  return workerDetected;
-}
-
-export function registeredHttpFunctions(): ReadonlyMap<string, HttpFunctionDefinition> {
-  return definitions;
 }

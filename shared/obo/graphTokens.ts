@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
-import type { CallerAccount } from '../auth/caller.js';
+import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
-import { count, type RequestTelemetry } from '../telemetry.js';
+import type { RequestTelemetry } from '../telemetry.js';
 import type { OboClient } from './oboClient.js';
 
 /** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */
@@ -25,7 +25,7 @@ export class GraphTokenService {
 
   acquire(caller: CallerAccount, telemetry: RequestTelemetry): Promise<string> {
     const assertionHash = assertionHashOf(caller.assertion);
-    const key = `${caller.accountId}\n${assertionHash}\n${this.scopes.join(' ')}`;
+    const key = `${callerAssertionKey(caller.accountId, assertionHash)}\n${this.scopes.join(' ')}`;
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       telemetry.set('cache', 'coalesced');
@@ -46,7 +46,7 @@ export class GraphTokenService {
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
   async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
-    const prefix = `${caller.accountId}\n`;
+    const prefix = callerAssertionKey(caller.accountId, '');
     for (const key of [...this.inFlight.keys()]) {
       if (key.startsWith(prefix)) this.inFlight.delete(key);
     }
@@ -60,16 +60,9 @@ export class GraphTokenService {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
-    count(
-      loaded.outcome === 'l1-hit'
-        ? 'cacheL1Hits'
-        : loaded.outcome === 'l2-hit'
-          ? 'cacheL2Hits'
-          : 'cacheMisses',
-    );
 
     const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
-    if (!result.fromCache) count('oboExchanges');
+    if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
       await this.cache.save(caller, assertionHash, result.changedCacheJson, loaded, telemetry);
     }

@@ -9,7 +9,8 @@ import {
 
 import type { CallerAccount } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
-import { ApiError } from '../errors.js';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
+import { isRecord } from '../narrow.js';
 import type { RequestTelemetry } from '../telemetry.js';
 import { type EntraResponseHint, mapEntraError } from './entraErrors.js';
 
@@ -90,7 +91,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
           'The identity provider metadata could not be fetched.',
           {
             cause: error,
-            retryAfterSeconds: 5,
+            retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
           },
         );
       }
@@ -137,7 +138,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
             'ERR_IDENTITY_PROVIDER_UNAVAILABLE',
             'The identity provider returned no token.',
             {
-              retryAfterSeconds: 5,
+              retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
             },
           );
         }
@@ -169,7 +170,7 @@ async function fetchAuthorityMetadata(
   const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`authority metadata answered ${response.status}`);
   const body: unknown = await response.json();
-  if (typeof body !== 'object' || body === null || !('token_endpoint' in body) || !('issuer' in body)) {
+  if (!isRecord(body) || !('token_endpoint' in body) || !('issuer' in body)) {
     throw new Error('authority metadata lacks token_endpoint or issuer');
   }
   return JSON.stringify(body);

@@ -1,6 +1,7 @@
 // Reads the token cache documents straight from the sandbox's Cosmos DB, as an operator would.
 import { CosmosClient } from '@azure/cosmos';
 
+import { isRecord } from '../../shared/narrow.js';
 import { sandbox } from '../sandbox.js';
 
 export function cacheContainer() {
@@ -19,7 +20,5 @@ export function entriesOf(
   document: Record<string, unknown> | undefined,
 ): Record<string, { blob: string; exp: number }> {
   const entries = document?.entries;
-  return typeof entries === 'object' && entries !== null
-    ? (entries as Record<string, { blob: string; exp: number }>)
-    : {};
+  return isRecord(entries) ? (entries as Record<string, { blob: string; exp: number }>) : {};
 }

@@ -1,18 +1,19 @@
 // Handler tests: the exported handlers called in-process with real HttpRequest/InvocationContext,
 // over the sandbox's emulators (faults injected there), asserting status, challenge and code.
-import { beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
+import { beforeEach, describe, expect, test } from '@jest/globals';
 
-import { getMe } from '../../functions/me.js';
+import { createGetMe } from '../../functions/me.js';
 import { HttpRequest, InvocationContext } from '../../shared/http/azureFunctions.js';
+import { lazyServices } from '../../shared/runtime.js';
 import { counters, injectFault, resetEmulators, userToken } from '../sandbox.js';
+import { instance } from './services.js';
 
 let run = 0;
 
-beforeAll(() => {
-  // Read once by the instance's services, on the first request of this file.
-  process.env.OBO_TIMEOUT_MS = '1000';
-  process.env.GRAPH_RETRY_BUDGET_MS = '2500';
-});
+// One instance for the file, as the Functions host would hold it, with short upstream budgets.
+const getMe = createGetMe(
+  lazyServices(() => instance({ OBO_TIMEOUT_MS: '1000', GRAPH_RETRY_BUDGET_MS: '2500' })),
+);
 beforeEach(async () => {
   await resetEmulators();
   run++;

@@ -1,5 +1,5 @@
 // Local Functions hosts as separate processes (independent module graphs), pointed at the sandbox.
-import { type HostProcess, startHostProcess } from '../../dev/processes.js';
+import { type HostProcess, startHostProcess } from '../../dev/host/hostProcess.js';
 import { sandbox } from '../sandbox.js';
 
 export interface TestHost extends HostProcess {
@@ -15,6 +15,8 @@ export async function startHosts(count: number, settings: Record<string, string>
         port: 0,
         entry: 'functions/index.ts',
         env: { ...sandbox().settings, ...settings },
+        // Files run in parallel workers: on a loaded machine a tsx host takes longer than the 30 s default.
+        startTimeoutMs: 50_000,
         onLine: (line) => lines.push(line),
       });
       return { ...host, lines };

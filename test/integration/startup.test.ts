@@ -41,7 +41,7 @@ describe('configuration at start', () => {
     delete env.TOKEN_CACHE_KEYS;
     const started = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'dev/serve.ts', '--port', '0', '--entry', 'functions/index.ts'],
+      ['--import', 'tsx', 'dev/cli/serve.ts', '--port', '0', '--entry', 'functions/index.ts'],
       {
         env,
         encoding: 'utf8',

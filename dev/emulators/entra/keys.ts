@@ -1,0 +1,116 @@
+// The tenant's signing keys (rotation, the published JWKS) and the tokens minted with the current one.
+import { randomBytes } from 'node:crypto';
+
+import type { CryptoKey, JSONWebKeySet, JWK } from 'jose';
+import { CompactSign, exportJWK, generateKeyPair } from 'jose';
+
+import {
+  API_CLIENT_ID,
+  API_SCOPE,
+  pairwiseSubject,
+  sandboxUser,
+  SPA_CLIENT_ID,
+  TENANT_ID,
+} from './fixtures.js';
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+export interface UserTokenOptions {
+  /** Claims to add or override. */
+  set?: Record<string, unknown>;
+  /** Claims to remove. */
+  unset?: string[];
+  /** Default 3600; negative gives an already expired token. */
+  lifetimeSeconds?: number;
+  /** The client (azp) the token was issued to; default the SPA. */
+  client?: string;
+}
+
+export interface IssuedUserToken {
+  access_token: string;
+  oid: string;
+  tid: string;
+}
+
+/** The signing keys, oldest first: the last one signs, all are published until retired. */
+export class SigningKeys {
+  readonly #keys: SigningKey[];
+  readonly #issuer: () => string;
+
+  private constructor(first: SigningKey, issuer: () => string) {
+    this.#keys = [first];
+    this.#issuer = issuer;
+  }
+
+  /** `issuer` (known once the server listens) is published with each key, as Entra's JWKS does. */
+  static async create(issuer: () => string): Promise<SigningKeys> {
+    return new SigningKeys(await createSigningKey(), issuer);
+  }
+
+  get kids(): string[] {
+    return this.#keys.map((key) => key.kid);
+  }
+
+  /** A new current signing key; the previous ones stay published unless retired. Gives the new kid. */
+  async rotate({ retireOld = false } = {}): Promise<string> {
+    const key = await createSigningKey();
+    if (retireOld) this.#keys.splice(0, this.#keys.length);
+    this.#keys.push(key);
+    return key.kid;
+  }
+
+  jwks(): JSONWebKeySet {
+    return {
+      keys: this.#keys.map(({ publicJwk }) => ({ ...publicJwk, use: 'sig', issuer: this.#issuer() })),
+    };
+  }
+
+  /** An RS256 JWT of `payload` signed with the current key. */
+  sign(payload: Record<string, unknown>): Promise<string> {
+    const key = this.#keys.at(-1);
+    if (key === undefined) throw new Error('no signing key');
+    return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
+      .sign(key.privateKey);
+  }
+
+  /** A user access token for the API, as a single-page app obtains it. */
+  async mintUserToken(name: string, options: UserTokenOptions = {}): Promise<IssuedUserToken> {
+    const user = sandboxUser(name);
+    const now = Math.floor(Date.now() / 1000);
+    const claims: Record<string, unknown> = {
+      aud: API_CLIENT_ID,
+      iss: this.#issuer(),
+      iat: now,
+      nbf: now,
+      exp: now + (options.lifetimeSeconds ?? 3600),
+      azp: options.client ?? SPA_CLIENT_ID,
+      azpacr: '0',
+      name: user.displayName,
+      oid: user.oid,
+      preferred_username: user.userPrincipalName,
+      scp: API_SCOPE,
+      sub: pairwiseSubject(user.oid, API_CLIENT_ID),
+      tid: TENANT_ID,
+      uti: randomBytes(16).toString('base64url'),
+      ver: '2.0',
+      ...options.set,
+    };
+    for (const claim of options.unset ?? []) delete claims[claim];
+    return { access_token: await this.sign(claims), oid: user.oid, tid: TENANT_ID };
+  }
+}
+
+async function createSigningKey(): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair('RS256', {
+    modulusLength: 2048,
+    extractable: true,
+  });
+  const kid = randomBytes(20).toString('base64url');
+  const { kty, n, e } = await exportJWK(publicKey);
+  return { kid, privateKey, publicJwk: { kty, use: 'sig', kid, n, e } };
+}

@@ -1,0 +1,235 @@
+// Microsoft Graph emulator: GET /v1.0/me for the user a valid Graph token names, with Graph's error shape.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+
+import type { CryptoKey, JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose';
+
+import { isRecord } from '../../../shared/narrow.js';
+import { EmulatorControl } from '../kit/control.js';
+import { closeServer, listen, readBody, sendJson } from '../kit/http.js';
+import { httpsJson } from '../kit/httpsClient.js';
+import { defaultCode, graphError, graphPresets, send, unauthorized } from './answers.js';
+
+export const GRAPH_KINDS = ['me', 'other'] as const;
+/** Sent with the emulator's own JWKS requests so that Entra counts them apart from the app's. */
+export const GRAPH_JWKS_CLIENT_HEADER = { 'x-sandbox-client': 'graph' } as const;
+
+const GRAPH_AUDIENCES = [
+  'https://graph.microsoft.com',
+  'https://graph.microsoft.com/',
+  '00000003-0000-0000-c000-000000000000',
+];
+const REQUIRED_PERMISSION = 'user.read';
+const CLOCK_SKEW_SECONDS = 300;
+
+export interface GraphEmulatorOptions {
+  cert: string;
+  key: string;
+  port?: number;
+  /** The Entra emulator whose keys sign Graph tokens. */
+  entraUrl: string;
+  tenantId: string;
+  /** PEM of the local CA, to fetch the JWKS over HTTPS from this process. */
+  ca: string;
+}
+
+export interface GraphEmulator {
+  url: string;
+  control: EmulatorControl;
+  close(): Promise<void>;
+}
+
+export async function startGraphEmulator(options: GraphEmulatorOptions): Promise<GraphEmulator> {
+  const signingKeys = new SigningKeys(
+    `${options.entraUrl}/${options.tenantId}/discovery/v2.0/keys`,
+    options.ca,
+  );
+  let baseUrl = '';
+  const control = new EmulatorControl({
+    kinds: GRAPH_KINDS,
+    presets: graphPresets(),
+    errorBody: (status, context) =>
+      graphError(defaultCode(status), 'The sandbox injected this failure.', context.req),
+  });
+
+  async function me(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const authorization = req.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (match?.[1] === undefined) {
+      unauthorized(req, res, 'Access token is empty.');
+      return;
+    }
+    const verified = await verifyGraphToken(match[1], signingKeys, options.tenantId);
+    if (typeof verified === 'string') {
+      unauthorized(req, res, verified);
+      return;
+    }
+    const scopes = typeof verified.scp === 'string' ? verified.scp.toLowerCase().split(' ') : [];
+    if (!scopes.includes(REQUIRED_PERMISSION)) {
+      send(
+        req,
+        res,
+        403,
+        graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', req),
+      );
+      return;
+    }
+    const profile = profileOf(verified, baseUrl);
+    const select = url.searchParams.get('$select');
+    const body =
+      select === null
+        ? profile
+        : Object.fromEntries(
+            Object.entries(profile).filter(
+              ([field]) =>
+                field === '@odata.context' ||
+                select
+                  .split(',')
+                  .map((s) => s.trim())
+                  .includes(field),
+            ),
+          );
+    send(req, res, 200, body);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', baseUrl);
+    const body = await readBody(req);
+    if (url.pathname.startsWith('/_emulator/')) {
+      if (!control.handleControlRequest(req, res, url.pathname, body)) {
+        sendJson(res, 404, {
+          error: 'not_found',
+          message: `no emulator endpoint ${req.method ?? ''} ${url.pathname}`,
+        });
+      }
+      return;
+    }
+    const isMe = req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/v1.0/me';
+    const kind = isMe ? 'me' : 'other';
+    if (!(await control.admit(kind, req, res))) return;
+    if (isMe) {
+      await me(req, res, url);
+    } else {
+      const segment =
+        url.pathname
+          .split('/')
+          .filter((s) => s !== '')
+          .at(-1) ?? '';
+      send(req, res, 400, graphError('BadRequest', `Resource not found for the segment '${segment}'.`, req));
+    }
+  }
+
+  const server = createServer({ cert: options.cert, key: options.key }, (req, res) => {
+    handle(req, res).catch(() => {
+      if (res.headersSent) res.destroy();
+      else send(req, res, 500, graphError('generalException', 'General exception while processing.', req));
+    });
+  });
+  const port = await listen(server, options.port ?? 0);
+  baseUrl = `https://127.0.0.1:${port}`;
+  return {
+    url: baseUrl,
+    control,
+    async close() {
+      control.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/** The token's claims, or Graph's message for why it is refused. */
+async function verifyGraphToken(
+  token: string,
+  keys: SigningKeys,
+  tenantId: string,
+): Promise<JWTPayload | string> {
+  let kid: string | undefined;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    return 'CompactToken parsing failed with error code: 80049217';
+  }
+  const key = kid === undefined ? undefined : await keys.get(kid);
+  if (key === undefined) return 'Access token validation failure. Invalid signature.';
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: ['RS256'],
+      audience: GRAPH_AUDIENCES,
+      issuer: `https://sts.windows.net/${tenantId}/`,
+      clockTolerance: CLOCK_SKEW_SECONDS,
+    });
+    if (payload.tid !== tenantId || typeof payload.oid !== 'string')
+      return 'Access token validation failure.';
+    return payload;
+  } catch (error) {
+    if (error instanceof errors.JWTExpired) return 'Lifetime validation failed, the token is expired.';
+    if (error instanceof errors.JWTClaimValidationFailed) {
+      if (error.claim === 'aud') return 'Access token validation failure. Invalid audience.';
+      if (error.claim === 'iss') return 'Access token validation failure. Invalid issuer.';
+      if (error.claim === 'nbf') return 'Lifetime validation failed, the token is not yet valid.';
+    }
+    if (error instanceof errors.JWSSignatureVerificationFailed)
+      return 'Access token validation failure. Invalid signature.';
+    return 'Access token validation failure.';
+  }
+}
+
+/** Entra's signing keys fetched over HTTPS, fetched again when a token names an unknown kid. */
+class SigningKeys {
+  #keys = new Map<string, CryptoKey>();
+  #refreshing: Promise<void> | undefined;
+
+  constructor(
+    readonly jwksUrl: string,
+    readonly ca: string,
+  ) {}
+
+  async get(kid: string): Promise<CryptoKey | undefined> {
+    if (!this.#keys.has(kid)) {
+      this.#refreshing ??= this.#refresh().finally(() => {
+        this.#refreshing = undefined;
+      });
+      await this.#refreshing;
+    }
+    return this.#keys.get(kid);
+  }
+
+  async #refresh(): Promise<void> {
+    const { status, body } = await httpsJson(this.jwksUrl, {
+      ca: this.ca,
+      headers: GRAPH_JWKS_CLIENT_HEADER,
+    });
+    if (status !== 200 || !isRecord(body) || !Array.isArray(body.keys)) return;
+    const keys = new Map<string, CryptoKey>();
+    for (const jwk of body.keys as unknown[]) {
+      if (!isRecord(jwk) || typeof jwk.kid !== 'string' || jwk.kty !== 'RSA') continue;
+      const key = await importJWK({ kty: 'RSA', n: String(jwk.n), e: String(jwk.e) }, 'RS256');
+      if (!(key instanceof Uint8Array)) keys.set(jwk.kid, key);
+    }
+    this.#keys = keys;
+  }
+}
+
+function profileOf(claims: JWTPayload, baseUrl: string): Record<string, unknown> {
+  const name = typeof claims.name === 'string' ? claims.name : '';
+  const upn =
+    [claims.upn, claims.unique_name, claims.preferred_username].find(
+      (v): v is string => typeof v === 'string',
+    ) ?? null;
+  const [first, ...rest] = name.split(' ');
+  return {
+    '@odata.context': `${baseUrl}/v1.0/$metadata#users/$entity`,
+    businessPhones: [],
+    displayName: name,
+    givenName: typeof claims.given_name === 'string' ? claims.given_name : (first ?? null),
+    jobTitle: null,
+    mail: upn,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: null,
+    surname: typeof claims.family_name === 'string' ? claims.family_name : rest.join(' ') || null,
+    userPrincipalName: upn,
+    id: claims.oid,
+  };
+}

@@ -1,0 +1,241 @@
+/**
+ * A local stand-in for the Azure Functions host: serves the registered HTTP functions at the same
+ * routes (`/api/<route>`), converting Node requests to @azure/functions' HttpRequest and back.
+ * Functions register as in Azure, through `app.http` and the worker's '@azure/functions-core'.
+ * Core Tools is never required; `npm start` uses it when installed.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Module from 'node:module';
+import type { AddressInfo } from 'node:net';
+
+import type {
+  HttpHandler,
+  HttpMethod,
+  HttpResponse as FunctionsResponse,
+  HttpResponseInit,
+} from '@azure/functions';
+
+import { HttpRequest, HttpResponse, InvocationContext } from '../../shared/http/azureFunctions.js';
+import type { HttpFunctionDefinition } from '../../shared/http/registry.js';
+import { isRecord } from '../../shared/narrow.js';
+import { BodyTooLargeError, readBody } from '../emulators/kit/http.js';
+
+const ROUTE_PREFIX = '/api/';
+
+export interface LocalHostOptions {
+  functions: ReadonlyMap<string, HttpFunctionDefinition>;
+  port: number;
+  hostname?: string;
+  /** Receives each log line the functions write (default: stdout). */
+  log?: (line: string) => void;
+}
+
+export interface LocalHost {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+interface Route {
+  name: string;
+  pattern: RegExp;
+  paramNames: string[];
+  definition: HttpFunctionDefinition;
+}
+
+export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const routes = [...options.functions].map(([name, definition]) => compileRoute(name, definition));
+  const server = createServer((req, res) => {
+    serve(routes, req, res, log).catch((error: unknown) => {
+      log(`local host: failed to answer: ${error instanceof Error ? error.name : typeof error}`);
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  server.keepAliveTimeout = 120_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.hostname ?? '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.hostname ?? '127.0.0.1'}:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Route templates as the Functions host reads them: literal segments and `{name}` parameters. */
+function compileRoute(name: string, definition: HttpFunctionDefinition): Route {
+  const paramNames: string[] = [];
+  const source = definition.route
+    .split('/')
+    .map((segment) => {
+      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\??\}$/.exec(segment);
+      if (param?.[1] !== undefined) {
+        paramNames.push(param[1]);
+        return '([^/]+)';
+      }
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return { name, pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, definition };
+}
+
+async function serve(
+  routes: Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: (line: string) => void,
+): Promise<void> {
+  // The Host header is client input; only the path and query of the request line are used.
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  } catch {
+    await writeResponse(res, hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.'));
+    return;
+  }
+  const method = (req.method ?? 'GET').toUpperCase();
+  const path = url.pathname.startsWith(ROUTE_PREFIX) ? url.pathname.slice(ROUTE_PREFIX.length) : undefined;
+  const matches = path === undefined ? [] : routes.flatMap((route) => matchRoute(route, path));
+  const match = matches.find((m) => m.route.definition.methods.some((allowed) => allowed === method));
+  if (match === undefined) {
+    const allowed = [...new Set(matches.flatMap((m) => m.route.definition.methods))];
+    await writeResponse(
+      res,
+      matches.length > 0
+        ? hostProblem(405, 'ERR_METHOD_NOT_ALLOWED', `${method} is not allowed here.`, {
+            Allow: allowed.join(', '),
+          })
+        : hostProblem(404, 'ERR_NOT_FOUND', 'No function serves this route.'),
+    );
+    return;
+  }
+
+  let body: Buffer;
+  try {
+    body = await readBody(req);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    await writeResponse(res, {
+      status: 413,
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'request body too large',
+    });
+    return;
+  }
+  const request = new HttpRequest({
+    method,
+    url: url.href,
+    headers: joinedHeaders(req),
+    query: Object.fromEntries(url.searchParams),
+    params: match.params,
+    ...(body.length > 0 ? { body: { bytes: body } } : {}),
+  });
+  const context = new InvocationContext({
+    invocationId: randomUUID(),
+    functionName: match.route.name,
+    logHandler: (level, ...args) => log(`[${level}] ${args.map(String).join(' ')}`),
+  });
+  const result = await match.route.definition.handler(request, context);
+  await writeResponse(res, result);
+}
+
+function matchRoute(route: Route, path: string): { route: Route; params: Record<string, string> }[] {
+  const found = route.pattern.exec(path);
+  if (found === null) return [];
+  const params: Record<string, string> = {};
+  route.paramNames.forEach((name, index) => {
+    params[name] = decodeURIComponent(found[index + 1] ?? '');
+  });
+  return [{ route, params }];
+}
+
+/**
+ * Repeated headers joined with ", " as the Functions host does. Node's own `req.headers` keeps only
+ * the first Authorization header, which would hide a request that sends two.
+ */
+function joinedHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = (req.rawHeaders[i] ?? '').toLowerCase();
+    const value = req.rawHeaders[i + 1] ?? '';
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return headers;
+}
+
+async function writeResponse(
+  res: ServerResponse,
+  result: HttpResponseInit | FunctionsResponse | undefined | void,
+): Promise<void> {
+  const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
+  const payload = Buffer.from(await response.arrayBuffer());
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  res.writeHead(response.status, headers);
+  res.end(payload);
+}
+
+/** The host's own answers (no function ran), in the API's problem+json shape. */
+function hostProblem(
+  status: 404 | 405,
+  code: string,
+  detail: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  const title = status === 404 ? 'Not found' : 'Method not allowed';
+  return {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
+    jsonBody: { type: 'about:blank', title, status, code, detail },
+  };
+}
+
+/**
+ * Serves the built-in module '@azure/functions-core' as the Functions worker does (by hooking
+ * Module.prototype.require), so an entry loaded afterwards registers through `app.http` exactly as in
+ * Azure. Returns the HTTP functions registered so far; call it before importing the entry.
+ */
+export function serveFunctionsCore(): ReadonlyMap<string, HttpFunctionDefinition> {
+  const functions = new Map<string, HttpFunctionDefinition>();
+  const core = {
+    version: '3.10.1',
+    hostVersion: '4.1040.0',
+    setProgrammingModel: () => undefined,
+    registerHook: () => ({ dispose: () => undefined }),
+    registerFunction(metadata: unknown, handler: HttpHandler) {
+      const definition = httpDefinition(metadata, handler);
+      if (definition !== undefined && isRecord(metadata) && typeof metadata.name === 'string')
+        functions.set(metadata.name, definition);
+      return { dispose: () => undefined };
+    },
+  };
+  const prototype = Module.prototype as unknown as { require: (this: unknown, id: string) => unknown };
+  const requireModule = prototype.require;
+  prototype.require = function (this: unknown, id: string): unknown {
+    return id === '@azure/functions-core' ? core : requireModule.call(this, id);
+  };
+  return functions;
+}
+
+/** The route, methods and auth level of a function's httpTrigger binding, as the worker indexes them. */
+function httpDefinition(metadata: unknown, handler: HttpHandler): HttpFunctionDefinition | undefined {
+  const bindings = isRecord(metadata) && isRecord(metadata.bindings) ? Object.values(metadata.bindings) : [];
+  const trigger = bindings.find((binding) => isRecord(binding) && binding.type === 'httpTrigger');
+  if (!isRecord(trigger) || typeof trigger.route !== 'string' || !Array.isArray(trigger.methods))
+    return undefined;
+  const authLevel =
+    trigger.authLevel === 'function' || trigger.authLevel === 'admin' ? trigger.authLevel : 'anonymous';
+  const methods = trigger.methods.filter((m): m is HttpMethod => typeof m === 'string');
+  return { route: trigger.route, methods, authLevel, handler };
+}

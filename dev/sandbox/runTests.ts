@@ -1,0 +1,37 @@
+// `npm test` (after `tsc --noEmit`): jest in parallel workers, each against its own sandbox started for the run
+// (test/setup/workerSandbox.ts picks it), then stopped. `-i`/`--runInBand` or `-w N`/`--maxWorkers=N` choose.
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { PROJECT_ROOT } from './sandbox.js';
+import { runWithSandbox } from './withSandbox.js';
+
+/** Integration files mostly wait on I/O (emulators, host processes): more workers than cores pay off. */
+const DEFAULT_WORKERS = Math.max(3, availableParallelism());
+
+const args = process.argv.slice(2);
+const workers = workersOf(args);
+
+process.exit(
+  await runWithSandbox(
+    [
+      '--experimental-vm-modules',
+      '--disable-warning=ExperimentalWarning',
+      join(PROJECT_ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
+      ...(workers.chosen ? [] : [`--maxWorkers=${workers.count}`]),
+      ...args,
+    ],
+    { sandboxes: workers.count },
+  ),
+);
+
+function workersOf(argv: readonly string[]): { chosen: boolean; count: number } {
+  for (const [index, arg] of argv.entries()) {
+    if (arg === '-i' || arg === '--runInBand') return { chosen: true, count: 1 };
+    const inline = /^(?:-w|--maxWorkers)=(\d+)$/.exec(arg);
+    const separate = arg === '-w' || arg === '--maxWorkers' ? /^(\d+)$/.exec(argv[index + 1] ?? '') : null;
+    const value = inline?.[1] ?? separate?.[1];
+    if (value !== undefined) return { chosen: true, count: Math.max(1, Number(value)) };
+  }
+  return { chosen: false, count: DEFAULT_WORKERS };
+}

@@ -1,0 +1,492 @@
+// Reads the ARM JSON compiled from infra/main.bicep (modules are nested deployments) and pins the security
+// properties of the deployment, so an edit to the Bicep cannot silently weaken them. The JSON is rebuilt with the
+// pinned Bicep CLI (`bash .ci/infra build`) when it is missing or older than any Bicep source.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { beforeAll, describe, expect, test } from '@jest/globals';
+
+import { isRecord } from '../../shared/narrow.js';
+import { METRIC } from '../../shared/observability/names.js';
+
+const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const infraDirectory = join(repositoryRoot, 'infra');
+const compiledTemplatePath = join(infraDirectory, 'build', 'main.json');
+
+const ROLE = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
+  cosmosDataContributor: '00000000-0000-0000-0000-000000000002',
+} as const;
+
+type JsonObject = { readonly [key: string]: unknown };
+
+interface ArmResource {
+  readonly symbol: string;
+  readonly type: string;
+  readonly name: string;
+  readonly scope: string | undefined;
+  readonly existing: boolean;
+  readonly properties: JsonObject;
+  readonly raw: JsonObject;
+  /** The template that declares the resource: its variables and sibling resources resolve expressions. */
+  readonly template: JsonObject;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return isRecord(value);
+}
+
+function objectAt(value: unknown, ...path: string[]): JsonObject {
+  let current = value;
+  for (const key of path) {
+    current = isObject(current) ? current[key] : undefined;
+  }
+  if (!isObject(current)) throw new Error(`expected an object at ${path.join('.')}`);
+  return current;
+}
+
+function valueAt(value: unknown, ...path: string[]): unknown {
+  let current = value;
+  for (const key of path) {
+    current = isObject(current) ? current[key] : undefined;
+  }
+  return current;
+}
+
+function stringAt(value: unknown, ...path: string[]): string {
+  const found = valueAt(value, ...path);
+  if (typeof found !== 'string') throw new Error(`expected a string at ${path.join('.')}`);
+  return found;
+}
+
+function arrayAt(value: unknown, ...path: string[]): unknown[] {
+  const found = valueAt(value, ...path);
+  if (!Array.isArray(found)) throw new Error(`expected an array at ${path.join('.')}`);
+  return found;
+}
+
+/** Resources of a template, whether listed (languageVersion 1) or keyed by symbolic name (languageVersion 2). */
+function declaredResources(template: JsonObject): [string, JsonObject][] {
+  const resources = template['resources'];
+  const entries: [string, unknown][] = Array.isArray(resources)
+    ? resources.map((resource, index): [string, unknown] => [String(index), resource])
+    : isObject(resources)
+      ? Object.entries(resources)
+      : [];
+  return entries.filter((entry): entry is [string, JsonObject] => isObject(entry[1]));
+}
+
+function collectTemplates(template: JsonObject): JsonObject[] {
+  const nested = declaredResources(template)
+    .filter(([, resource]) => resource['type'] === 'Microsoft.Resources/deployments')
+    .map(([, resource]) => valueAt(resource, 'properties', 'template'))
+    .filter(isObject);
+  return [template, ...nested.flatMap(collectTemplates)];
+}
+
+function collectResources(template: JsonObject): ArmResource[] {
+  return collectTemplates(template).flatMap((owner) =>
+    declaredResources(owner).map(([symbol, raw]) => ({
+      symbol,
+      type: stringAt(raw, 'type'),
+      name: stringAt(raw, 'name'),
+      scope: typeof raw['scope'] === 'string' ? raw['scope'] : undefined,
+      existing: raw['existing'] === true,
+      properties: isObject(raw['properties']) ? raw['properties'] : {},
+      raw,
+      template: owner,
+    })),
+  );
+}
+
+/** Replaces `variables('x')` with the variable's value where that value is a plain string. */
+function resolveVariables(expression: string, template: JsonObject): string {
+  return expression.replace(/variables\('([^']+)'\)/g, (whole, name: string) => {
+    const value = valueAt(template, 'variables', name);
+    return typeof value === 'string' && !value.startsWith('[') ? `'${value}'` : whole;
+  });
+}
+
+/** The resource a `reference('symbol')` expression points at, in the same template. */
+function referencedResource(expression: string, resource: ArmResource): ArmResource | undefined {
+  const symbol = /reference\('([^']+)'\)/.exec(expression)?.[1];
+  if (symbol === undefined) return undefined;
+  return allResources.find(
+    (candidate) => candidate.template === resource.template && candidate.symbol === symbol,
+  );
+}
+
+function newestSourceChange(directory: string): number {
+  return readdirSync(directory, { withFileTypes: true }).reduce((newest, entry) => {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory())
+      return path.endsWith(join('infra', 'build')) ? newest : Math.max(newest, newestSourceChange(path));
+    return entry.name.endsWith('.bicep') || entry.name === 'bicepconfig.json'
+      ? Math.max(newest, statSync(path).mtimeMs)
+      : newest;
+  }, 0);
+}
+
+function loadCompiledTemplate(): JsonObject {
+  const stale =
+    !existsSync(compiledTemplatePath) ||
+    statSync(compiledTemplatePath).mtimeMs < newestSourceChange(infraDirectory);
+  if (stale) {
+    execFileSync('bash', [join(repositoryRoot, '.ci', 'infra'), 'build'], {
+      cwd: repositoryRoot,
+      stdio: 'pipe',
+    });
+  }
+  const parsed: unknown = JSON.parse(readFileSync(compiledTemplatePath, 'utf8'));
+  if (!isObject(parsed)) throw new Error(`${compiledTemplatePath} is not an ARM template`);
+  return parsed;
+}
+
+let mainTemplate: JsonObject = {};
+let allResources: ArmResource[] = [];
+
+function declared(type: string): ArmResource[] {
+  return allResources.filter((resource) => resource.type === type && !resource.existing);
+}
+
+function theOnly(type: string): ArmResource {
+  const found = declared(type);
+  expect(found).toHaveLength(1);
+  const [only] = found;
+  if (only === undefined) throw new Error(`no ${type} declared`);
+  return only;
+}
+
+function appSettings(): Map<string, string> {
+  const settings = arrayAt(theOnly('Microsoft.Web/sites').properties, 'siteConfig', 'appSettings');
+  return new Map(settings.map((setting) => [stringAt(setting, 'name'), stringAt(setting, 'value')]));
+}
+
+beforeAll(() => {
+  mainTemplate = loadCompiledTemplate();
+  allResources = collectResources(mainTemplate);
+}, 180_000);
+
+describe('infra/main.bicep compiled to ARM', () => {
+  test('deploys every module as a nested template that this test can see', () => {
+    const types = new Set(allResources.map((resource) => resource.type));
+    for (const type of [
+      'Microsoft.Web/sites',
+      'Microsoft.DocumentDB/databaseAccounts',
+      'Microsoft.Storage/storageAccounts',
+      'Microsoft.KeyVault/vaults',
+      'Microsoft.Insights/components',
+    ]) {
+      expect(types).toContain(type);
+    }
+  });
+
+  describe('Cosmos DB', () => {
+    test('keeps Cosmos DB key auth disabled and requires TLS 1.2', () => {
+      const account = theOnly('Microsoft.DocumentDB/databaseAccounts').properties;
+      expect(account['disableLocalAuth']).toBe(true);
+      expect(account['minimalTlsVersion']).toBe('Tls12');
+      expect(account['disableKeyBasedMetadataWriteAccess']).toBe(true);
+    });
+
+    test('runs serverless unless a capacity mode is chosen', () => {
+      expect(valueAt(mainTemplate, 'parameters', 'cosmosCapacityMode', 'defaultValue')).toBe('serverless');
+      const capabilities = theOnly('Microsoft.DocumentDB/databaseAccounts').properties['capabilities'];
+      expect(JSON.stringify(capabilities)).toContain('EnableServerless');
+    });
+
+    test('partitions the token cache by /id with per-item TTL and indexes nothing', () => {
+      const container = objectAt(
+        theOnly('Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers').properties,
+        'resource',
+      );
+      expect(valueAt(container, 'partitionKey', 'paths')).toEqual(['/id']);
+      expect(container['defaultTtl']).toBe(-1);
+      expect(valueAt(container, 'indexingPolicy', 'includedPaths')).toEqual([]);
+      expect(valueAt(container, 'indexingPolicy', 'excludedPaths')).toEqual([{ path: '/*' }]);
+    });
+
+    test('grants the app identity the built-in Data Contributor role on the account only', () => {
+      const assignment = theOnly('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments');
+      const roleDefinitionId = resolveVariables(
+        stringAt(assignment.properties, 'roleDefinitionId'),
+        assignment.template,
+      );
+      expect(roleDefinitionId).toContain(ROLE.cosmosDataContributor);
+      const scope = stringAt(assignment.properties, 'scope');
+      expect(scope).toMatch(/^\[resourceId\('Microsoft\.DocumentDB\/databaseAccounts', [^,]+\)\]$/);
+      expect(assignment.name).toContain('guid(');
+      const principal = referencedResource(stringAt(assignment.properties, 'principalId'), assignment);
+      expect(principal?.type).toBe('Microsoft.ManagedIdentity/userAssignedIdentities');
+    });
+  });
+
+  describe('monitoring', () => {
+    test('keeps Application Insights and Log Analytics local auth disabled', () => {
+      expect(theOnly('Microsoft.Insights/components').properties['DisableLocalAuth']).toBe(true);
+      expect(
+        valueAt(
+          theOnly('Microsoft.OperationalInsights/workspaces').properties,
+          'features',
+          'disableLocalAuth',
+        ),
+      ).toBe(true);
+    });
+
+    test('sends telemetry with the identity through an Entra authentication string', () => {
+      expect(appSettings().get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toContain(
+        'Authorization=AAD;ClientId=',
+      );
+    });
+
+    describe('alerts', () => {
+      /** The log search alert whose query reads the named metric of shared/observability/names.ts. */
+      function alertOn(metric: string): { rule: ArmResource; criterion: JsonObject } {
+        const matching = declared('Microsoft.Insights/scheduledQueryRules').flatMap((rule) =>
+          arrayAt(rule.properties, 'criteria', 'allOf')
+            .filter(isObject)
+            .filter((criterion) => stringAt(criterion, 'query').includes(`name == "${metric}"`))
+            .map((criterion) => ({ rule, criterion })),
+        );
+        expect(matching).toHaveLength(1);
+        const [only] = matching;
+        if (only === undefined) throw new Error(`no alert on ${metric}`);
+        return only;
+      }
+
+      /** A literal, or the default of the module parameter the expression names. */
+      function resolved(value: unknown, rule: ArmResource): unknown {
+        const parameter =
+          typeof value === 'string' ? /^\[parameters\('([^']+)'\)\]$/.exec(value)?.[1] : undefined;
+        return parameter === undefined
+          ? value
+          : valueAt(rule.template, 'parameters', parameter, 'defaultValue');
+      }
+
+      test('alerts on any lost token cache write', () => {
+        const { rule, criterion } = alertOn(METRIC.lostWrites.name);
+        expect(rule.properties['enabled']).toBe(true);
+        expect(criterion['operator']).toBe('GreaterThan');
+        expect(resolved(criterion['threshold'], rule)).toBe(0);
+        expect(stringAt(criterion, 'query')).toContain('sum(valueSum)');
+      });
+
+      test('alerts on a degraded token cache above a threshold of operations', () => {
+        const { rule, criterion } = alertOn(METRIC.degradedOperations.name);
+        expect(rule.properties['enabled']).toBe(true);
+        expect(criterion['operator']).toBe('GreaterThanOrEqual');
+        expect(resolved(criterion['threshold'], rule)).toBeGreaterThan(0);
+      });
+
+      test('evaluates each rule over the Application Insights component, every 5 minutes over 15', () => {
+        for (const rule of declared('Microsoft.Insights/scheduledQueryRules')) {
+          expect(JSON.stringify(rule.properties['scopes'])).toContain('Microsoft.Insights/components');
+          expect(rule.properties['evaluationFrequency']).toBe('PT5M');
+          expect(rule.properties['windowSize']).toBe('PT15M');
+          expect(rule.raw['kind']).toBe('LogAlert');
+        }
+      });
+    });
+  });
+
+  describe('storage', () => {
+    test('refuses shared keys and anonymous blob access and requires TLS 1.2', () => {
+      const storage = theOnly('Microsoft.Storage/storageAccounts').properties;
+      expect(storage['allowSharedKeyAccess']).toBe(false);
+      expect(storage['minimumTlsVersion']).toBe('TLS1_2');
+      expect(storage['allowBlobPublicAccess']).toBe(false);
+      expect(storage['supportsHttpsTrafficOnly']).toBe(true);
+      for (const container of declared('Microsoft.Storage/storageAccounts/blobServices/containers')) {
+        expect(container.properties['publicAccess']).toBe('None');
+      }
+    });
+
+    test('connects the Functions host to storage with the managed identity, not a connection string', () => {
+      const settings = appSettings();
+      expect(settings.has('AzureWebJobsStorage')).toBe(false);
+      expect(settings.get('AzureWebJobsStorage__credential')).toBe('managedidentity');
+      expect(settings.get('AzureWebJobsStorage__clientId')).toBeDefined();
+      expect(settings.get('AzureWebJobsStorage__blobServiceUri')).toBeDefined();
+    });
+  });
+
+  describe('Function App', () => {
+    test('serves HTTPS only with TLS 1.2, FTP off and basic publishing credentials off', () => {
+      const site = theOnly('Microsoft.Web/sites').properties;
+      expect(site['httpsOnly']).toBe(true);
+      expect(valueAt(site, 'siteConfig', 'minTlsVersion')).toBe('1.2');
+      expect(valueAt(site, 'siteConfig', 'scmMinTlsVersion')).toBe('1.2');
+      // Flex Consumption has no FTP and rejects ftpsState; FTP is refused by the publishing policy below.
+      expect(valueAt(site, 'siteConfig', 'ftpsState')).toBeUndefined();
+      const policies = declared('Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+      expect(policies.map((policy) => /'(ftp|scm)'\)\]$/.exec(policy.name)?.[1]).sort()).toEqual([
+        'ftp',
+        'scm',
+      ]);
+      for (const policy of policies) expect(policy.properties['allow']).toBe(false);
+    });
+
+    test('runs Node 22 on Flex Consumption and deploys from blob storage with the user-assigned identity', () => {
+      const plan = theOnly('Microsoft.Web/serverfarms');
+      expect(valueAt(plan.raw, 'sku', 'name')).toBe('FC1');
+      expect(valueAt(plan.raw, 'sku', 'tier')).toBe('FlexConsumption');
+      const site = theOnly('Microsoft.Web/sites');
+      expect(valueAt(site.raw, 'identity', 'type')).toBe('UserAssigned');
+      const config = objectAt(site.properties, 'functionAppConfig');
+      expect(valueAt(config, 'runtime', 'name')).toBe('node');
+      expect(valueAt(config, 'runtime', 'version')).toBe('22');
+      expect(valueAt(config, 'deployment', 'storage', 'type')).toBe('blobContainer');
+      expect(valueAt(config, 'deployment', 'storage', 'authentication', 'type')).toBe('UserAssignedIdentity');
+      expect(site.properties['keyVaultReferenceIdentity']).toEqual(
+        valueAt(config, 'deployment', 'storage', 'authentication', 'userAssignedIdentityResourceId'),
+      );
+    });
+
+    test('rejects a wildcard CORS origin at deployment and sends no credentials', () => {
+      const site = theOnly('Microsoft.Web/sites');
+      const cors = objectAt(site.properties, 'siteConfig', 'cors');
+      expect(cors['supportCredentials']).toBe(false);
+      const allowedOrigins = stringAt(cors, 'allowedOrigins');
+      const variable = /^\[variables\('([^']+)'\)\]$/.exec(allowedOrigins)?.[1];
+      expect(variable).toBeDefined();
+      const copies = arrayAt(site.template, 'variables', 'copy');
+      const guard = copies.find((copy) => valueAt(copy, 'name') === variable);
+      const input = stringAt(guard, 'input');
+      // Every origin passes through: if(contains(origin, '*'), fail(...), ...).
+      expect(input).toMatch(
+        /^\[if\(contains\(parameters\('spaOrigins'\)\[copyIndex\('[^']+'\)\], '\*'\), fail\(/,
+      );
+      const defaultOrigins = valueAt(mainTemplate, 'parameters', 'spaOrigins', 'defaultValue');
+      expect(defaultOrigins).toEqual([]);
+    });
+
+    test('gives the app every setting its configuration reads, the key ring only as a Key Vault reference', () => {
+      const settings = appSettings();
+      expect([...settings.keys()].sort()).toEqual(
+        [
+          'API_APP_ID_URI',
+          'API_CLIENT_ID',
+          'API_SCOPE',
+          'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+          'APPLICATIONINSIGHTS_CONNECTION_STRING',
+          'AzureWebJobsStorage__blobServiceUri',
+          'AzureWebJobsStorage__clientId',
+          'AzureWebJobsStorage__credential',
+          'COSMOS_CONTAINER',
+          'COSMOS_DATABASE',
+          'COSMOS_ENDPOINT',
+          'ENTRA_AUTHORITY_HOST',
+          'ENTRA_TENANT_ID',
+          'GRAPH_BASE_URL',
+          'GRAPH_SCOPES',
+          'MANAGED_IDENTITY_CLIENT_ID',
+          'OBO_CLIENT_CREDENTIAL',
+          'TOKEN_CACHE_KEYS',
+        ].sort(),
+      );
+      expect(settings.get('OBO_CLIENT_CREDENTIAL')).toBe('managed-identity');
+      expect(settings.get('TOKEN_CACHE_KEYS')).toMatch(
+        /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}secrets\/\{1\}\)'/,
+      );
+    });
+  });
+
+  describe('Key Vault', () => {
+    test('keeps the key ring in an RBAC-only vault with soft delete and purge protection', () => {
+      const vault = theOnly('Microsoft.KeyVault/vaults').properties;
+      expect(vault['enableRbacAuthorization']).toBe(true);
+      expect(vault['enableSoftDelete']).toBe(true);
+      expect(vault['enablePurgeProtection']).toBe(true);
+      expect(vault['accessPolicies']).toBeUndefined();
+    });
+
+    test('writes the key ring only from a secure parameter', () => {
+      const secret = theOnly('Microsoft.KeyVault/vaults/secrets');
+      const parameter = /^\[parameters\('([^']+)'\)\]$/.exec(stringAt(secret.properties, 'value'))?.[1];
+      expect(parameter).toBeDefined();
+      expect(valueAt(secret.template, 'parameters', parameter ?? '', 'type')).toBe('securestring');
+      expect(valueAt(mainTemplate, 'parameters', 'tokenCacheKeys', 'type')).toBe('securestring');
+      expect(valueAt(mainTemplate, 'parameters', 'tokenCacheKeys', 'defaultValue')).toBe('');
+    });
+  });
+
+  describe('role assignments', () => {
+    const expectedScopes: Record<string, string> = {
+      [ROLE.storageBlobDataOwner]: 'Microsoft.Storage/storageAccounts',
+      [ROLE.keyVaultSecretsUser]: 'Microsoft.KeyVault/vaults',
+      [ROLE.monitoringMetricsPublisher]: 'Microsoft.Insights/components',
+    };
+
+    test('grants only blob data owner, secrets user and metrics publisher, each on its own resource', () => {
+      const assignments = declared('Microsoft.Authorization/roleAssignments');
+      const roles = assignments.map((assignment) => {
+        const roleDefinitionId = resolveVariables(
+          stringAt(assignment.properties, 'roleDefinitionId'),
+          assignment.template,
+        );
+        const role = Object.keys(expectedScopes).find((id) => roleDefinitionId.includes(id));
+        expect(role).toBeDefined();
+        const scope = assignment.scope ?? '';
+        expect(scope).toMatch(
+          new RegExp(
+            `^\\[resourceId\\('${(expectedScopes[role ?? ''] ?? '').replace('/', '\\/')}', [^,]+\\)\\]$`,
+          ),
+        );
+        return role;
+      });
+      expect(roles.sort()).toEqual(Object.keys(expectedScopes).sort());
+    });
+
+    test('assigns every role to the app identity as a service principal under a guid() name', () => {
+      for (const assignment of declared('Microsoft.Authorization/roleAssignments')) {
+        expect(assignment.properties['principalType']).toBe('ServicePrincipal');
+        expect(assignment.name).toMatch(/^\[guid\(/);
+        const principal = referencedResource(stringAt(assignment.properties, 'principalId'), assignment);
+        expect(principal?.type).toBe('Microsoft.ManagedIdentity/userAssignedIdentities');
+      }
+    });
+  });
+
+  describe('outputs', () => {
+    test('exposes no secret in any output', () => {
+      for (const template of collectTemplates(mainTemplate)) {
+        const outputs = isObject(template['outputs']) ? template['outputs'] : {};
+        for (const [name, output] of Object.entries(outputs)) {
+          expect(valueAt(output, 'type')).not.toMatch(/^secure/i);
+          expect(JSON.stringify(valueAt(output, 'value'))).not.toMatch(
+            /\blist[A-Za-z]*\(|tokenCacheKeys'\)|ConnectionString/,
+          );
+          expect(name).not.toBe('TOKEN_CACHE_KEYS');
+        }
+      }
+    });
+
+    test('names outputs after the settings azd and the app read', () => {
+      const outputs = Object.keys(objectAt(mainTemplate, 'outputs'));
+      for (const name of [
+        'AZURE_LOCATION',
+        'AZURE_TENANT_ID',
+        'AZURE_RESOURCE_GROUP',
+        'SERVICE_API_NAME',
+        'MANAGED_IDENTITY_CLIENT_ID',
+        'MANAGED_IDENTITY_PRINCIPAL_ID',
+        'ENTRA_AUTHORITY_HOST',
+        'ENTRA_TENANT_ID',
+        'API_CLIENT_ID',
+        'API_APP_ID_URI',
+        'API_SCOPE',
+        'GRAPH_BASE_URL',
+        'GRAPH_SCOPES',
+        'COSMOS_ENDPOINT',
+        'COSMOS_DATABASE',
+        'COSMOS_CONTAINER',
+      ]) {
+        expect(outputs).toContain(name);
+      }
+    });
+  });
+});
