@@ -8,6 +8,7 @@ import type { AppConfig } from './config.js';
 import { GraphClient } from './graph/graphClient.js';
 import { GraphTokenService } from './obo/graphTokens.js';
 import { createOboClient } from './obo/oboClient.js';
+import { noObservability, type Observability } from './observability/observability.js';
 
 /** Everything a request needs, built once per Functions instance. */
 export interface Services {
@@ -16,6 +17,8 @@ export interface Services {
   tokenCache: TokenCache;
   graphTokens: GraphTokenService;
   graph: GraphClient;
+  /** The instance's tracer and metrics (shared/observability): requests add their spans and counts. */
+  observability: Observability;
 }
 
 export interface ServiceDependencies {
@@ -26,6 +29,8 @@ export interface ServiceDependencies {
   sleep?: (ms: number) => Promise<void>;
   /** Overrides the Cosmos DB adapter (tests of the cache's own logic). */
   store?: TokenCacheStore;
+  /** Where spans and metrics go (default: nowhere); the composition root starts it from the settings. */
+  observability?: Observability;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,6 +71,7 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
       now,
       sleep: sleepImpl,
     }),
+    observability: deps.observability ?? noObservability(),
   };
 }
 

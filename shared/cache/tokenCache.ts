@@ -3,9 +3,10 @@ import { LRUCache } from 'lru-cache';
 import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
+import { describeCause } from '../observability/causes.js';
 import { conflictBackoffMs } from '../retry.js';
 import type { CacheOutcome, RequestTelemetry } from '../telemetry.js';
-import { statusOf, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
+import type { StoredDocument, TokenCacheStore } from './cosmosStore.js';
 import { mergeEntry, RENEWAL_OFFSET_SECONDS, withHygiene } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
 import { latestAccessTokenExpiry, usableAccessTokenExpiry, withoutRefreshTokens } from './msalCache.js';
@@ -95,13 +96,13 @@ export class TokenCache {
       startedAt,
     };
     if (startedAt < this.cosmosBrokenUntil) {
-      telemetry.set('cosmosDegraded', true);
+      telemetry.degraded('read', 'breaker-open');
       return withoutL2;
     }
 
     let stored: StoredDocument;
     try {
-      stored = await this.options.store.read(caller.accountId);
+      stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
     } catch (error) {
       this.degrade(telemetry, 'read', error);
       return withoutL2;
@@ -110,9 +111,8 @@ export class TokenCache {
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
     if (stored.etag !== undefined && stored.document === undefined) {
       telemetry.set('cacheDocumentUnreadable', true);
-      telemetry.warn('token cache document unreadable; treating as a miss and overwriting it', {
-        accountId: caller.accountId,
-      });
+      // The request id on the warning finds the caller's request; the document id (oid.tid) stays out of logs.
+      telemetry.warn('token cache document unreadable; treating as a miss and overwriting it');
     }
 
     const entry = stored.document?.entries[assertionHash];
@@ -166,7 +166,9 @@ export class TokenCache {
           this.options.now() / 1000,
           this.options.maxEntriesPerDocument,
         );
-        const outcome = await this.options.store.write(next, base.etag);
+        const outcome = await telemetry.calls.cosmos('write', () =>
+          this.options.store.write(next, base.etag),
+        );
         telemetry.add('cosmosWrites', 1);
         telemetry.add('cosmosRequestCharge', outcome.requestCharge);
         if (outcome.written) return;
@@ -175,17 +177,14 @@ export class TokenCache {
         if (attempt >= this.options.writeRetries) break;
         telemetry.add('conflictRetries', 1);
         await this.options.sleep(conflictBackoffMs(attempt, this.options.random));
-        base = await this.options.store.read(caller.accountId);
+        base = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
         telemetry.add('cosmosReads', 1);
         telemetry.add('cosmosRequestCharge', base.requestCharge);
       }
       telemetry.set('cacheWriteLost', true);
       telemetry.warn(
         'token cache write gave up after conflicting writers; the token stays cached in this instance only',
-        {
-          accountId: caller.accountId,
-          retries: this.options.writeRetries,
-        },
+        { retries: this.options.writeRetries },
       );
     } catch (error) {
       this.degrade(telemetry, 'write', error);
@@ -200,7 +199,7 @@ export class TokenCache {
     this.l1?.delete(l1Key(caller.accountId, assertionHash));
     if (this.options.now() < this.cosmosBrokenUntil) return;
     try {
-      const stored = await this.options.store.read(caller.accountId);
+      const stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
       telemetry.add('cosmosReads', 1);
       const entries = { ...stored.document?.entries };
       if (stored.etag === undefined || entries[assertionHash] === undefined) return;
@@ -211,7 +210,9 @@ export class TokenCache {
         this.options.now() / 1000,
         this.options.maxEntriesPerDocument,
       );
-      const outcome = await this.options.store.write(document, stored.etag);
+      const outcome = await telemetry.calls.cosmos('write', () =>
+        this.options.store.write(document, stored.etag),
+      );
       telemetry.add('cosmosWrites', 1);
       telemetry.add('cosmosRequestCharge', stored.requestCharge + outcome.requestCharge);
     } catch (error) {
@@ -229,7 +230,9 @@ export class TokenCache {
       }
     }
     try {
-      const { requestCharge } = await this.options.store.remove(caller.accountId);
+      const { requestCharge } = await telemetry.calls.cosmos('delete', () =>
+        this.options.store.remove(caller.accountId),
+      );
       telemetry.add('cosmosRequestCharge', requestCharge);
     } catch (error) {
       // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
@@ -242,10 +245,10 @@ export class TokenCache {
 
   private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown): void {
     this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
-    telemetry.set('cosmosDegraded', true);
+    telemetry.degraded(operation, 'failure');
+    // Cosmos DB's ErrorResponse is a plain Error: its status, substatus and code say what failed.
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
-      error: error instanceof Error ? error.name : typeof error,
-      status: statusOf(error),
+      cause: describeCause(error),
     });
   }
 }

@@ -27,10 +27,12 @@ export class GraphClient {
       const attemptStarted = performance.now();
       let response: Response;
       try {
-        response = await this.options.fetch(url, {
-          headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
+        response = await telemetry.calls.graph(path, attempt, () =>
+          this.options.fetch(url, {
+            headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
+            signal: AbortSignal.timeout(this.options.timeoutMs),
+          }),
+        );
       } catch (error) {
         telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
         throw new ApiError('ERR_GRAPH_UNAVAILABLE', 'Microsoft Graph could not be reached.', {
@@ -53,6 +55,7 @@ export class GraphClient {
       const upstreamCode = await graphErrorCode(response);
       if (delay === undefined)
         throw graphError(response.status, upstreamCode, retryAfter, this.options.now());
+      telemetry.calls.metrics.graphRetry(response.status);
       await this.options.sleep(delay);
     }
   }

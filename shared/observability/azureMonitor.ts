@@ -4,7 +4,7 @@
  * and the Functions instrumentation, which tells the host that this worker sends its own logs and forwards
  * every context.log line as an OpenTelemetry log record. Imported only when a connection string is set.
  */
-import type * as AzureFunctions from '@azure/functions';
+import type AzureFunctions from '@azure/functions';
 import functionsInstrumentation from '@azure/functions-opentelemetry-instrumentation';
 import { ManagedIdentityCredential } from '@azure/identity';
 import {

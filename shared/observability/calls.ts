@@ -3,7 +3,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { describeCause } from './causes.js';
 import type { AppMetrics, CosmosOperation } from './metrics.js';
 import { ATTRIBUTE, SPAN } from './names.js';
-import type { RequestTrace } from './observability.js';
+import { noObservability, RequestTrace } from './observability.js';
 
 /**
  * The spans and metrics of one request's outgoing calls, in one place so every call site records the same
@@ -81,6 +81,12 @@ export class RequestCalls {
       return result;
     });
   }
+}
+
+/** Calls that record nothing: for a request outside a handler (benchmarks, tests of one piece). */
+export function untracedCalls(): RequestCalls {
+  const none = noObservability();
+  return new RequestCalls(new RequestTrace(none.tracer, {}, undefined), none.metrics);
 }
 
 export function entraOperationOf(url: string): 'token' | 'metadata' | 'other' {

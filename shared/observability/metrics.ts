@@ -41,8 +41,8 @@ export class AppMetrics {
     if (requestUnits > 0) this.cosmosRequestUnits.add(requestUnits, { [ATTRIBUTE.dbOperation]: operation });
   }
 
-  conflictRetry(): void {
-    this.conflictRetries.add(1);
+  conflictRetry(retries = 1): void {
+    this.conflictRetries.add(retries);
   }
 
   lostWrite(): void {

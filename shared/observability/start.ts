@@ -1,4 +1,4 @@
-import type * as AzureFunctions from '@azure/functions';
+import type AzureFunctions from '@azure/functions';
 
 import { noObservability, type Observability } from './observability.js';
 import type { TelemetrySettings } from './settings.js';
