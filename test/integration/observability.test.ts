@@ -2,8 +2,11 @@
 // over HTTPS), its spans and metrics kept by an in-memory exporter, every secret it handled recorded at the
 // fetch it was given, so the test can say that none of them reached an attribute or a log line.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-import { beforeEach, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
@@ -15,6 +18,7 @@ import { type InMemoryObservability, inMemoryObservability } from '../../shared/
 import { ATTRIBUTE, METRIC, SPAN } from '../../shared/observability/names.js';
 import { createServices } from '../../shared/runtime.js';
 import { injectFault, resetEmulators, sandbox, type UserToken, userToken } from '../sandbox.js';
+import { requestLogs, startHosts, type TestHost } from './hosts.js';
 
 /** The Functions host's span for the invocation (W3C traceparent), as the worker receives it. */
 const HOST_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -273,5 +277,61 @@ describe('telemetry of failures', () => {
       .map((line): unknown => JSON.parse(line))
       .find((line) => isRecord(line) && line.message === 'upstream failure');
     expect(failure).toMatchObject({ code: 'ERR_GRAPH_UNAVAILABLE', traceId: HOST_TRACE_ID });
+  });
+});
+
+describe('the local host', () => {
+  let host: TestHost;
+  const telemetryFile = join(mkdtempSync(join(tmpdir(), 'obo-telemetry-')), 'telemetry.jsonl');
+
+  beforeAll(async () => {
+    [host] = (await startHosts(1, { TELEMETRY_EXPORT: 'file', TELEMETRY_FILE: telemetryFile })) as [TestHost];
+  });
+  afterAll(async () => {
+    await host.stop();
+  });
+
+  test('stamps every line of a request with the time and the request id', async () => {
+    const user = await userToken('otel-host');
+    expect(
+      (await fetch(`${host.url}/api/me`, { headers: { Authorization: `Bearer ${user.accessToken}` } }))
+        .status,
+    ).toBe(200);
+    const line = requestLogs(host).at(-1);
+    const requestId = line?.requestId;
+    expect(typeof requestId).toBe('string');
+    const written = host.lines.filter((text) => text.includes(String(requestId)));
+    expect(written.length).toBeGreaterThanOrEqual(1);
+    for (const text of written)
+      expect(text).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\w+\] [0-9a-f-]{36} /);
+  });
+
+  test('logs the 404 and 405 it answers itself', async () => {
+    expect((await fetch(`${host.url}/api/nowhere?token=abc`)).status).toBe(404);
+    expect((await fetch(`${host.url}/api/me`, { method: 'PUT' })).status).toBe(405);
+    const [notFound, notAllowed] = requestLogs(host).slice(-2);
+    expect(notFound).toMatchObject({
+      status: 404,
+      code: 'ERR_NOT_FOUND',
+      method: 'GET',
+      path: '/api/nowhere',
+    });
+    expect(notAllowed).toMatchObject({ status: 405, code: 'ERR_METHOD_NOT_ALLOWED', method: 'PUT' });
+    expect(typeof notFound?.requestId).toBe('string');
+    expect(JSON.stringify(notFound)).not.toContain('token=abc');
+  });
+
+  test('writes the spans to the file TELEMETRY_FILE names', async () => {
+    const user = await userToken('otel-host-file');
+    await fetch(`${host.url}/api/me`, { headers: { Authorization: `Bearer ${user.accessToken}` } });
+    const spans = readFileSync(telemetryFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((text): unknown => JSON.parse(text))
+      .filter((entry) => isRecord(entry) && entry.telemetry === 'span');
+    expect(spans).toContainEqual(
+      expect.objectContaining({ name: SPAN.request, kind: 'SERVER', status: 'UNSET' }),
+    );
+    expect(spans).toContainEqual(expect.objectContaining({ name: SPAN.graph, kind: 'CLIENT' }));
   });
 });
