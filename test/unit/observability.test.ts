@@ -233,6 +233,8 @@ describe('local export', () => {
 
 describe('Azure Monitor', () => {
   test('with a connection string, spans are recorded for the Azure Monitor exporter, authenticated by the managed identity', async () => {
+    // The exporter's own usage reports (statsbeat) would start timers that outlive the test.
+    process.env.APPLICATION_INSIGHTS_NO_STATSBEAT = 'true';
     const observability = await startObservability(
       readTelemetrySettings({
         APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION_STRING,
@@ -246,6 +248,7 @@ describe('Azure Monitor', () => {
     expect(request.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     request.end(200, undefined);
     // Not flushed: nothing is sent from a test (the exporter would need the managed identity's token).
+    delete process.env.APPLICATION_INSIGHTS_NO_STATSBEAT;
   });
 });
 
