@@ -5,7 +5,7 @@
 // The module object itself, which the Functions OpenTelemetry instrumentation patches (see shared/http/azureFunctions.ts).
 import azureFunctions from '@azure/functions';
 
-import { loadConfig } from '../shared/config.js';
+import { describeConfig, loadConfig } from '../shared/config.js';
 import { noObservability, type Observability } from '../shared/observability/observability.js';
 import { readTelemetrySettings } from '../shared/observability/settings.js';
 import { startObservability } from '../shared/observability/start.js';
@@ -27,11 +27,17 @@ export const instanceServices = lazyServices(async () =>
   createServices(loadConfig(process.env), { observability: await instanceObservability }),
 );
 
-/** Starts building the services at load time; a configuration error is logged, naming the setting. */
+/**
+ * Starts building the services at load time. The configuration summary (no secrets) is logged for the
+ * operator, never answered to anonymous callers; a configuration error is logged, naming the setting.
+ */
 export function warmUp(): void {
-  instanceServices().catch((error: unknown) => {
-    console.error(
-      `obo-graph-api cannot serve requests: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  });
+  instanceServices().then(
+    ({ config }) => console.info(JSON.stringify({ event: 'configuration', ...describeConfig(config) })),
+    (error: unknown) => {
+      console.error(
+        `obo-graph-api cannot serve requests: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    },
+  );
 }
