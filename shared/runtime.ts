@@ -10,6 +10,7 @@ import { scopesFor } from './downstream/operations.js';
 import { GraphClient } from './graph/graphClient.js';
 import { GraphTokenService } from './obo/graphTokens.js';
 import { createOboClient } from './obo/oboClient.js';
+import { noObservability, type Observability } from './observability/observability.js';
 
 /** Everything a request needs, built once per Functions instance. */
 export interface Services {
@@ -20,6 +21,8 @@ export interface Services {
   graph: GraphClient;
   /** What the downstream operations (shared/downstream) run with. */
   downstream: DownstreamDependencies;
+  /** The instance's tracer and metrics (shared/observability): requests add their spans and counts. */
+  observability: Observability;
 }
 
 export interface ServiceDependencies {
@@ -30,6 +33,8 @@ export interface ServiceDependencies {
   sleep?: (ms: number) => Promise<void>;
   /** Overrides the Cosmos DB adapter (tests of the cache's own logic). */
   store?: TokenCacheStore;
+  /** Where spans and metrics go (default: nowhere); the composition root starts it from the settings. */
+  observability?: Observability;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -79,6 +84,7 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
       apiClientId: config.api.clientId,
       now,
     },
+    observability: deps.observability ?? noObservability(),
   };
 }
 

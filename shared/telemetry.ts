@@ -3,7 +3,10 @@
  * alerts on (write conflicts, lost writes, unreadable documents, degraded Cosmos DB) is a field of it.
  */
 
-export type CacheOutcome = 'l1-hit' | 'l2-hit' | 'miss' | 'coalesced';
+import { type RequestCalls, untracedCalls } from './observability/calls.js';
+import type { CacheLookupOutcome, DegradedReason } from './observability/metrics.js';
+
+export type CacheOutcome = CacheLookupOutcome;
 
 export interface RequestFields {
   cache?: CacheOutcome;
@@ -34,14 +37,29 @@ export interface Logger {
   warn(message: string, fields?: Record<string, unknown>): void;
 }
 
-/** Collects what one request did; the HTTP edge writes it out once. */
+/**
+ * Collects what one request did; the HTTP edge writes it out once. The same events feed the instance's
+ * OpenTelemetry metrics, and `calls` makes the request's Entra, Cosmos DB and Graph calls child spans, so the
+ * log line, the metrics and the trace always agree.
+ */
 export class RequestTelemetry {
   readonly fields: RequestFields = {};
 
-  constructor(readonly logger: Logger) {}
+  constructor(
+    readonly logger: Logger,
+    readonly calls: RequestCalls = untracedCalls(),
+  ) {}
 
   set<K extends keyof RequestFields>(key: K, value: RequestFields[K]): void {
     this.fields[key] = value;
+    if (key === 'cache' && value !== undefined) this.calls.metrics.cacheLookup(value as CacheOutcome);
+    if (key === 'cacheWriteLost' && value === true) this.calls.metrics.lostWrite();
+  }
+
+  /** A cache operation went on without Cosmos DB: because it failed, or because the breaker skipped it. */
+  degraded(operation: 'read' | 'write', reason: DegradedReason): void {
+    this.set('cosmosDegraded', true);
+    this.calls.metrics.degraded(operation, reason);
   }
 
   add(
@@ -57,6 +75,7 @@ export class RequestTelemetry {
     by: number,
   ): void {
     this.fields[key] = (this.fields[key] ?? 0) + by;
+    if (key === 'conflictRetries') this.calls.metrics.conflictRetry(by);
   }
 
   warn(message: string, fields?: Record<string, unknown>): void {

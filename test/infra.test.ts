@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, test } from '@jest/globals';
 
 import { isRecord } from '../shared/narrow.js';
+import { METRIC } from '../shared/observability/names.js';
 import { absoluteScope, Deployment, fakeGuid, GUID_PATTERN, type Json, str } from './arm.js';
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -465,6 +466,55 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       expect(appSettings().get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toContain(
         'Authorization=AAD;ClientId=',
       );
+    });
+
+    describe('alerts', () => {
+      /** The log search alert whose query reads the named metric of shared/observability/names.ts. */
+      function alertOn(metric: string): { rule: ArmResource; criterion: JsonObject } {
+        const matching = declared('Microsoft.Insights/scheduledQueryRules').flatMap((rule) =>
+          arrayAt(rule.properties, 'criteria', 'allOf')
+            .filter(isObject)
+            .filter((criterion) => stringAt(criterion, 'query').includes(`name == "${metric}"`))
+            .map((criterion) => ({ rule, criterion })),
+        );
+        expect(matching).toHaveLength(1);
+        const [only] = matching;
+        if (only === undefined) throw new Error(`no alert on ${metric}`);
+        return only;
+      }
+
+      /** A literal, or the default of the module parameter the expression names. */
+      function resolved(value: unknown, rule: ArmResource): unknown {
+        const parameter =
+          typeof value === 'string' ? /^\[parameters\('([^']+)'\)\]$/.exec(value)?.[1] : undefined;
+        return parameter === undefined
+          ? value
+          : valueAt(rule.template, 'parameters', parameter, 'defaultValue');
+      }
+
+      test('alerts on any lost token cache write', () => {
+        const { rule, criterion } = alertOn(METRIC.lostWrites.name);
+        expect(rule.properties['enabled']).toBe(true);
+        expect(criterion['operator']).toBe('GreaterThan');
+        expect(resolved(criterion['threshold'], rule)).toBe(0);
+        expect(stringAt(criterion, 'query')).toContain('sum(valueSum)');
+      });
+
+      test('alerts on a degraded token cache above a threshold of operations', () => {
+        const { rule, criterion } = alertOn(METRIC.degradedOperations.name);
+        expect(rule.properties['enabled']).toBe(true);
+        expect(criterion['operator']).toBe('GreaterThanOrEqual');
+        expect(resolved(criterion['threshold'], rule)).toBeGreaterThan(0);
+      });
+
+      test('evaluates each rule over the Application Insights component, every 5 minutes over 15', () => {
+        for (const rule of declared('Microsoft.Insights/scheduledQueryRules')) {
+          expect(JSON.stringify(rule.properties['scopes'])).toContain('Microsoft.Insights/components');
+          expect(rule.properties['evaluationFrequency']).toBe('PT5M');
+          expect(rule.properties['windowSize']).toBe('PT15M');
+          expect(rule.raw['kind']).toBe('LogAlert');
+        }
+      });
     });
   });
 

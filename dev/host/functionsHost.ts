@@ -67,7 +67,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       return;
     }
     serve(routes, req, res, log, cors).catch((error: unknown) => {
-      log(`local host: failed to answer: ${error instanceof Error ? error.name : typeof error}`);
+      log(
+        hostLine(
+          'error',
+          '-',
+          `local host: failed to answer: ${error instanceof Error ? error.name : typeof error}`,
+        ),
+      );
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
@@ -118,7 +124,9 @@ async function serve(
   try {
     url = new URL(req.url ?? '/', 'http://127.0.0.1');
   } catch {
-    await writeResponse(res, cors, hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.'));
+    const answer = hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.');
+    logHostAnswer(log, req.method ?? 'GET', undefined, answer);
+    await writeResponse(res, cors, answer);
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
@@ -127,15 +135,14 @@ async function serve(
   const match = matches.find((m) => m.route.definition.methods.some((allowed) => allowed === method));
   if (match === undefined) {
     const allowed = [...new Set(matches.flatMap((m) => m.route.definition.methods))];
-    await writeResponse(
-      res,
-      cors,
+    const answer =
       matches.length > 0
         ? hostProblem(405, 'ERR_METHOD_NOT_ALLOWED', `${method} is not allowed here.`, {
             Allow: allowed.join(', '),
           })
-        : hostProblem(404, 'ERR_NOT_FOUND', 'No function serves this route.'),
-    );
+        : hostProblem(404, 'ERR_NOT_FOUND', 'No function serves this route.');
+    logHostAnswer(log, method, url.pathname, answer);
+    await writeResponse(res, cors, answer);
     return;
   }
 
@@ -144,11 +151,9 @@ async function serve(
     body = await readBody(req);
   } catch (error) {
     if (!(error instanceof BodyTooLargeError)) throw error;
-    await writeResponse(res, cors, {
-      status: 413,
-      headers: { 'Content-Type': 'text/plain' },
-      body: 'request body too large',
-    });
+    const answer = { status: 413, headers: { 'Content-Type': 'text/plain' }, body: 'request body too large' };
+    logHostAnswer(log, method, url.pathname, answer);
+    await writeResponse(res, cors, answer);
     return;
   }
   const request = new HttpRequest({
@@ -159,10 +164,12 @@ async function serve(
     params: match.params,
     ...(body.length > 0 ? { body: { bytes: body } } : {}),
   });
+  const invocationId = randomUUID();
   const context = new InvocationContext({
-    invocationId: randomUUID(),
+    invocationId,
     functionName: match.route.name,
-    logHandler: (level, ...args) => log(`[${level}] ${args.map(String).join(' ')}`),
+    // As the Functions host stamps each log with its time and invocation: every line says when and which request.
+    logHandler: (level, ...args) => log(hostLine(level, invocationId, args.map(String).join(' '))),
   });
   const result = await match.route.definition.handler(request, context);
   await writeResponse(res, cors, result);
@@ -210,6 +217,34 @@ async function writeResponse(
   });
   res.writeHead(response.status, applyCors(headers, cors));
   res.end(payload);
+}
+
+function hostLine(level: string, requestId: string, message: string): string {
+  return `${new Date().toISOString()} [${level}] ${requestId} ${message}`;
+}
+
+/**
+ * A request no function served (404, 405, 413) gets its own request line, as the Functions host logs one:
+ * the path without its query (a query could carry anything), never headers.
+ */
+function logHostAnswer(
+  log: (line: string) => void,
+  method: string,
+  path: string | undefined,
+  answer: HttpResponseInit,
+): void {
+  const requestId = randomUUID();
+  const body: unknown = answer.jsonBody;
+  const line = {
+    event: 'request',
+    requestId,
+    function: null,
+    method,
+    path: path?.slice(0, 200),
+    status: answer.status,
+    code: isRecord(body) && typeof body.code === 'string' ? body.code : undefined,
+  };
+  log(hostLine('information', requestId, JSON.stringify(line)));
 }
 
 /** The host's own answers (no function ran), in the API's problem+json shape. */

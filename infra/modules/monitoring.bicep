@@ -72,3 +72,12 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 @description('Name of the Application Insights component.')
 output applicationInsightsName string = applicationInsights.name
+
+// Alerts on the app's OpenTelemetry metrics: lost token cache writes and a degraded cache.
+module alerts 'alerts.bicep' = {
+  params: {
+    applicationInsightsName: applicationInsights.name
+    location: location
+    tags: tags
+  }
+}

@@ -5,9 +5,10 @@ import { LRUCache } from 'lru-cache';
 import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
+import { describeCause } from '../observability/causes.js';
 import { conflictBackoffMs } from '../retry.js';
 import type { RequestTelemetry } from '../telemetry.js';
-import { classifyCosmosFailure, statusOf, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
+import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import {
   type CacheDocument,
   erasedSince,
@@ -151,7 +152,7 @@ export class TokenCache {
       scopes,
     };
     if (startedAt < this.cosmosBrokenUntil) {
-      telemetry.set('cosmosDegraded', true);
+      telemetry.degraded('read', 'breaker-open');
       telemetry.set('cosmosFailure', 'breaker-open');
       // Nobody can erase while Cosmos DB is down (an erase fails with 503), so L1 is still right.
       return l1Token !== undefined ? { outcome: 'l1-hit', accessToken: l1Token.accessToken } : withoutL2;
@@ -159,7 +160,7 @@ export class TokenCache {
 
     let stored: StoredDocument;
     try {
-      stored = await this.options.store.read(caller.accountId);
+      stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
     } catch (error) {
       this.degrade(telemetry, 'read', error);
       return l1Token !== undefined ? { outcome: 'l1-hit', accessToken: l1Token.accessToken } : withoutL2;
@@ -279,7 +280,9 @@ export class TokenCache {
         telemetry.add('cosmosWrites', 1);
         let outcome;
         try {
-          outcome = await this.options.store.write(document, base.etag);
+          outcome = await telemetry.calls.cosmos('write', () =>
+            this.options.store.write(document, base.etag),
+          );
         } catch (error) {
           // Too large for Cosmos DB: keep only this entry (the others' clients exchange again), once.
           if (!pruned && classifyCosmosFailure(error) === 'too-large') {
@@ -308,7 +311,7 @@ export class TokenCache {
         if (attempt >= this.options.writeRetries) break;
         telemetry.add('conflictRetries', 1);
         await this.options.sleep(conflictBackoffMs(attempt, this.options.random));
-        base = await this.options.store.read(caller.accountId);
+        base = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
         telemetry.add('cosmosReads', 1);
         telemetry.add('cosmosRequestCharge', base.requestCharge);
       }
@@ -339,7 +342,7 @@ export class TokenCache {
       return;
     }
     try {
-      const stored = await this.options.store.read(caller.accountId);
+      const stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
       telemetry.add('cosmosReads', 1);
       telemetry.add('cosmosRequestCharge', stored.requestCharge);
       const entries = { ...stored.document?.entries };
@@ -353,7 +356,9 @@ export class TokenCache {
         stored.document?.erasure,
       );
       // A conflict means another writer changed the document; its entry for this token is as stale as ours.
-      const outcome = await this.options.store.write(document, stored.etag);
+      const outcome = await telemetry.calls.cosmos('write', () =>
+        this.options.store.write(document, stored.etag),
+      );
       telemetry.add('cosmosWrites', 1);
       telemetry.add('cosmosRequestCharge', outcome.requestCharge);
     } catch (error) {
@@ -369,7 +374,9 @@ export class TokenCache {
     this.markErasedHere(caller.accountId);
     const erasure = { id: this.newEraseId(), at: this.options.now() };
     try {
-      const { requestCharge } = await this.options.store.erase(tombstone(caller.accountId, erasure));
+      const { requestCharge } = await telemetry.calls.cosmos('delete', () =>
+        this.options.store.erase(tombstone(caller.accountId, erasure)),
+      );
       telemetry.add('cosmosWrites', 1);
       telemetry.add('cosmosRequestCharge', requestCharge);
     } catch (error) {
@@ -443,12 +450,12 @@ export class TokenCache {
   private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown) {
     const failure = classifyCosmosFailure(error);
     if (failure === 'unavailable') this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
-    telemetry.set('cosmosDegraded', true);
+    telemetry.degraded(operation, 'failure');
     telemetry.set('cosmosFailure', failure);
+    // Cosmos DB's ErrorResponse is a plain Error: its status, substatus and code say what failed.
     telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
       failure,
-      error: error instanceof Error ? error.name : typeof error,
-      status: statusOf(error),
+      cause: describeCause(error),
     });
     return failure;
   }

@@ -28,10 +28,12 @@ export class GraphClient {
       const attemptStarted = performance.now();
       let response: Response;
       try {
-        response = await this.options.fetch(url, {
-          headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
+        response = await telemetry.calls.graph(path, attempt, () =>
+          this.options.fetch(url, {
+            headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
+            signal: AbortSignal.timeout(this.options.timeoutMs),
+          }),
+        );
       } catch (error) {
         telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
         throw new ApiError('ERR_GRAPH_UNAVAILABLE', 'Microsoft Graph could not be reached.', {
@@ -57,6 +59,7 @@ export class GraphClient {
           response.status === 401 ? claimsFromChallenge(response.headers.get('www-authenticate')) : undefined;
         throw graphError(response.status, upstreamCode, retryAfter, this.options.now(), claims);
       }
+      telemetry.calls.metrics.graphRetry(response.status);
       await this.options.sleep(delay);
     }
   }

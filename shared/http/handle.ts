@@ -2,6 +2,10 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { ApiError, ConfigError } from '../errors.js';
 import { isRecord } from '../narrow.js';
+import { RequestCalls } from '../observability/calls.js';
+import { describeCause } from '../observability/causes.js';
+import { ATTRIBUTE } from '../observability/names.js';
+import { RequestTrace } from '../observability/observability.js';
 import { problemResponse } from '../problem.js';
 import type { Services, ServicesProvider } from '../runtime.js';
 import { RequestTelemetry } from '../telemetry.js';
@@ -22,33 +26,55 @@ export async function handle(
   run: (services: Services, telemetry: RequestTelemetry) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
   const started = performance.now();
-  const telemetry = new RequestTelemetry({
-    warn: (message, fields) => context.warn(JSON.stringify({ message, ...fields })),
-  });
+  // The invocation id is the request's id: on every line it writes, and in Application Insights' InvocationId.
+  const requestId = context.invocationId;
+  let trace: RequestTrace | undefined;
+  const logger = {
+    warn: (message: string, fields?: Record<string, unknown>) =>
+      context.warn(JSON.stringify({ message, requestId, traceId: trace?.traceId, ...fields })),
+  };
+  let telemetry = new RequestTelemetry(logger);
   let response: HttpResponseInit;
   let realm = 'api';
   try {
     const built = await services();
     realm = built.config.api.appIdUri;
-    response = await run(built, telemetry);
+    const requestTrace = new RequestTrace(
+      built.observability.tracer,
+      { [ATTRIBUTE.functionName]: context.functionName, [ATTRIBUTE.httpMethod]: request.method },
+      context.traceContext,
+    );
+    trace = requestTrace;
+    telemetry = new RequestTelemetry(logger, new RequestCalls(requestTrace, built.observability.metrics));
+    const observed = telemetry;
+    response = await requestTrace.withActiveSpan(() => run(built, observed));
   } catch (error) {
     response = problemResponse(error, realm);
     if (!(error instanceof ApiError) || error instanceof ConfigError) {
-      context.error(error instanceof ConfigError ? error.message : `unhandled ${describe(error)}`);
+      const message = error instanceof ConfigError ? error.message : `unhandled ${describe(error)}`;
+      context.error(JSON.stringify({ message, requestId, traceId: trace?.traceId }));
     } else if ((response.status ?? 0) >= 500) {
-      // An upstream failed: say which and why, for the operator (causes here carry no token material).
-      context.warn(
-        JSON.stringify({ message: 'upstream failure', code: error.code, cause: causeOf(error.cause) }),
-      );
+      // An upstream failed: say which and why, from the error's fields (its message could carry request data).
+      logger.warn('upstream failure', {
+        code: error.code,
+        detail: error.message,
+        upstreamCode: error.details.upstreamCode,
+        cause: error.cause === undefined ? undefined : describeCause(error.cause),
+      });
     }
   }
+  const status = response.status ?? 200;
+  const code = problemCode(response);
+  trace?.end(status, code);
   context.info(
     JSON.stringify({
       event: 'request',
+      requestId,
+      traceId: trace?.traceId,
       function: context.functionName,
       method: request.method,
-      status: response.status ?? 200,
-      code: problemCode(response),
+      status,
+      code,
       ms: Math.round(performance.now() - started),
       ...telemetry.fields,
     }),
@@ -59,13 +85,6 @@ export async function handle(
 function problemCode(response: HttpResponseInit): string | undefined {
   const body: unknown = response.jsonBody;
   return isRecord(body) && typeof body.code === 'string' ? body.code : undefined;
-}
-
-function causeOf(cause: unknown): string | undefined {
-  if (cause === undefined) return undefined;
-  if (!(cause instanceof Error)) return typeof cause;
-  const code = 'errorCode' in cause && typeof cause.errorCode === 'string' ? ` ${cause.errorCode}` : '';
-  return `${cause.name}${code}: ${cause.message.slice(0, 300)}`;
 }
 
 /** Names an unexpected error without its message, which could carry request data. */

@@ -191,7 +191,15 @@ function fetchNetworkClient(
   telemetry: RequestTelemetry,
   lastResponse: EntraResponseHint,
 ): INetworkModule {
-  async function send<T>(
+  // Each call msal-node makes is a child span of the request (an exchange when it is the token endpoint).
+  function send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options: NetworkRequestOptions | undefined,
+  ): Promise<NetworkResponse<T>> {
+    return telemetry.calls.entra(url, method, () => call<T>(method, url, options));
+  }
+  async function call<T>(
     method: 'GET' | 'POST',
     url: string,
     options: NetworkRequestOptions | undefined,
