@@ -1,45 +1,127 @@
 /**
- * `npm run dev [-- --instances N]`: the whole product on a laptop. Builds the bundle, starts the
- * Entra ID, Graph and Cosmos DB emulators over HTTPS, then N local Functions hosts on consecutive
- * ports from 7071 sharing them (stateless scale-out), and prints a curl that calls the API as a user.
+ * `npm run dev [-- --instances N --port P ...]`: the whole product on a laptop. Builds the bundle, starts the
+ * Entra ID, Graph and Cosmos DB emulators over HTTPS (on free ports unless given), then N local Functions hosts
+ * on consecutive ports from P (default 7071) sharing them (stateless scale-out), writes the sandbox's state to
+ * `.sandbox/state-P.json` (one file per sandbox, so several run side by side) and prints a curl that calls
+ * the API as a user.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { startHostProcess } from '../host/hostProcess.js';
-import { removeSandboxState, startSandbox, writeSandboxState } from '../sandbox/sandbox.js';
+import {
+  DEFAULT_SANDBOX_DIR,
+  removeSandboxState,
+  type Sandbox,
+  sandboxStatePath,
+  startSandbox,
+  writeSandboxState,
+} from '../sandbox/sandbox.js';
+import {
+  integerOption,
+  isAddressInUse,
+  parseCommandLine,
+  portIsFree,
+  portOption,
+  reportUsageError,
+  UsageError,
+} from './args.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const STATE_FILE = `${root}.sandbox/state.json`;
+const USAGE =
+  'npm run dev [-- [--instances N] [--port P] [--entra-port P] [--graph-port P] [--cosmos-port P] [--state FILE] [--entry FILE]]';
 
-const { values } = parseArgs({
-  options: {
+interface DevOptions {
+  instances: number;
+  firstPort: number;
+  emulatorPorts: { entra: number; graph: number; cosmos: number };
+  /** Absent with --port 0: the first host's port names it once known. */
+  statePath: string | undefined;
+  entry: string;
+}
+
+function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
+  const values = parseCommandLine(argv, {
     instances: { type: 'string', default: '1' },
     port: { type: 'string', default: '7071' },
-  },
-});
-const instances = Number(values.instances);
-const firstPort = Number(values.port);
-if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
-  console.error('--instances must be a whole number from 1 to 16');
-  process.exit(1);
-}
-if (!Number.isInteger(firstPort) || firstPort < 1 || firstPort + instances > 65535) {
-  console.error('--port must be a port number');
-  process.exit(1);
+    'entra-port': { type: 'string', default: '0' },
+    'graph-port': { type: 'string', default: '0' },
+    'cosmos-port': { type: 'string', default: '0' },
+    state: { type: 'string' },
+    entry: { type: 'string', default: 'dist/main.js' },
+    help: { type: 'boolean', default: false },
+  });
+  if (values.help) return 'help';
+  const instances = integerOption('instances', values.instances, 1, 16);
+  const firstPort = portOption('port', values.port, { allowZero: true });
+  if (firstPort !== 0 && firstPort + instances - 1 > 65535) {
+    throw new UsageError(`--port ${firstPort} leaves no room for ${instances} hosts below 65536`);
+  }
+  return {
+    instances,
+    firstPort,
+    emulatorPorts: {
+      entra: portOption('entra-port', values['entra-port'], { allowZero: true }),
+      graph: portOption('graph-port', values['graph-port'], { allowZero: true }),
+      cosmos: portOption('cosmos-port', values['cosmos-port'], { allowZero: true }),
+    },
+    statePath:
+      values.state ?? (firstPort === 0 ? undefined : sandboxStatePath(DEFAULT_SANDBOX_DIR, firstPort)),
+    entry: values.entry,
+  };
 }
 
-await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
-const sandbox = await startSandbox({ ports: { entra: 7443, graph: 7444, cosmos: 8081 } });
-await writeSandboxState(STATE_FILE, sandbox);
+let parsed: DevOptions | 'help';
+try {
+  parsed = parseDevCommandLine(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  reportUsageError('dev', error, USAGE);
+  process.exit(2);
+}
+if (parsed === 'help') {
+  console.log(`usage: ${USAGE}`);
+  process.exit(0);
+}
+const { instances, firstPort, emulatorPorts, entry } = parsed;
+let statePath = parsed.statePath;
+
+// Checked before the build so a taken port costs one line, not a build and a stack.
+const wanted = [
+  ...(firstPort === 0
+    ? []
+    : Array.from({ length: instances }, (_, i) => ({ port: firstPort + i, option: '--port' }))),
+  ...Object.entries(emulatorPorts)
+    .filter(([, port]) => port !== 0)
+    .map(([name, port]) => ({ port, option: `--${name}-port` })),
+];
+for (const { port, option } of wanted) {
+  if (!(await portIsFree(port))) {
+    const hint = option === '--port' ? 'pass --port N' : `pass ${option} N, or 0 for any free port`;
+    console.error(`dev: port ${port} is in use: ${hint}`);
+    process.exit(1);
+  }
+}
+
+// Another entry (functions/index.ts: the sources through tsx) needs no bundle.
+if (entry === 'dist/main.js') await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
+let sandbox: Sandbox;
+try {
+  sandbox = await startSandbox({ ports: emulatorPorts });
+} catch (error) {
+  // Taken between the check and the start: still one line.
+  if (!isAddressInUse(error)) throw error;
+  console.error(`dev: an emulator port is in use (${String(error)}): pass its --*-port option, or 0`);
+  process.exit(1);
+}
 
 const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
-    startHostProcess({ port: firstPort + i, env: sandbox.settings, entry: 'dist/main.js', echo: true }),
+    startHostProcess({ port: firstPort === 0 ? 0 : firstPort + i, env: sandbox.settings, entry, echo: true }),
   ),
 );
 const hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -51,7 +133,7 @@ async function stop(exitCode: number): Promise<never> {
     stopping = true;
     await Promise.all(hosts.map((host) => host.stop()));
     await sandbox.close();
-    await removeSandboxState(STATE_FILE);
+    if (statePath !== undefined) await removeSandboxState(statePath);
   }
   process.exit(exitCode);
 }
@@ -74,6 +156,13 @@ for (const host of hosts) {
   });
 }
 
+const apiPort = Number(new URL(hosts[0]?.url ?? 'http://127.0.0.1:0').port);
+statePath ??= sandboxStatePath(DEFAULT_SANDBOX_DIR, apiPort);
+await writeSandboxState(statePath, sandbox, {
+  apiUrls: hosts.map((host) => `${host.url}/api`),
+  pid: process.pid,
+});
+
 let token = '';
 try {
   const issued = await httpsJson(`${sandbox.entraUrl}/_emulator/users/alice/token`, {
@@ -93,9 +182,10 @@ try {
 
 console.log(`
 Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}
+State (ports, settings) in ${relative(process.cwd(), statePath) || statePath}
 API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops everything)
 
-Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --user bob makes others):
+Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --port ${apiPort} --user bob makes others):
 
   curl -s -H "Authorization: Bearer ${token}" ${hosts[0]?.url ?? ''}/api/me
 `);

@@ -22,6 +22,7 @@ import { isRecord } from '../../shared/narrow.js';
 import { BodyTooLargeError, readBody } from '../emulators/kit/http.js';
 
 const ROUTE_PREFIX = '/api/';
+export const LOCAL_HOST_MAX_HEADER_BYTES = 32 * 1024;
 
 export interface LocalHostOptions {
   functions: ReadonlyMap<string, HttpFunctionDefinition>;
@@ -47,7 +48,9 @@ interface Route {
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const routes = [...options.functions].map(([name, definition]) => compileRoute(name, definition));
-  const server = createServer((req, res) => {
+  // Node's default (16 KiB) would answer a bare 431 before the app's own Authorization check (16 KiB, a 400);
+  // 32 KiB is the request-header total the Functions host (ASP.NET Core Kestrel) accepts by default.
+  const server = createServer({ maxHeaderSize: LOCAL_HOST_MAX_HEADER_BYTES }, (req, res) => {
     serve(routes, req, res, log).catch((error: unknown) => {
       log(`local host: failed to answer: ${error instanceof Error ? error.name : typeof error}`);
       if (!res.headersSent) res.writeHead(500);

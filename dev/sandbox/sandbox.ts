@@ -40,17 +40,20 @@ export {
 } from '../emulators/entra/fixtures.js';
 export type { SandboxState } from './state.js';
 export {
+  locateSandboxState,
   parseSandboxState,
   readSandboxState,
   removeSandboxState,
+  SandboxChoiceError,
   SandboxNotRunningError,
   sandboxState,
+  sandboxStatePath,
   writeSandboxState,
 } from './state.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const DEFAULT_SANDBOX_DIR = join(PROJECT_ROOT, '.sandbox');
-export const DEFAULT_STATE_PATH = join(DEFAULT_SANDBOX_DIR, 'state.json');
+/** `.sandbox` in the project, or SANDBOX_DIR: the CA, the keys and the state files of running sandboxes. */
+export const DEFAULT_SANDBOX_DIR = resolve(process.env.SANDBOX_DIR ?? join(PROJECT_ROOT, '.sandbox'));
 export const COSMOS_DATABASE = 'obo';
 export const COSMOS_CONTAINER = 'tokenCache';
 export const GRAPH_SCOPES = 'https://graph.microsoft.com/User.Read';
