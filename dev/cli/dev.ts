@@ -121,7 +121,14 @@ try {
 
 const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
-    startHostProcess({ port: firstPort === 0 ? 0 : firstPort + i, env: sandbox.settings, entry, echo: true }),
+    startHostProcess({
+      port: firstPort === 0 ? 0 : firstPort + i,
+      env: sandbox.settings,
+      entry,
+      echo: true,
+      // A shared or slow machine: the sources through tsx can take a while.
+      startTimeoutMs: 120_000,
+    }),
   ),
 );
 const hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
