@@ -13,14 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { startHostProcess } from '../host/hostProcess.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 import {
   DEFAULT_SANDBOX_DIR,
   removeSandboxState,
-  type Sandbox,
   sandboxStatePath,
-  startSandbox,
   writeSandboxState,
-} from '../sandbox/sandbox.js';
+} from '../sandbox/state.js';
 import {
   integerOption,
   isAddressInUse,
@@ -109,6 +108,8 @@ for (const { port, option } of wanted) {
 
 // Another entry (functions/index.ts: the sources through tsx) needs no bundle.
 if (entry === 'dist/main.js') await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
+// Loaded only now: a bad command line is answered without loading the emulators.
+const { startSandbox } = await import('../sandbox/sandbox.js');
 let sandbox: Sandbox;
 try {
   sandbox = await startSandbox({ ports: emulatorPorts });

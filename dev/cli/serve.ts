@@ -16,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { serveFunctionsCore, startLocalHost } from '../host/functionsHost.js';
-import { DEFAULT_SANDBOX_DIR } from '../sandbox/sandbox.js';
 import {
+  DEFAULT_SANDBOX_DIR,
   locateSandboxState,
   readSandboxState,
   SandboxChoiceError,

@@ -5,12 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import {
+  DEFAULT_SANDBOX_DIR,
   locateSandboxState,
   readSandboxState,
   SandboxChoiceError,
   SandboxNotRunningError,
 } from '../sandbox/state.js';
-import { DEFAULT_SANDBOX_DIR } from '../sandbox/sandbox.js';
 import { integerOption, parseCommandLine, portOption, reportUsageError, UsageError } from './args.js';
 
 const USAGE =

@@ -2,8 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
 import { CosmosClient } from '@azure/cosmos';
 
@@ -24,7 +23,7 @@ import { startEntraEmulator } from '../emulators/entra/server.js';
 import type { GraphEmulator } from '../emulators/graph/server.js';
 import { startGraphEmulator } from '../emulators/graph/server.js';
 import { ensureLocalCa } from './localCa.js';
-import type { SandboxState } from './state.js';
+import { DEFAULT_SANDBOX_DIR, type SandboxState } from './state.js';
 
 export {
   API_APP_ID_URI,
@@ -40,8 +39,10 @@ export {
 } from '../emulators/entra/fixtures.js';
 export type { SandboxState } from './state.js';
 export {
+  DEFAULT_SANDBOX_DIR,
   locateSandboxState,
   parseSandboxState,
+  PROJECT_ROOT,
   readSandboxState,
   removeSandboxState,
   SandboxChoiceError,
@@ -51,9 +52,6 @@ export {
   writeSandboxState,
 } from './state.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** `.sandbox` in the project, or SANDBOX_DIR: the CA, the keys and the state files of running sandboxes. */
-export const DEFAULT_SANDBOX_DIR = resolve(process.env.SANDBOX_DIR ?? join(PROJECT_ROOT, '.sandbox'));
 export const COSMOS_DATABASE = 'obo';
 export const COSMOS_CONTAINER = 'tokenCache';
 export const GRAPH_SCOPES = 'https://graph.microsoft.com/User.Read';

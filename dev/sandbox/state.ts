@@ -1,9 +1,14 @@
 // The sandbox's state as other processes read it (`.sandbox/state-<API port>.json`, SANDBOX_STATE in tests):
 // its type, and writing, finding, reading and checking it. No emulator is loaded from here.
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { isRecord } from '../../shared/narrow.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** `.sandbox` in the project, or SANDBOX_DIR: the CA, the keys and the state files of running sandboxes. */
+export const DEFAULT_SANDBOX_DIR = resolve(process.env.SANDBOX_DIR ?? join(PROJECT_ROOT, '.sandbox'));
 
 export interface SandboxState {
   caCertPath: string;

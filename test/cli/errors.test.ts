@@ -41,7 +41,7 @@ function expectUsageError(result: { code: number | null; stderr: string }, argum
 }
 
 describe('bad command lines', () => {
-  test.each([
+  test.concurrent.each([
     ['dev/cli/dev.ts', ['--prot', '7500'], '--prot'],
     ['dev/cli/dev.ts', ['--instances', '2', '--', '--port', '7530'], '--'],
     ['dev/cli/dev.ts', ['--port', '99999'], '99999'],
