@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { isRecord } from '../../shared/narrow.js';
@@ -190,7 +190,7 @@ try {
 
 console.log(`
 Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}
-State (ports, settings) in ${relative(process.cwd(), statePath) || statePath}
+State (ports, settings) in ${shortPath(statePath)}
 API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops everything)
 
 Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --port ${apiPort} --user bob makes others):
@@ -206,4 +206,10 @@ function run(command: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
     );
   });
+}
+
+/** Relative to the working directory when inside it, else absolute. */
+function shortPath(path: string): string {
+  const inside = relative(process.cwd(), path);
+  return inside === '' || inside.startsWith('..') || isAbsolute(inside) ? path : inside;
 }
