@@ -61,6 +61,9 @@ param maximumInstanceCount int = 100
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
+@description('Private networking: the app reaches storage, Cosmos DB and Key Vault through private endpoints in a new virtual network, and those refuse public traffic (then `azd deploy` must run from inside the network). Off by default, as in the Flex Consumption quickstart.')
+param vnetEnabled bool = false
+
 @description('Cosmos DB database of the token cache.')
 param cosmosDatabaseName string = 'obo'
 
@@ -79,6 +82,7 @@ var names = {
   applicationInsights: 'appi-${resourceToken}'
   cosmos: 'cosno-${resourceToken}'
   keyVault: 'kv-${resourceToken}'
+  network: 'vnet-${resourceToken}'
 }
 var deploymentContainerName = 'app-package'
 var tokenCacheKeysSecretName = 'token-cache-keys'
@@ -126,6 +130,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: deploymentContainerName
     identityName: names.identity
+    publicNetworkAccess: !vnetEnabled
   }
   dependsOn: [identity]
 }
@@ -142,6 +147,7 @@ module cosmos 'modules/cosmos.bicep' = {
     provisionedThroughput: cosmosProvisionedThroughput
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     identityName: names.identity
+    publicNetworkAccess: !vnetEnabled
   }
   dependsOn: [identity]
 }
@@ -155,8 +161,21 @@ module keyVault 'modules/keyvault.bicep' = {
     identityName: names.identity
     tokenCacheKeysSecretName: tokenCacheKeysSecretName
     tokenCacheKeys: tokenCacheKeys
+    publicNetworkAccess: !vnetEnabled
   }
   dependsOn: [identity]
+}
+
+module network 'modules/network.bicep' = if (vnetEnabled) {
+  scope: rg
+  params: {
+    name: names.network
+    location: location
+    tags: tags
+    storageAccountName: storage.outputs.name
+    cosmosAccountName: cosmos.outputs.accountName
+    keyVaultName: keyVault.outputs.name
+  }
 }
 
 module functionApp 'modules/functionapp.bicep' = {
@@ -185,8 +204,11 @@ module functionApp 'modules/functionapp.bicep' = {
     spaOrigins: spaOrigins
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    appSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
   }
   // Role assignments first, so the app's first start can already read storage, Cosmos DB and the key ring.
+  // Explicit although the network module implies them: without private networking that module is skipped.
+  #disable-next-line no-unnecessary-dependson
   dependsOn: [monitoring, storage, cosmos, keyVault]
 }
 

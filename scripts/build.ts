@@ -2,12 +2,15 @@
  * Builds the deployable bundle: one minified ES module (dist/main.js) with every dependency inlined,
  * so a cold start reads one file instead of resolving thousands in node_modules.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// A failed build must leave nothing that could be staged and deployed as if it were current.
+await rm(`${root}dist`, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
@@ -15,7 +18,7 @@ const result = await build({
   outfile: 'dist/main.js',
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'esm',
   minify: true,
   sourcemap: 'linked',
@@ -30,5 +33,7 @@ const result = await build({
   logLevel: 'warning',
 });
 await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));
-const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-console.log(`built dist/main.js (${(bytes / 1024).toFixed(0)} KiB with source map)`);
+// The bundle alone: the source map and the legal comments file are outputs too, but never loaded at run time.
+const bundle = result.metafile.outputs['dist/main.js'];
+if (bundle === undefined) throw new Error('esbuild reported no dist/main.js');
+console.log(`built dist/main.js (${(bundle.bytes / 1024).toFixed(0)} KiB) on Node ${process.version}`);

@@ -61,8 +61,14 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Reads settings into a typed object; collects every problem and reports them together. */
-export function loadConfig(env: Env): AppConfig {
+/**
+ * Reads settings into a typed object; collects every problem and reports them together. `warn` hears about
+ * settings that are valid but have no effect (named, never with their values).
+ */
+export function loadConfig(
+  env: Env,
+  warn: (message: string) => void = (message) => console.warn(message),
+): AppConfig {
   const problems: { setting: string; message: string }[] = [];
   const read = new SettingReader(env, problems);
 
@@ -84,6 +90,8 @@ export function loadConfig(env: Env): AppConfig {
     credentialKind === 'client-secret'
       ? { kind: 'client-secret', secret: read.required('OBO_CLIENT_SECRET') }
       : { kind: 'managed-identity', managedIdentityClientId };
+  const ignoredSecret =
+    credentialKind === 'managed-identity' && read.optional('OBO_CLIENT_SECRET') !== undefined;
 
   const config: AppConfig = {
     entra: {
@@ -128,12 +136,17 @@ export function loadConfig(env: Env): AppConfig {
     },
   };
 
-  const [first] = problems;
+  const [first, ...others] = problems;
   if (first !== undefined) {
-    const listing = problems.map((p) => `${p.setting}: ${p.message}`).join('; ');
-    throw new ConfigError(
-      first.setting,
-      `invalid configuration (${listing}). See local.settings.sample.json.`,
+    // ConfigError puts the first setting's name in front; the others follow, each named once.
+    const listing = [first.message, ...others.map((p) => `${p.setting}: ${p.message}`)].join('; ');
+    throw new ConfigError(first.setting, `${listing}. See local.settings.sample.json.`);
+  }
+  // Only for a configuration that starts: a bad OBO_CLIENT_CREDENTIAL is an error above, not this warning.
+  if (ignoredSecret) {
+    warn(
+      'OBO_CLIENT_SECRET is set but ignored: OBO_CLIENT_CREDENTIAL is managed-identity. ' +
+        'Remove the secret, or set OBO_CLIENT_CREDENTIAL=client-secret to use it.',
     );
   }
   return config;

@@ -1,13 +1,14 @@
 // Entra app registrations of the OBO API and of its single-page client, with the Microsoft Graph Bicep extension.
 //
-// Kept apart from main.bicep: the extension's types are restored from a container registry (mcr.microsoft.com)
-// at build time, which CI machines cannot reach, so .ci/infra neither builds nor lints this file. Deploy it with
-// infra/scripts/app-registrations.sh (az deployment sub create), twice:
-//   1. before `azd up`: creates both apps; their ids go into the azd environment (API_CLIENT_ID, ...);
-//   2. after `azd up`: with MANAGED_IDENTITY_PRINCIPAL_ID and SPA_CLIENT_ID known, adds the federated credential
-//      that lets the Function App's managed identity authenticate as the API (OBO without a secret), the SPA's
+// `azd up` does not deploy this file: its hooks make the same registrations with Microsoft Graph REST calls
+// (scripts/azd/app-registrations.ts). It is kept for teams that deploy Entra objects from Bicep pipelines
+// (`az deployment sub create`), in two passes like the hooks:
+//   1. without managedIdentityPrincipalId: creates both apps (their ids are outputs);
+//   2. after main.bicep, with MANAGED_IDENTITY_PRINCIPAL_ID and SPA_CLIENT_ID: adds the federated credential that lets
+//      the Function App's managed identity authenticate as the API (OBO without a secret), the SPA's
 //      pre-authorization on the API's scope, and the SPA as a known client (combined consent).
-// Each pass is idempotent: applications are matched by uniqueName.
+// Each pass is idempotent: applications are matched by uniqueName. .ci/infra builds and lints it offline, with the
+// extension made from the types vendored in infra/extensions.
 targetScope = 'subscription'
 
 extension microsoftGraphV1
@@ -42,11 +43,16 @@ var effectiveApiAppIdUri = empty(apiAppIdUri) ? 'api://${tenant().tenantId}/${ap
 var apiScopeId = guid(tenant().tenantId, apiUniqueName, apiScopeName)
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
-// Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity; the audience is the
-// token exchange audience of the public cloud.
+// Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity, for the token exchange
+// audience of the cloud this deploys to.
 var loginEndpoint = environment().authentication.loginEndpoint
 var managedIdentityIssuer = '${loginEndpoint}${tenant().tenantId}/v2.0'
-var tokenExchangeAudience = 'api://AzureADTokenExchange'
+var tokenExchangeAudiences = {
+  AzureCloud: 'api://AzureADTokenExchange'
+  AzureUSGovernment: 'api://AzureADTokenExchangeUSGov'
+  AzureChinaCloud: 'api://AzureADTokenExchangeChina'
+}
+var tokenExchangeAudience = tokenExchangeAudiences[?environment().name] ?? tokenExchangeAudiences.AzureCloud
 
 resource api 'Microsoft.Graph/applications@v1.0' = {
   uniqueName: apiUniqueName

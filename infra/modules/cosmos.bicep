@@ -28,6 +28,9 @@ param provisionedThroughput int = 400
 @minValue(1000)
 param autoscaleMaxThroughput int = 1000
 
+@description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
+param publicNetworkAccess bool = true
+
 @description('Name of the app\'s user-assigned identity, granted the built-in Data Contributor role on this account.')
 param identityName string
 
@@ -67,7 +70,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
     // Databases and containers change only through Resource Manager (this template), never through a data-plane token.
     disableKeyBasedMetadataWriteAccess: true
     minimalTlsVersion: 'Tls12'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
   }
 }
 
@@ -111,14 +114,14 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
 }
 
 // Why: the app reads, creates, replaces and deletes cache documents as its identity (key auth is off).
-// Scoped to the account, which holds only the token cache.
+// Scoped to the token cache container alone (data-plane scope /dbs/<database>/colls/<container>).
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-04-15' = {
   parent: account
-  name: guid(account.id, identity.id, dataContributorRoleId)
+  name: guid(container.id, identity.id, dataContributorRoleId)
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
     principalId: identity.properties.principalId
-    scope: account.id
+    scope: '${account.id}/dbs/${database.name}/colls/${container.name}'
   }
 }
 

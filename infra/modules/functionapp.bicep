@@ -74,6 +74,9 @@ param instanceMemoryMB int
 @description('Entra authority host without a trailing slash (ENTRA_AUTHORITY_HOST).')
 param authorityHost string
 
+@description('Subnet for outbound traffic (private networking); empty for none.')
+param appSubnetId string = ''
+
 // Each origin is checked at deployment: a wildcard would let any site call the API with a user's token.
 var corsAllowedOrigins = [
   for origin in spaOrigins: contains(origin, '*')
@@ -133,6 +136,8 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
     httpsOnly: true
     // Key Vault references (TOKEN_CACHE_KEYS) resolve as the user-assigned identity, not a system-assigned one.
     keyVaultReferenceIdentity: identity.id
+    // With private networking, all outbound traffic (storage, Cosmos DB, Key Vault references) goes through the subnet.
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     functionAppConfig: {
       deployment: {
         storage: {

@@ -13,6 +13,9 @@ param location string
 @description('Tags for every resource.')
 param tags { *: string }
 
+@description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
+param publicNetworkAccess bool = true
+
 @description('Name of the app\'s user-assigned identity, granted Key Vault Secrets User on this vault.')
 param identityName string
 
@@ -50,9 +53,9 @@ resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
     softDeleteRetentionInDays: softDeleteRetentionInDays
     // Nobody, not even a subscription owner, can purge the key ring before the retention ends.
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }
@@ -68,16 +71,24 @@ resource tokenCacheKeysSecret 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = i
   }
 }
 
+// The secret as a scope: it exists from this or an earlier provision (the preprovision hook makes sure a ring exists).
+resource tokenCacheKeysScope 'Microsoft.KeyVault/vaults/secrets@2024-11-01' existing = {
+  parent: vault
+  name: tokenCacheKeysSecretName
+}
+
 // Why: the platform resolves the TOKEN_CACHE_KEYS Key Vault reference as the app's identity
-// (keyVaultReferenceIdentity). Scoped to this vault, which holds that one secret.
+// (keyVaultReferenceIdentity). Scoped to that one secret, not the vault.
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, identity.id, keyVaultSecretsUserRoleId)
-  scope: vault
+  name: guid(tokenCacheKeysScope.id, identity.id, keyVaultSecretsUserRoleId)
+  scope: tokenCacheKeysScope
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRoleId)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
+  // The secret is declared conditionally above; when it is written in this deployment, it must exist first.
+  dependsOn: [tokenCacheKeysSecret]
 }
 
 @description('Name of the vault.')

@@ -15,6 +15,9 @@ param tags { *: string }
 @description('Blob container that holds the app package Flex Consumption runs from.')
 param deploymentContainerName string
 
+@description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
+param publicNetworkAccess bool = true
+
 @description('Name of the app\'s user-assigned identity, granted Storage Blob Data Owner on this account.')
 param identityName string
 
@@ -41,14 +44,17 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   properties: {
     accessTier: 'Hot'
     allowSharedKeyAccess: false
+    // Local users (SFTP, NFS) authenticate with keys or passwords of their own: none exist here.
+    isLocalUserEnabled: false
+    isSftpEnabled: false
     defaultToOAuthAuthentication: true
     allowBlobPublicAccess: false
     allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
       bypass: 'AzureServices'
     }
   }

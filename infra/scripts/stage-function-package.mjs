@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// azd prepackage hook: stages exactly what the Flex Consumption app runs into infra/build/functionapp (azure.yaml
+// Second step of the azd prepackage hook (infra/scripts/azd-hook.mjs runs scripts/build.ts just before): stages exactly what the Flex Consumption app runs into infra/build/functionapp (azure.yaml
 // `dist`), so the deployment zip holds no sources, tests, local settings or node_modules.
 // The esbuild bundle (dist/main.js) carries every dependency, so no `npm install` runs on the server.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ const entry = join(root, manifest.main ?? '');
 for (const required of [entry, join(root, 'host.json')]) {
   if (!existsSync(required)) {
     console.error(
-      `stage-function-package: ${required} is missing; run \`npm run build\` (azd runs it before this hook)`,
+      `stage-function-package: ${required} is missing; run \`node infra/scripts/azd-hook.mjs prepackage\`, which builds first`,
     );
     process.exit(1);
   }

@@ -52,9 +52,11 @@ async function ringExistsInKeyVault() {
   const secret = readValue('TOKEN_CACHE_KEYS_SECRET_NAME') || 'token-cache-keys';
   if (subscription === '' || resourceGroup === '' || vault === '') return false;
   const endpoint = process.env.AZURE_RESOURCE_MANAGER_ENDPOINT ?? 'https://management.azure.com';
-  const { token } = JSON.parse(
-    azd(['auth', 'token', '--output', 'json', '--no-prompt', '--scope', `${endpoint}/.default`]),
-  );
+  // azd's own sign-in through @azure/identity (installed by infra/scripts/azd-hook.mjs before this runs).
+  const { AzureDeveloperCliCredential } = await import('@azure/identity');
+  const tenantId = readValue('AZURE_TENANT_ID');
+  const credential = new AzureDeveloperCliCredential(tenantId === '' ? {} : { tenantId });
+  const { token } = await credential.getToken(`${endpoint}/.default`);
   const url =
     `${endpoint}/subscriptions/${encodeURIComponent(subscription)}/resourceGroups/${encodeURIComponent(resourceGroup)}` +
     `/providers/Microsoft.KeyVault/vaults/${encodeURIComponent(vault)}/secrets/${encodeURIComponent(secret)}` +

@@ -67,6 +67,24 @@ describe('loadConfig', () => {
     );
   });
 
+  test('names each bad setting once', () => {
+    const { ENTRA_TENANT_ID: _omitted, ...env } = valid;
+    const error = configError({ ...env, API_CLIENT_ID: 'x' });
+    expect(error.message.split('ENTRA_TENANT_ID').length - 1).toBe(1);
+    expect(error.message.split('API_CLIENT_ID').length - 1).toBe(1);
+  });
+
+  test('warns, naming the setting, when a client secret is set for the managed-identity credential', () => {
+    const warnings: string[] = [];
+    loadConfig({ ...valid, OBO_CLIENT_CREDENTIAL: 'managed-identity' }, (message) => warnings.push(message));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('OBO_CLIENT_SECRET');
+    expect(warnings[0]).not.toContain(valid.OBO_CLIENT_SECRET);
+    const quiet: string[] = [];
+    loadConfig(valid, (message) => quiet.push(message));
+    expect(quiet).toEqual([]);
+  });
+
   test('reports every problem at once', () => {
     const error = configError({ ...valid, API_CLIENT_ID: 'x', COSMOS_ENDPOINT: '' });
     expect(error.message).toContain('API_CLIENT_ID');
