@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 
+import { ensureLocalCa } from '../../dev/sandbox/localCa.js';
 import { parseSandboxState } from '../../dev/sandbox/state.js';
 import { linesOf, runCli, startCli } from './run.js';
 
@@ -42,6 +43,8 @@ function startDev(): Promise<Running> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'two-sandboxes-'));
+  // The sandboxes of one directory share its CA: made once here, as it is after the first `npm run dev`.
+  await ensureLocalCa(dir);
   const started = await Promise.allSettled([startDev(), startDev()]);
   sandboxes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result) => result.status === 'rejected');
