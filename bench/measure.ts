@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
 import { loadConfig } from '../shared/config.js';
+import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { createServices } from '../shared/runtime.js';
 import { RequestTelemetry } from '../shared/telemetry.js';
 import { callerAccount as caller, counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
@@ -21,7 +22,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const quiet = new RequestTelemetry({ warn: () => undefined });
 const state = sandbox();
 const config = loadConfig(state.settings);
-const scopes = [...config.graph.scopes];
+const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, { graph: config.graph.resourceUri });
 const results: { name: string; baseline: string; measured: string; ratio: string }[] = [];
 
 function report(name: string, baseline: string, measured: string, ratio: number): void {
@@ -67,8 +68,8 @@ async function cacheHitCost(): Promise<void> {
   );
 
   const services = await createServices(config);
-  await services.graphTokens.acquire(user, quiet);
-  const ours = await timePerCall(iterations, () => services.graphTokens.acquire(user, quiet));
+  await services.graphTokens.acquire(user, scopes, quiet);
+  const ours = await timePerCall(iterations, () => services.graphTokens.acquire(user, scopes, quiet));
   report(
     'cache hit: warm L1 path (fresh msal client per request) vs one shared msal client',
     `${baseline.toFixed(0)} us/call`,
@@ -95,7 +96,8 @@ async function alternatingClients(): Promise<void> {
 
   await resetEmulators();
   const services = await createServices(config);
-  for (let i = 0; i < calls; i++) await services.graphTokens.acquire(i % 2 === 0 ? first : second, quiet);
+  for (let i = 0; i < calls; i++)
+    await services.graphTokens.acquire(i % 2 === 0 ? first : second, scopes, quiet);
   const ours = (await counters('entra'))['token.obo'] ?? 0;
   report(
     `Entra token requests, ${calls} calls from two alternating clients of one user`,
@@ -115,9 +117,9 @@ async function requestsPerOutcome(): Promise<void> {
     const writes = (cosmos.create ?? 0) + (cosmos.replace ?? 0);
     return `entra ${entra['token.obo'] ?? 0}, cosmos reads ${cosmos.read ?? 0}, writes ${writes}`;
   };
-  const miss = await measure(() => a.graphTokens.acquire(user, quiet));
-  const warm = await measure(() => a.graphTokens.acquire(user, quiet));
-  const otherInstance = await measure(() => b.graphTokens.acquire(user, quiet));
+  const miss = await measure(() => a.graphTokens.acquire(user, scopes, quiet));
+  const warm = await measure(() => a.graphTokens.acquire(user, scopes, quiet));
+  const otherInstance = await measure(() => b.graphTokens.acquire(user, scopes, quiet));
   results.push({
     name: 'requests per call: miss / warm hit / hit on another instance',
     baseline: miss,

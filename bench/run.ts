@@ -1,10 +1,17 @@
-// `npm run bench`: the benchmarks in bench/measure.ts, against a sandbox started for the run. It takes no
-// arguments: anything given is refused in one line rather than silently ignored.
+// `npm run bench`: the benchmarks in bench/measure.ts, against a sandbox started for the run.
+// `-- --load [options]`: figures under load (bench/load.ts); `-- --memory`: bench/memory.ts;
+// `-- --simulate`: the scale-out simulation (bench/simulate.ts, no sandbox).
 import { runWithSandbox } from '../dev/sandbox/withSandbox.js';
 
-const [unexpected] = process.argv.slice(2);
-if (unexpected !== undefined) {
-  process.stderr.write(`bench: unexpected argument "${unexpected}"\nusage: npm run bench\n`);
-  process.exit(2);
+const args = process.argv.slice(2);
+if (args.includes('--simulate')) {
+  // The scale-out simulation needs no sandbox.
+  await import('./simulate.js');
+  process.exit(0);
 }
-process.exit(await runWithSandbox(['--import', 'tsx', 'bench/measure.ts']));
+const script = args.includes('--load')
+  ? 'bench/load.ts'
+  : args.includes('--memory')
+    ? 'bench/memory.ts'
+    : 'bench/measure.ts';
+process.exit(await runWithSandbox(['--import', 'tsx', script, ...args]));

@@ -4,6 +4,7 @@
  */
 import './health.js';
 import './me.js';
+import './meEvents.js';
 import './tokenCache.js';
 
 import { warmUp } from './instance.js';

@@ -30,10 +30,13 @@ export interface AppConfig {
   obo: {
     credential: OboCredential;
     timeoutMs: number;
+    /** msal-node `clientCapabilities`: `cp1` declares that the API handles claims challenges (CAE). */
+    clientCapabilities: readonly string[];
   };
   graph: {
     baseUrl: URL;
-    scopes: readonly string[];
+    /** Prefix of Graph's scopes (`<uri>/User.Read`); each operation declares its permissions. */
+    resourceUri: URL;
     timeoutMs: number;
     retryBudgetMs: number;
   };
@@ -93,6 +96,11 @@ export function loadConfig(
   const ignoredSecret =
     credentialKind === 'managed-identity' && read.optional('OBO_CLIENT_SECRET') !== undefined;
 
+  read.retired(
+    'GRAPH_SCOPES',
+    'is no longer read: each route requests the scopes its operation declares (shared/downstream/operations.ts); remove the setting (GRAPH_RESOURCE_URI sets the scope prefix for a national cloud)',
+  );
+
   const config: AppConfig = {
     entra: {
       authorityHost: read.httpsOrigin('ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
@@ -110,10 +118,11 @@ export function loadConfig(
     obo: {
       credential,
       timeoutMs: read.integer('OBO_TIMEOUT_MS', 10_000, 100, 60_000),
+      clientCapabilities: read.clientCapabilities('OBO_CLIENT_CAPABILITIES', ['cp1']),
     },
     graph: {
       baseUrl: read.httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
-      scopes: read.list('GRAPH_SCOPES', ['https://graph.microsoft.com/User.Read']),
+      resourceUri: read.httpsOrigin('GRAPH_RESOURCE_URI', 'https://graph.microsoft.com'),
       timeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
       retryBudgetMs: read.integer('GRAPH_RETRY_BUDGET_MS', 8_000, 0, 60_000),
     },
@@ -162,8 +171,9 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     apiAppIdUri: config.api.appIdUri,
     apiScope: config.api.scope,
     oboCredential: config.obo.credential.kind,
+    oboClientCapabilities: config.obo.clientCapabilities,
     graphBaseUrl: config.graph.baseUrl.origin,
-    graphScopes: config.graph.scopes,
+    graphResourceUri: config.graph.resourceUri.origin,
     cosmosEndpoint: config.cosmos.endpoint.origin,
     cosmosDatabase: config.cosmos.database,
     cosmosContainer: config.cosmos.container,
@@ -282,6 +292,27 @@ class SettingReader {
     const value = this.optional(name);
     if (value === undefined) return fallback;
     return value.split(/[\s,]+/).filter((item) => item !== '');
+  }
+
+  /** A setting that was removed: set, it is an error that says what replaced it, rather than being ignored. */
+  retired(name: string, message: string): void {
+    if (this.optional(name) !== undefined) this.problems.push({ setting: name, message });
+  }
+
+  /** Comma-separated capability names (`cp1`), or `none` for no capability. */
+  clientCapabilities(name: string, fallback: string[]): string[] {
+    const value = this.optional(name);
+    if (value === undefined) return fallback;
+    if (value.toLowerCase() === 'none') return [];
+    const items = this.list(name, fallback);
+    if (items.length === 0 || items.some((item) => !/^[A-Za-z0-9_-]{1,32}$/.test(item))) {
+      this.problems.push({
+        setting: name,
+        message: 'must be a comma-separated list of capabilities (cp1), or none',
+      });
+      return fallback;
+    }
+    return items;
   }
 
   keyRing(name: string): CacheKey[] {

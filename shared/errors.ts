@@ -37,6 +37,15 @@ export interface ApiErrorDetails {
   retryAfterSeconds?: number;
   /** The upstream error identifier (AADSTS code, Graph error code), safe to show. */
   upstreamCode?: string;
+  /** For ERR_CONSENT_REQUIRED: the application to consent for and the scopes it asks (the SPA's hint). */
+  consent?: ConsentHint;
+}
+
+export interface ConsentHint {
+  /** The application that needs consent: this API (it calls the resource on the user's behalf). */
+  clientId: string;
+  /** Full scopes (`https://graph.microsoft.com/Calendars.Read`). */
+  scopes: readonly string[];
 }
 
 /** The one error type the API raises on purpose; shared/problem.ts maps it to HTTP. */

@@ -1,6 +1,12 @@
 import type { HttpResponseInit } from '@azure/functions';
 
-import { type ApiError, DEFAULT_RETRY_AFTER_SECONDS, type ErrorCode, isApiError } from './errors.js';
+import {
+  type ApiError,
+  type ConsentHint,
+  DEFAULT_RETRY_AFTER_SECONDS,
+  type ErrorCode,
+  isApiError,
+} from './errors.js';
 
 /** What a response names: an ApiError's code, or ERR_INTERNAL for anything else thrown. */
 export type ProblemCode = ErrorCode | 'ERR_INTERNAL';
@@ -13,6 +19,10 @@ export interface ProblemDetails {
   code: ProblemCode;
   detail: string;
   upstreamCode?: string;
+  /** ERR_CONSENT_REQUIRED: what to ask consent for (machine-readable; the SPA acts on it). */
+  consent?: ConsentHint;
+  /** ERR_CLAIMS_CHALLENGE: the claims, base64 as in WWW-Authenticate (which a browser may not be allowed to read). */
+  claims?: string;
 }
 
 interface HttpMapping {
@@ -72,6 +82,15 @@ export function problemResponse(error: unknown, realm: string): HttpResponseInit
     detail: publicDetail(code, apiError),
   };
   if (apiError?.details.upstreamCode !== undefined) body.upstreamCode = apiError.details.upstreamCode;
+  if (code === 'ERR_CONSENT_REQUIRED' && apiError?.details.consent !== undefined) {
+    body.consent = {
+      clientId: apiError.details.consent.clientId,
+      scopes: [...apiError.details.consent.scopes],
+    };
+  }
+  if (code === 'ERR_CLAIMS_CHALLENGE' && apiError?.details.claims !== undefined) {
+    body.claims = base64Claims(apiError.details.claims);
+  }
 
   const headers: Record<string, string> = {
     'Content-Type': 'application/problem+json',
@@ -106,7 +125,7 @@ function bearerChallenge(
   if (error?.details.requiredScope !== undefined)
     params.push(`scope="${quote(error.details.requiredScope)}"`);
   if (error?.details.claims !== undefined) {
-    params.push(`claims="${Buffer.from(error.details.claims, 'utf8').toString('base64')}"`);
+    params.push(`claims="${base64Claims(error.details.claims)}"`);
   }
   return `Bearer ${params.join(', ')}`;
 }
@@ -114,4 +133,8 @@ function bearerChallenge(
 /** RFC 7230 quoted-string: drop what cannot appear, escape quote and backslash. */
 function quote(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '').replace(/["\\]/g, '\\$&');
+}
+
+function base64Claims(claims: string): string {
+  return Buffer.from(claims, 'utf8').toString('base64');
 }

@@ -5,6 +5,8 @@ import { type Authenticator, createAuthenticator } from './auth/authenticate.js'
 import { cosmosTokenCacheStore, type TokenCacheStore } from './cache/cosmosStore.js';
 import { TokenCache } from './cache/tokenCache.js';
 import type { AppConfig } from './config.js';
+import type { DownstreamDependencies } from './downstream/callDownstream.js';
+import { scopesFor } from './downstream/operations.js';
 import { GraphClient } from './graph/graphClient.js';
 import { GraphTokenService } from './obo/graphTokens.js';
 import { createOboClient } from './obo/oboClient.js';
@@ -16,6 +18,8 @@ export interface Services {
   tokenCache: TokenCache;
   graphTokens: GraphTokenService;
   graph: GraphClient;
+  /** What the downstream operations (shared/downstream) run with. */
+  downstream: DownstreamDependencies;
 }
 
 export interface ServiceDependencies {
@@ -53,19 +57,28 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
       ? { clientAssertion: federatedAssertion(credential) }
       : {}),
   });
+  const graphTokens = new GraphTokenService(tokenCache, obo);
+  const graph = new GraphClient({
+    baseUrl: config.graph.baseUrl,
+    timeoutMs: config.graph.timeoutMs,
+    retryBudgetMs: config.graph.retryBudgetMs,
+    fetch: fetchImpl,
+    now,
+    sleep: sleepImpl,
+  });
   return {
     config,
     authenticator: createAuthenticator(config, { fetch: fetchImpl, now }),
     tokenCache,
-    graphTokens: new GraphTokenService(tokenCache, obo, config.graph.scopes),
-    graph: new GraphClient({
-      baseUrl: config.graph.baseUrl,
-      timeoutMs: config.graph.timeoutMs,
-      retryBudgetMs: config.graph.retryBudgetMs,
-      fetch: fetchImpl,
+    graphTokens,
+    graph,
+    downstream: {
+      tokens: graphTokens,
+      graph,
+      scopesFor: (operation) => scopesFor(operation, { graph: config.graph.resourceUri }),
+      apiClientId: config.api.clientId,
       now,
-      sleep: sleepImpl,
-    }),
+    },
   };
 }
 

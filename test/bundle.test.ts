@@ -46,8 +46,18 @@ function trigger(name: string) {
 }
 
 describe('dist/main.js in the Functions worker', () => {
-  test('registers the three HTTP functions with their routes and methods', () => {
-    expect(registrations.map((r) => r.name).sort()).toEqual(['deleteMyTokenCache', 'getHealth', 'getMe']);
+  test('registers the four HTTP functions with their routes and methods', () => {
+    expect(registrations.map((r) => r.name).sort()).toEqual([
+      'deleteMyTokenCache',
+      'getHealth',
+      'getMe',
+      'getMyEvents',
+    ]);
+    expect(trigger('getMyEvents')).toMatchObject({
+      route: 'me/events',
+      methods: ['GET'],
+      authLevel: 'anonymous',
+    });
     expect(trigger('getMe')).toMatchObject({ route: 'me', methods: ['GET'], authLevel: 'anonymous' });
     expect(trigger('deleteMyTokenCache')).toMatchObject({ route: 'me/token-cache', methods: ['DELETE'] });
     expect(trigger('getHealth')).toMatchObject({ route: 'health', methods: ['GET'] });

@@ -557,13 +557,14 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
           'ENTRA_AUTHORITY_HOST',
           'ENTRA_TENANT_ID',
           'GRAPH_BASE_URL',
-          'GRAPH_SCOPES',
           'MANAGED_IDENTITY_CLIENT_ID',
+          'OBO_CLIENT_CAPABILITIES',
           'OBO_CLIENT_CREDENTIAL',
           'TOKEN_CACHE_KEYS',
         ].sort(),
       );
       expect(settings.get('OBO_CLIENT_CREDENTIAL')).toBe('managed-identity');
+      expect(settings.get('OBO_CLIENT_CAPABILITIES')).toBe("[parameters('oboClientCapabilities')]");
       expect(settings.get('TOKEN_CACHE_KEYS')).toMatch(
         /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}secrets\/\{1\}\)'/,
       );
@@ -644,7 +645,7 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
         'API_APP_ID_URI',
         'API_SCOPE',
         'GRAPH_BASE_URL',
-        'GRAPH_SCOPES',
+        'OBO_CLIENT_CAPABILITIES',
         'COSMOS_ENDPOINT',
         'COSMOS_DATABASE',
         'COSMOS_CONTAINER',

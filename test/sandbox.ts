@@ -27,6 +27,10 @@ export interface UserTokenOptions {
   lifetimeSeconds?: number;
   /** The client id the token was issued to (azp); default the sandbox SPA. */
   client?: string;
+  /** The issuing tenant (`sandbox().tenants`); default the API's own. */
+  tenant?: string;
+  /** A guest: the user's home tenant, other than the issuing tenant. */
+  homeTenant?: string;
 }
 
 export interface UserToken {
@@ -142,6 +146,45 @@ export async function rotateKeys(options: { retireOld?: boolean } = {}): Promise
 
 export async function setEntraSettings(settings: { oboTokenLifetimeSeconds?: number }): Promise<void> {
   await control('entra', '/_emulator/settings', settings);
+}
+
+/**
+ * Revokes the user's sessions: at Entra (tokens issued before are refused for OBO, AADSTS50173), and the
+ * critical event at Graph (CAE tokens issued before get a claims challenge). `where` picks one of the two.
+ */
+export async function revokeSessions(
+  user: { name: string; oid: string; tid: string },
+  where: 'entra' | 'graph' | 'both' = 'both',
+): Promise<void> {
+  if (where !== 'graph') {
+    await control('entra', `/_emulator/users/${encodeURIComponent(user.name)}/revoke-sessions`, {
+      tenant: user.tid,
+    });
+  }
+  if (where !== 'entra')
+    await control('graph', '/_emulator/revoke-sessions', { oid: user.oid, tid: user.tid });
+}
+
+/** Grants (or revokes) the user's consent for the API to call Graph with `scopes`. */
+export async function setConsent(
+  user: string,
+  scopes: readonly string[],
+  granted: boolean,
+  tenant?: string,
+): Promise<void> {
+  await control('entra', '/_emulator/consent', {
+    user,
+    scopes,
+    granted,
+    ...(tenant === undefined ? {} : { tenant }),
+  });
+}
+
+/** Entra requests by tenant (the tenant in the path) and kind, since the last reset. */
+export async function tenantCounters(): Promise<Record<string, Record<string, number>>> {
+  const response = await fetch(`${emulatorUrl('entra')}/_emulator/counters/tenants`);
+  if (!response.ok) throw new Error(`tenant counters: HTTP ${response.status}`);
+  return (await response.json()) as Record<string, Record<string, number>>;
 }
 
 async function control(emulator: Emulator, path: string, body: unknown): Promise<unknown> {

@@ -15,6 +15,8 @@ import {
   MANAGED_IDENTITY_CLIENT_ID,
   MANAGED_IDENTITY_PRINCIPAL_ID,
   MANAGED_IDENTITY_RESOURCE_ID,
+  OTHER_TENANT_ID,
+  PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
   TENANT_ID,
 } from '../emulators/entra/fixtures.js';
@@ -32,6 +34,8 @@ export {
   MANAGED_IDENTITY_CLIENT_ID,
   MANAGED_IDENTITY_PRINCIPAL_ID,
   MANAGED_IDENTITY_RESOURCE_ID,
+  OTHER_TENANT_ID,
+  PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
   TENANT_DOMAIN,
   TENANT_ID,
@@ -54,7 +58,6 @@ export {
 
 export const COSMOS_DATABASE = 'obo';
 export const COSMOS_CONTAINER = 'tokenCache';
-export const GRAPH_SCOPES = 'https://graph.microsoft.com/User.Read';
 
 export interface Sandbox extends SandboxState {
   /** Issues a user access token for the API in-process (as POST /_emulator/users/{name}/token does). */
@@ -98,6 +101,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       port: options.ports?.graph ?? 0,
       entraUrl: entra.url,
       tenantId: TENANT_ID,
+      tenantIds: [TENANT_ID, PARTNER_TENANT_ID, OTHER_TENANT_ID],
       ca,
     });
     started.push(graph);
@@ -109,13 +113,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const settings: Record<string, string> = {
       ENTRA_AUTHORITY_HOST: entra.url,
       ENTRA_TENANT_ID: TENANT_ID,
+      // A multi-tenant API: users of the partner tenant may call it, users of the other tenant may not.
+      ENTRA_ALLOWED_TENANTS: `${TENANT_ID},${PARTNER_TENANT_ID}`,
       API_CLIENT_ID,
       API_APP_ID_URI,
       API_SCOPE,
       OBO_CLIENT_CREDENTIAL: 'client-secret',
       OBO_CLIENT_SECRET: clientSecret,
       GRAPH_BASE_URL: graph.url,
-      GRAPH_SCOPES,
       COSMOS_ENDPOINT: cosmos.endpoint,
       COSMOS_KEY: COSMOS_EMULATOR_KEY,
       COSMOS_DATABASE,
@@ -127,6 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const state: SandboxState = {
       caCertPath,
       tenantId: TENANT_ID,
+      tenants: { home: TENANT_ID, partner: PARTNER_TENANT_ID, other: OTHER_TENANT_ID },
       spaClientId: SPA_CLIENT_ID,
       api: { clientId: API_CLIENT_ID, clientSecret, appIdUri: API_APP_ID_URI, scope: API_SCOPE },
       entraUrl: entra.url,

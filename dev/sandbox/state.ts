@@ -13,6 +13,8 @@ export const DEFAULT_SANDBOX_DIR = resolve(process.env.SANDBOX_DIR ?? join(PROJE
 export interface SandboxState {
   caCertPath: string;
   tenantId: string;
+  /** The sandbox's tenants: the API's own, a second one it is allowed in (ENTRA_ALLOWED_TENANTS), one it is not. */
+  tenants: { home: string; partner: string; other: string };
   spaClientId: string;
   api: { clientId: string; clientSecret: string; appIdUri: string; scope: string };
   /** https://127.0.0.1:PORT */
@@ -48,6 +50,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
   const {
     caCertPath,
     tenantId,
+    tenants,
     spaClientId,
     api,
     entraUrl,
@@ -60,6 +63,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
   return {
     caCertPath,
     tenantId,
+    tenants,
     spaClientId,
     api,
     entraUrl,

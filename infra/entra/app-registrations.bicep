@@ -43,6 +43,8 @@ var effectiveApiAppIdUri = empty(apiAppIdUri) ? 'api://${tenant().tenantId}/${ap
 var apiScopeId = guid(tenant().tenantId, apiUniqueName, apiScopeName)
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
+// GET /api/me/events (shared/downstream/operations.ts): user-consentable, so a user may be asked for it.
+var graphCalendarsReadScopeId = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42'
 // Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity, for the token exchange
 // audience of the cloud this deploys to.
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -92,6 +94,10 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
       resourceAccess: [
         {
           id: graphUserReadScopeId
+          type: 'Scope'
+        }
+        {
+          id: graphCalendarsReadScopeId
           type: 'Scope'
         }
       ]

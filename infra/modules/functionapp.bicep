@@ -56,8 +56,8 @@ param apiScope string
 @description('Microsoft Graph base URL (GRAPH_BASE_URL).')
 param graphBaseUrl string
 
-@description('Graph scopes requested on behalf of the caller, space-separated (GRAPH_SCOPES).')
-param graphScopes string
+@description('Client capabilities the API declares to Entra (OBO_CLIENT_CAPABILITIES): cp1 = it handles CAE claims challenges.')
+param oboClientCapabilities string
 
 @description('Browser origins of the single-page apps allowed to call the API (CORS). Never "*".')
 param spaOrigins string[]
@@ -180,7 +180,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'OBO_CLIENT_CREDENTIAL', value: 'managed-identity' }
         { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
-        { name: 'GRAPH_SCOPES', value: graphScopes }
+        { name: 'OBO_CLIENT_CAPABILITIES', value: oboClientCapabilities }
         { name: 'COSMOS_ENDPOINT', value: cosmos.properties.documentEndpoint }
         { name: 'COSMOS_DATABASE', value: cosmosDatabaseName }
         { name: 'COSMOS_CONTAINER', value: cosmosContainerName }

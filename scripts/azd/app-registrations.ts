@@ -36,6 +36,8 @@ export type CloudName = keyof typeof CLOUDS;
 
 const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 const GRAPH_USER_READ_SCOPE_ID = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea';
+/** GET /api/me/events (shared/downstream/operations.ts): user-consentable, so a user may be asked for it. */
+const GRAPH_CALENDARS_READ_SCOPE_ID = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42';
 const API_SCOPE = 'access_as_user';
 export const FEDERATED_CREDENTIAL_NAME = 'function-app-managed-identity';
 
@@ -179,7 +181,10 @@ export async function registerApps(
       requiredResourceAccess: [
         {
           resourceAppId: MICROSOFT_GRAPH_APP_ID,
-          resourceAccess: [{ id: GRAPH_USER_READ_SCOPE_ID, type: 'Scope' }],
+          resourceAccess: [
+            { id: GRAPH_USER_READ_SCOPE_ID, type: 'Scope' },
+            { id: GRAPH_CALENDARS_READ_SCOPE_ID, type: 'Scope' },
+          ],
         },
       ],
     },

@@ -2,6 +2,7 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { isRecord } from '../narrow.js';
 import { graphRetryDelayMs, retryAfterSeconds } from '../retry.js';
 import type { RequestTelemetry } from '../telemetry.js';
+import { claimsFromChallenge } from './claimsChallenge.js';
 
 export interface GraphClientOptions {
   baseUrl: URL;
@@ -51,8 +52,11 @@ export class GraphClient {
         this.options.now(),
       );
       const upstreamCode = await graphErrorCode(response);
-      if (delay === undefined)
-        throw graphError(response.status, upstreamCode, retryAfter, this.options.now());
+      if (delay === undefined) {
+        const claims =
+          response.status === 401 ? claimsFromChallenge(response.headers.get('www-authenticate')) : undefined;
+        throw graphError(response.status, upstreamCode, retryAfter, this.options.now(), claims);
+      }
       await this.options.sleep(delay);
     }
   }
@@ -63,6 +67,7 @@ function graphError(
   upstreamCode: string | undefined,
   retryAfter: string | null,
   nowMs: number,
+  claims: string | undefined,
 ): ApiError {
   const details = upstreamCode === undefined ? {} : { upstreamCode };
   if (status === 403)
@@ -74,10 +79,14 @@ function graphError(
     });
   }
   if (status === 401) {
+    // With a claims challenge (Continuous Access Evaluation) the caller exchanges again with those claims.
     return new ApiError(
       'ERR_GRAPH_TOKEN_REJECTED',
       'Microsoft Graph rejected the delegated token; try again.',
-      details,
+      {
+        ...details,
+        ...(claims === undefined ? {} : { claims }),
+      },
     );
   }
   return new ApiError('ERR_GRAPH_FAILED', `Microsoft Graph answered ${status}.`, details);

@@ -1,37 +1,35 @@
-import { createHash } from 'node:crypto';
-
 import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
+import type { DelegatedTokenSource } from '../downstream/callDownstream.js';
 import type { RequestTelemetry } from '../telemetry.js';
+import { cacheEntryKeyOf } from './cacheEntryKey.js';
 import type { OboClient } from './oboClient.js';
 
-/** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */
-export function assertionHashOf(assertion: string): string {
-  return createHash('sha256').update(assertion, 'utf8').digest('base64url');
-}
+export { assertionHashOf } from './cacheEntryKey.js';
 
 /**
  * Graph access tokens on the caller's behalf: L1, then L2, then one OBO exchange, with concurrent
  * requests for the same (caller, assertion, scopes) in this instance sharing one acquisition.
+ * The cache is keyed per (assertion, scope set) (cacheEntryKeyOf): what TokenCache calls the
+ * assertion hash is that entry key.
  */
-export class GraphTokenService {
+export class GraphTokenService implements DelegatedTokenSource {
   private readonly inFlight = new Map<string, Promise<string>>();
 
   constructor(
     private readonly cache: TokenCache,
     private readonly obo: OboClient,
-    private readonly scopes: readonly string[],
   ) {}
 
-  acquire(caller: CallerAccount, telemetry: RequestTelemetry): Promise<string> {
-    const assertionHash = assertionHashOf(caller.assertion);
-    const key = `${callerAssertionKey(caller.accountId, assertionHash)}\n${this.scopes.join(' ')}`;
+  acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string> {
+    const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
+    const key = callerAssertionKey(caller.accountId, entryKey);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       telemetry.set('cache', 'coalesced');
       return pending;
     }
-    const started: Promise<string> = this.acquireOnce(caller, assertionHash, telemetry).finally(() => {
+    const started: Promise<string> = this.acquireOnce(caller, entryKey, scopes, telemetry).finally(() => {
       // An erase may have replaced this entry with a newer acquisition: only remove our own.
       if (this.inFlight.get(key) === started) this.inFlight.delete(key);
     });
@@ -39,9 +37,32 @@ export class GraphTokenService {
     return started;
   }
 
-  /** Forgets the caller's cached token for this assertion after a resource rejected it. */
-  evict(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
-    return this.cache.evict(caller, assertionHashOf(caller.assertion), telemetry);
+  /**
+   * An exchange with a resource's claims challenge: never from a cache (msal-node skips its own for
+   * claims) and never joined with a cached acquisition; the new token replaces the entry.
+   */
+  async acquireWithClaims(
+    caller: CallerAccount,
+    scopes: readonly string[],
+    claims: string,
+    telemetry: RequestTelemetry,
+  ): Promise<string> {
+    const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
+    // Read for the document's ETag (the save needs it); the entry itself was evicted and is not used.
+    const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
+    const result = await this.obo.acquire(caller, scopes, undefined, telemetry, claims);
+    telemetry.set('oboExchange', true);
+    if (result.changedCacheJson !== undefined) {
+      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
+    }
+    return result.accessToken;
+  }
+
+  /** Forgets the caller's cached token for this assertion and scopes (L1 and L2) after a resource rejected it. */
+  evict(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<void> {
+    const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
+    this.inFlight.delete(callerAssertionKey(caller.accountId, entryKey));
+    return this.cache.evict(caller, entryKey, telemetry);
   }
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
@@ -55,16 +76,17 @@ export class GraphTokenService {
 
   private async acquireOnce(
     caller: CallerAccount,
-    assertionHash: string,
+    entryKey: string,
+    scopes: readonly string[],
     telemetry: RequestTelemetry,
   ): Promise<string> {
-    const loaded = await this.cache.load(caller, assertionHash, this.scopes, telemetry);
+    const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
 
-    const result = await this.obo.acquire(caller, this.scopes, loaded.cacheJson, telemetry);
+    const result = await this.obo.acquire(caller, scopes, loaded.cacheJson, telemetry);
     if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
-      await this.cache.save(caller, assertionHash, result.changedCacheJson, loaded, telemetry);
+      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
     }
     return result.accessToken;
   }

@@ -28,6 +28,8 @@ export interface OboClient {
     scopes: readonly string[],
     cacheJson: string | undefined,
     telemetry: RequestTelemetry,
+    /** A resource's claims challenge to satisfy (msal-node then skips its cache). */
+    claims?: string,
   ): Promise<OboResult>;
 }
 
@@ -80,7 +82,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
   }
 
   return {
-    async acquire(caller, scopes, cacheJson, telemetry) {
+    async acquire(caller, scopes, cacheJson, telemetry, claims) {
       const tenant = caller.tid;
       let metadata: string;
       try {
@@ -101,6 +103,8 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
           clientId: config.api.clientId,
           authority: `${host.origin}/${tenant}`,
           knownAuthorities: [host.host],
+          // `cp1`: this API handles claims challenges, so Entra may issue long-lived CAE tokens (xms_cc).
+          clientCapabilities: [...config.obo.clientCapabilities],
           authorityMetadata: metadata,
           cloudDiscoveryMetadata,
           ...(config.obo.credential.kind === 'client-secret'
@@ -132,6 +136,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
         const result = await client.acquireTokenOnBehalfOf({
           oboAssertion: caller.assertion,
           scopes: [...scopes],
+          ...(claims === undefined ? {} : { claims }),
         });
         if (result === null || result.accessToken === '') {
           throw new ApiError(

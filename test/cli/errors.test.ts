@@ -54,7 +54,6 @@ describe('bad command lines', () => {
     ['dev/cli/serve.ts', ['--prot'], '--prot'],
     ['dev/cli/serve.ts', ['--quiet=yes'], '--quiet'],
     ['dev/cli/serve.ts', ['extra'], 'extra'],
-    ['bench/run.ts', ['--fast'], '--fast'],
   ])(
     '%s %j is one line and the usage',
     async (script, args, argument) => {

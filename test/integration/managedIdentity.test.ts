@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/g
 import { decodeJwt } from 'jose';
 
 import { loadConfig } from '../../shared/config.js';
+import { DOWNSTREAM_OPERATIONS } from '../../shared/downstream/operations.js';
 import { ApiError } from '../../shared/errors.js';
 import { getMyProfile } from '../../shared/profile.js';
 import { createServices, type Services } from '../../shared/runtime.js';
@@ -59,7 +60,7 @@ describe('OBO with the managed identity as federated credential', () => {
     const services = await managedIdentityInstance();
     await injectFault('entra', { kind: 'managed-identity', status: 400 });
     const caller = await callerAccount(`mi-refused-${run}`);
-    const error = await getMyProfile(services, caller, telemetry()).then(
+    const error = await getMyProfile(services.downstream, caller, telemetry()).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
@@ -72,11 +73,15 @@ describe('OBO with the managed identity as federated credential', () => {
   test('exchanges for a user and reads /v1.0/me; the next call is cached and the identity token reused', async () => {
     const services = await managedIdentityInstance();
     const alice = await callerAccount(`mi-alice-${run}`);
-    expect(await getMyProfile(services, alice, telemetry())).toMatchObject({ id: alice.oid });
+    expect(await getMyProfile(services.downstream, alice, telemetry())).toMatchObject({ id: alice.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
 
     // The Graph token was issued to the API authenticated by an assertion (appidacr 2), not a secret.
-    const graphToken = await services.graphTokens.acquire(alice, telemetry());
+    const graphToken = await services.graphTokens.acquire(
+      alice,
+      services.downstream.scopesFor(DOWNSTREAM_OPERATIONS.myProfile),
+      telemetry(),
+    );
     expect(decodeJwt(graphToken)).toMatchObject({
       oid: alice.oid,
       appid: sandbox().api.clientId,
@@ -84,13 +89,13 @@ describe('OBO with the managed identity as federated credential', () => {
     });
 
     const cached = telemetry();
-    expect(await getMyProfile(services, alice, cached)).toMatchObject({ id: alice.oid });
+    expect(await getMyProfile(services.downstream, alice, cached)).toMatchObject({ id: alice.oid });
     expect(cached.fields.cache).toBe('l1-hit');
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
 
     // Another user needs a new exchange, but ManagedIdentityCredential serves the identity token from its cache.
     const bob = await callerAccount(`mi-bob-${run}`);
-    expect(await getMyProfile(services, bob, telemetry())).toMatchObject({ id: bob.oid });
+    expect(await getMyProfile(services.downstream, bob, telemetry())).toMatchObject({ id: bob.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 2 });
     expect((await counters('graph')).me).toBe(3);
   });
@@ -98,7 +103,7 @@ describe('OBO with the managed identity as federated credential', () => {
   test('another instance of the app reuses the identity token too (msal-node keeps it per process)', async () => {
     const services = await managedIdentityInstance();
     const carol = await callerAccount(`mi-carol-${run}`);
-    expect(await getMyProfile(services, carol, telemetry())).toMatchObject({ id: carol.oid });
+    expect(await getMyProfile(services.downstream, carol, telemetry())).toMatchObject({ id: carol.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 0, 'token.obo': 1 });
   });
 });

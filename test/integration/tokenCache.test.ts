@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
 import type { CallerAccount } from '../../shared/auth/caller.js';
-import { assertionHashOf } from '../../shared/obo/graphTokens.js';
+import { cacheEntryKeyOf } from '../../shared/obo/cacheEntryKey.js';
 import {
   callerAccount,
   counters,
@@ -35,11 +35,11 @@ describe('token cache across instances', () => {
   test('a hit on another instance makes one read and no write', async () => {
     const [a, b] = [await instance(), await instance()];
     const user = await caller('hop');
-    await a.graphTokens.acquire(user, telemetry());
+    await a.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     await resetEmulators();
 
     const t = telemetry();
-    await b.graphTokens.acquire(user, t);
+    await b.graphTokens.acquire(user, GRAPH_SCOPES, t);
     expect(t.fields.cache).toBe('l2-hit');
     expect((await counters('cosmos')).read).toBe(1);
     expect(await writes()).toBe(0);
@@ -53,7 +53,10 @@ describe('token cache across instances', () => {
     const [a, b, source] = [await instance(), await instance(), await instance()];
     const first = await caller('race');
     const second = { ...first, assertion: (await userToken(`race-${run}`)).accessToken };
-    const [hashA, hashB] = [assertionHashOf(first.assertion), assertionHashOf(second.assertion)];
+    const [hashA, hashB] = [
+      cacheEntryKeyOf(first.assertion, GRAPH_SCOPES),
+      cacheEntryKeyOf(second.assertion, GRAPH_SCOPES),
+    ];
     const jsonA = await msalCacheFor(source, first);
     const jsonB = await msalCacheFor(source, second);
     await cacheContainer().item(first.accountId, first.accountId).delete();
@@ -89,7 +92,7 @@ describe('token cache across instances', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await app.graphTokens.acquire(user, t);
+    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
     const profile = await app.graph.get('/v1.0/me', token, t);
     expect(profile.id).toBe(user.oid);
     expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 2, cacheWriteConflicts: 3 });
@@ -97,16 +100,20 @@ describe('token cache across instances', () => {
   });
 });
 
+/** One-hour tokens, as Entra issues to a client that does not declare cp1. */
+const WITHOUT_CAE = { OBO_CLIENT_CAPABILITIES: 'none' };
+
 describe('token cache hygiene', () => {
   test('a token within 5 minutes of expiry triggers exactly one new exchange and one write', async () => {
     await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
-    const app = await instance();
+    // Without cp1: Entra gives CAE-capable clients day-long tokens, whatever the lifetime setting.
+    const app = await instance(WITHOUT_CAE);
     const user = await caller('expiring');
-    await app.graphTokens.acquire(user, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     await resetEmulators();
     await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
 
-    await app.graphTokens.acquire(user, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     expect((await counters('entra'))['token.obo']).toBe(1);
     expect(await writes()).toBe(1);
   });
@@ -116,15 +123,15 @@ describe('token cache hygiene', () => {
     const user = await caller('many-clients');
     for (let i = 0; i < 5; i++) {
       const assertion = (await userToken(`many-clients-${run}`)).accessToken;
-      await app.graphTokens.acquire({ ...user, assertion }, telemetry());
+      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES, telemetry());
     }
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(3);
   });
 
   test('writes a TTL that outlives the newest token, encrypted entries and no refresh token', async () => {
-    const app = await instance();
+    const app = await instance(WITHOUT_CAE);
     const user = await caller('at-rest');
-    const token = await app.graphTokens.acquire(user, telemetry());
+    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     const document = await readCacheDocument(user.accountId);
     const ttl = Number(document?.ttl);
     expect(ttl).toBeGreaterThan(3600);
@@ -141,10 +148,10 @@ describe('token cache hygiene', () => {
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: 'garbage' });
     const t = telemetry();
 
-    await app.graphTokens.acquire(user, t);
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
     expect(t.fields.cacheDocumentUnreadable).toBe(true);
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
-      assertionHashOf(user.assertion),
+      cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
     ]);
   });
 
@@ -152,17 +159,17 @@ describe('token cache hygiene', () => {
     const app = await instance();
     const victim = await caller('victim');
     const attacker = await caller('attacker');
-    await app.graphTokens.acquire(victim, telemetry());
+    await app.graphTokens.acquire(victim, GRAPH_SCOPES, telemetry());
     const victimEntries = entriesOf(await readCacheDocument(victim.accountId));
     await cacheContainer().items.upsert({
       id: attacker.accountId,
       v: 1,
       ttl: 600,
-      entries: { [assertionHashOf(attacker.assertion)]: Object.values(victimEntries)[0] },
+      entries: { [cacheEntryKeyOf(attacker.assertion, GRAPH_SCOPES)]: Object.values(victimEntries)[0] },
     });
     const other = await instance();
     const t = telemetry();
-    const token = await other.graphTokens.acquire(attacker, t);
+    const token = await other.graphTokens.acquire(attacker, GRAPH_SCOPES, t);
     expect(t.fields.cache).toBe('miss');
     const profile = await other.graph.get('/v1.0/me', token, t);
     expect(profile.id).toBe(attacker.oid);
@@ -174,13 +181,13 @@ describe('erasure and deletion', () => {
     const app = await instance();
     const user = await caller('erase-race');
     await injectFault('entra', { kind: 'token.obo', delayMs: 400 });
-    const acquiring = app.graphTokens.acquire(user, telemetry());
+    const acquiring = app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     await new Promise((resolve) => setTimeout(resolve, 100));
     await app.graphTokens.erase(user, telemetry());
     await acquiring;
 
     expect(await readCacheDocument(user.accountId)).toBeUndefined();
-    await app.graphTokens.acquire(user, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
     expect((await counters('entra'))['token.obo']).toBe(2);
   });
 
@@ -193,13 +200,18 @@ describe('erasure and deletion', () => {
     await cacheContainer().item(user.accountId, user.accountId).delete();
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
     const t = telemetry();
-    const loaded = await app.tokenCache.load(user, assertionHashOf(user.assertion), GRAPH_SCOPES, t);
+    const loaded = await app.tokenCache.load(
+      user,
+      cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
+      GRAPH_SCOPES,
+      t,
+    );
     await cacheContainer().item(user.accountId, user.accountId).delete();
 
-    await app.tokenCache.save(user, assertionHashOf(user.assertion), json, loaded, t);
+    await app.tokenCache.save(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), json, loaded, t);
     expect(t.fields.cosmosDegraded).toBeUndefined();
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
-      assertionHashOf(user.assertion),
+      cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
     ]);
   });
 });
@@ -213,11 +225,11 @@ describe('degraded Cosmos DB', () => {
       count: 1,
       body: { code: 'InternalServerError', message: 'x' },
     });
-    await app.graphTokens.acquire(await caller('breaker-1'), telemetry());
+    await app.graphTokens.acquire(await caller('breaker-1'), GRAPH_SCOPES, telemetry());
     const readsAfterFailure = (await counters('cosmos')).read;
 
     const t = telemetry();
-    await app.graphTokens.acquire(await caller('breaker-2'), t);
+    await app.graphTokens.acquire(await caller('breaker-2'), GRAPH_SCOPES, t);
     expect(t.fields).toMatchObject({ cosmosDegraded: true, cache: 'miss' });
     expect((await counters('cosmos')).read).toBe(readsAfterFailure);
   });
@@ -234,7 +246,7 @@ describe('degraded Cosmos DB', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await app.graphTokens.acquire(user, t);
+    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
     const profile = await app.graph.get('/v1.0/me', token, t);
     expect(profile.id).toBe(user.oid);
     expect(t.fields.cosmosDegraded).toBe(true);
@@ -244,12 +256,17 @@ describe('degraded Cosmos DB', () => {
 
 /** The MSAL cache an instance holds for a caller, via a real exchange. */
 async function msalCacheFor(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
-  await app.graphTokens.acquire(user, telemetry());
+  await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
   return exportCache(app, user);
 }
 
 async function exportCache(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
-  const loaded = await app.tokenCache.load(user, assertionHashOf(user.assertion), GRAPH_SCOPES, telemetry());
+  const loaded = await app.tokenCache.load(
+    user,
+    cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
+    GRAPH_SCOPES,
+    telemetry(),
+  );
   if (loaded.cacheJson === undefined) throw new Error('no cache for the caller');
   return loaded.cacheJson;
 }

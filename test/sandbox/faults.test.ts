@@ -118,7 +118,7 @@ describe('counters', () => {
         'token.other',
       ].sort(),
     );
-    expect(await counters('graph')).toEqual({ me: 0, other: 0 });
+    expect(await counters('graph')).toEqual({ me: 0, calendar: 0, other: 0 });
     expect(Object.values(await counters('cosmos')).every((count) => count === 0)).toBe(true);
   });
 

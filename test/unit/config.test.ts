@@ -30,9 +30,24 @@ describe('loadConfig', () => {
     expect(config.api.appIdUri).toBe('api://22222222-2222-4222-8222-222222222222');
     expect(config.api.scope).toBe('access_as_user');
     expect(config.entra.allowedTenants).toEqual([valid.ENTRA_TENANT_ID]);
-    expect(config.graph.scopes).toEqual(['https://graph.microsoft.com/User.Read']);
+    expect(config.graph.resourceUri.origin).toBe('https://graph.microsoft.com');
+    expect(config.obo.clientCapabilities).toEqual(['cp1']);
     expect(config.cosmos.database).toBe('obo');
     expect(config.tokenCache.keys[0]?.id).toBe('k1');
+  });
+
+  test('declares no client capability when OBO_CLIENT_CAPABILITIES is none', () => {
+    expect(loadConfig({ ...valid, OBO_CLIENT_CAPABILITIES: 'none' }).obo.clientCapabilities).toEqual([]);
+    expect(loadConfig({ ...valid, OBO_CLIENT_CAPABILITIES: 'cp1, cp2' }).obo.clientCapabilities).toEqual([
+      'cp1',
+      'cp2',
+    ]);
+  });
+
+  test('names GRAPH_SCOPES, which routes no longer read, instead of ignoring it', () => {
+    expect(configError({ ...valid, GRAPH_SCOPES: 'https://graph.microsoft.com/User.Read' }).setting).toBe(
+      'GRAPH_SCOPES',
+    );
   });
 
   test('names a missing required setting', () => {
@@ -55,6 +70,8 @@ describe('loadConfig', () => {
     ['ENTRA_ALLOWED_TENANTS', 'contoso.onmicrosoft.com'],
     ['ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com/common'],
     ['ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS', '0'],
+    ['OBO_CLIENT_CAPABILITIES', 'cp1;cp2'],
+    ['GRAPH_RESOURCE_URI', 'https://graph.microsoft.us/v1.0'],
   ])('rejects a malformed %s', (setting, value) => {
     expect(configError({ ...valid, [setting]: value }).setting).toBe(setting);
   });

@@ -43,6 +43,8 @@ describe('parseFault', () => {
     ['a body with a preset', { preset: 'throttled', body: {} }],
     ['a body without a status', { body: {} }],
     ['nothing to do', { kind: 'me' }],
+    ['a zero duration', { status: 503, durationMs: 0 }],
+    ['an empty path filter', { status: 503, pathIncludes: '' }],
   ])('rejects %s', (_name, input) => {
     expect(parseFault(input, options).ok).toBe(false);
   });
@@ -76,6 +78,21 @@ describe('FaultQueue', () => {
     expect(queue.take('other')?.answer?.(context).status).toBe(503);
     expect(queue.take('me')?.answer?.(context).status).toBe(500);
     expect(queue.take('me')?.answer?.(context).status).toBe(500);
+    expect(queue.take('me')).toBeUndefined();
+    expect(queue.size).toBe(0);
+  });
+
+  it('applies a fault with a path filter only to requests whose path contains it', () => {
+    const queue = new FaultQueue();
+    queue.enqueue(parsed({ status: 429, pathIncludes: '/docs/hot', count: 2 }));
+    expect(queue.take('me', '/dbs/obo/colls/c/docs/cold')).toBeUndefined();
+    expect(queue.take('me', '/dbs/obo/colls/c/docs/hot')?.answer?.(context).status).toBe(429);
+  });
+
+  it('applies a fault with a duration to every matching request, and drops it once expired', () => {
+    expect(parsed({ status: 503, durationMs: 10_000 })).toMatchObject({ remaining: 1_000_000 });
+    const queue = new FaultQueue();
+    queue.enqueue({ ...parsed({ status: 503, durationMs: 10_000 }), expiresAt: Date.now() - 1 });
     expect(queue.take('me')).toBeUndefined();
     expect(queue.size).toBe(0);
   });

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 
+import { EntraDirectory } from '../../dev/emulators/entra/directory.js';
 import type { Outcome } from '../../dev/emulators/entra/errors.js';
 import { API_CLIENT_ID, resolveTenant, TENANT_ID } from '../../dev/emulators/entra/fixtures.js';
 import type { GrantContext, TokenRequest } from '../../dev/emulators/entra/grants.js';
@@ -21,6 +22,8 @@ beforeAll(async () => {
 function context(overrides: Partial<GrantContext> = {}): GrantContext {
   return {
     issuer: ISSUER,
+    issuerOf: (tenant) => `https://login.test/${tenant}/v2.0`,
+    directory: new EntraDirectory(),
     keys,
     clientSecret: SECRET,
     federatedCredentials: [],

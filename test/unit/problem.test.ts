@@ -25,6 +25,29 @@ describe('problemResponse', () => {
     );
   });
 
+  test('puts the claims in the body too, for a browser that cannot read WWW-Authenticate', () => {
+    const claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}';
+    const response = problemResponse(new ApiError('ERR_CLAIMS_CHALLENGE', 'cae', { claims }), 'api://x');
+    expect(response.jsonBody).toMatchObject({
+      code: 'ERR_CLAIMS_CHALLENGE',
+      claims: Buffer.from(claims).toString('base64'),
+    });
+  });
+
+  test('gives a machine-readable consent hint with ERR_CONSENT_REQUIRED', () => {
+    const consent = { clientId: 'c', scopes: ['https://graph.microsoft.com/Calendars.Read'] };
+    const response = problemResponse(
+      new ApiError('ERR_CONSENT_REQUIRED', 'consent', { consent, upstreamCode: 'AADSTS65001' }),
+      'api://x',
+    );
+    expect(response.status).toBe(403);
+    expect(response.jsonBody).toMatchObject({
+      code: 'ERR_CONSENT_REQUIRED',
+      upstreamCode: 'AADSTS65001',
+      consent,
+    });
+  });
+
   test('names the missing scope', () => {
     const response = problemResponse(
       new ApiError('ERR_SCOPE_INSUFFICIENT', 'scope', { requiredScope: 'access_as_user' }),

@@ -3,9 +3,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
 import { parseJsonBody, safeDecode, sendJson } from '../kit/http.js';
-import { USER_NAME } from './fixtures.js';
+import { parseConsentChange } from './consent.js';
+import { type EntraDirectory, resourcePermissionOf } from './directory.js';
+import {
+  API_CLIENT_ID,
+  GRAPH_APP_ID,
+  GRAPH_RESOURCE,
+  HOME_TENANT,
+  SANDBOX_TENANTS,
+  sandboxTenant,
+  tenantUser,
+  USER_NAME,
+} from './fixtures.js';
 import type { EntraSettings } from './grants.js';
-import type { SigningKeys, UserTokenOptions } from './keys.js';
+import type { MintingDirectory, SigningKeys, UserTokenOptions } from './keys.js';
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 
@@ -18,6 +29,7 @@ const invalidRequest = (message: string): Answer => ({
 function entraControlRoutes(
   keys: SigningKeys,
   settings: EntraSettings,
+  minting: MintingDirectory,
 ): {
   match: RegExp;
   answer(input: Record<string, unknown>, match: RegExpExecArray): Promise<Answer> | Answer;
@@ -31,9 +43,55 @@ function entraControlRoutes(
         if (typeof parsed === 'string') return invalidRequest(parsed);
         return {
           status: 200,
-          body: await keys.mintUserToken(name, parsed),
+          body: await keys.mintUserToken(name, parsed, minting),
           headers: { 'cache-control': 'no-store' },
         };
+      },
+    },
+    {
+      match: /^\/_emulator\/users\/([^/]+)\/revoke-sessions$/,
+      answer({ tenant: tenantName }, match) {
+        const name = safeDecode(match[1] ?? '');
+        const tenant = typeof tenantName === 'string' ? sandboxTenant(tenantName) : HOME_TENANT;
+        if (tenant === undefined || !USER_NAME.test(name)) {
+          return invalidRequest('a user name and a sandbox tenant are required');
+        }
+        const user = tenantUser(name, tenant);
+        const revokedAt = minting.directory.revocations.revoke(
+          tenant.id,
+          user.oid,
+          Math.floor(Date.now() / 1000),
+        );
+        return { status: 200, body: { oid: user.oid, tid: tenant.id, revokedAt, validFrom: revokedAt + 1 } };
+      },
+    },
+    {
+      match: /^\/_emulator\/consent$/,
+      answer(input) {
+        const change = parseConsentChange(input);
+        if (typeof change === 'string') return invalidRequest(change);
+        const tenant = sandboxTenant(change.tenant ?? HOME_TENANT.id);
+        const permissions = change.scopes.map(resourcePermissionOf);
+        if (
+          tenant === undefined ||
+          !USER_NAME.test(change.user) ||
+          permissions.some((p) => p === undefined)
+        ) {
+          return invalidRequest(
+            'the user, the tenant or a scope is unknown (scopes: <resource URI or app id>/<permission>)',
+          );
+        }
+        const subject = {
+          tenant: tenant.id,
+          oid: tenantUser(change.user, tenant).oid,
+          client: change.client ?? API_CLIENT_ID,
+        };
+        minting.directory.consents.set(
+          subject,
+          permissions.filter((p) => p !== undefined),
+          change.granted,
+        );
+        return { status: 200, body: consentAnswer(minting.directory, subject) };
       },
     },
     {
@@ -74,9 +132,9 @@ export async function handleEntraControl(
   res: ServerResponse,
   path: string,
   body: Buffer,
-  state: { keys: SigningKeys; settings: EntraSettings },
+  state: { keys: SigningKeys; settings: EntraSettings; minting: MintingDirectory },
 ): Promise<void> {
-  const routes = entraControlRoutes(state.keys, state.settings);
+  const routes = entraControlRoutes(state.keys, state.settings, state.minting);
   const found = routes
     .map((route) => ({ route, match: route.match.exec(path) }))
     .find((candidate) => candidate.match !== null);
@@ -93,13 +151,51 @@ export async function handleEntraControl(
   sendJson(res, answer.status, answer.body, answer.headers);
 }
 
+function consentAnswer(
+  directory: EntraDirectory,
+  subject: { tenant: string; oid: string; client: string },
+): Record<string, unknown> {
+  return {
+    ...subject,
+    scopes: directory.consents.granted(subject, GRAPH_APP_ID).map((p) => `${GRAPH_RESOURCE}/${p}`),
+  };
+}
+
+/**
+ * Answers the emulator's GET queries: `/_emulator/consent?user=&tenant=&client=` and
+ * `/_emulator/counters/tenants`. False when `url` is not one.
+ */
+export function handleEntraQuery(res: ServerResponse, url: URL, directory: EntraDirectory): boolean {
+  if (url.pathname === '/_emulator/counters/tenants') {
+    sendJson(res, 200, Object.fromEntries(directory.tenantCounters));
+    return true;
+  }
+  if (url.pathname !== '/_emulator/consent') return false;
+  const name = url.searchParams.get('user') ?? '';
+  const tenant = sandboxTenant(url.searchParams.get('tenant') ?? HOME_TENANT.id);
+  if (tenant === undefined || !USER_NAME.test(name)) {
+    sendJson(res, 400, {
+      error: 'invalid_request',
+      message: 'a user name and a sandbox tenant are required',
+    });
+    return true;
+  }
+  const subject = {
+    tenant: tenant.id,
+    oid: tenantUser(name, tenant).oid,
+    client: url.searchParams.get('client') ?? API_CLIENT_ID,
+  };
+  sendJson(res, 200, consentAnswer(directory, subject));
+  return true;
+}
+
 /** Validates the body of `POST /_emulator/users/{name}/token`; a message when it is wrong. */
 export function parseUserTokenOptions(
   name: string,
   input: Record<string, unknown>,
 ): UserTokenOptions | string {
   if (!USER_NAME.test(name)) return `the user name must match ${String(USER_NAME)}`;
-  const { set, unset, lifetimeSeconds, client, ...others } = input;
+  const { set, unset, lifetimeSeconds, client, tenant, homeTenant, ...others } = input;
   const unknownField = Object.keys(others)[0];
   if (unknownField !== undefined) return `unknown field "${unknownField}"`;
   if (set !== undefined && !isRecord(set)) return '"set" must be an object of claims';
@@ -118,10 +214,16 @@ export function parseUserTokenOptions(
   }
   if (client !== undefined && (typeof client !== 'string' || client === ''))
     return '"client" must be a client id';
+  if (tenant !== undefined && (typeof tenant !== 'string' || sandboxTenant(tenant) === undefined))
+    return `"tenant" must be a sandbox tenant: ${SANDBOX_TENANTS.map((t) => t.id).join(', ')}`;
+  if (homeTenant !== undefined && (typeof homeTenant !== 'string' || sandboxTenant(homeTenant) === undefined))
+    return '"homeTenant" must be a sandbox tenant';
   return {
     ...(set === undefined ? {} : { set }),
     ...(unset === undefined ? {} : { unset }),
     ...(lifetimeSeconds === undefined ? {} : { lifetimeSeconds }),
     ...(client === undefined ? {} : { client }),
+    ...(typeof tenant === 'string' ? { tenant } : {}),
+    ...(typeof homeTenant === 'string' ? { homeTenant } : {}),
   };
 }

@@ -1,5 +1,7 @@
-// The sandbox tenant as Entra's directory holds it: ids of the tenant, the apps and the users.
+// The sandbox tenants as Entra's directory holds them: ids of the tenants, the apps and the users.
 import { createHash } from 'node:crypto';
+
+import { type DirectoryUser, directoryUser, type SandboxTenant } from './tenants.js';
 
 export {
   MANAGED_IDENTITY_CLIENT_ID,
@@ -17,8 +19,24 @@ export const API_DISPLAY_NAME = 'obo-graph-api';
 export const SPA_CLIENT_ID = '6a1e4c93-2b7d-4f05-8e19-c4d27a3b9f60';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
-/** The Graph permissions an administrator has consented to for the API. */
+/** The Graph permissions an administrator has consented to for the API, in every tenant it is installed in. */
 export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
+/** A second tenant where the API is installed and consented (a multi-tenant API's customer). */
+export const PARTNER_TENANT_ID = '8e2d4f61-3c5a-4b7e-9f10-6a2b3c4d5e6f';
+export const PARTNER_TENANT_DOMAIN = 'partner.onmicrosoft.com';
+/** A tenant the API is not installed in. */
+export const OTHER_TENANT_ID = 'c7a1e9b2-5d3f-4e68-8a0b-1f2e3d4c5b6a';
+export const OTHER_TENANT_DOMAIN = 'elsewhere.onmicrosoft.com';
+export const HOME_TENANT: SandboxTenant = { id: TENANT_ID, domain: TENANT_DOMAIN };
+export const SANDBOX_TENANTS: readonly SandboxTenant[] = [
+  HOME_TENANT,
+  { id: PARTNER_TENANT_ID, domain: PARTNER_TENANT_DOMAIN },
+  { id: OTHER_TENANT_ID, domain: OTHER_TENANT_DOMAIN },
+];
+/** Tenants with a service principal of the API (and the admin consent above). */
+export const API_TENANTS: ReadonlySet<string> = new Set([TENANT_ID, PARTNER_TENANT_ID]);
+/** Lifetime of a token for a client that declared `cp1` (Entra: 20 to 28 hours). */
+export const CAE_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -30,23 +48,20 @@ export interface SandboxUser {
   userPrincipalName: string;
 }
 
-/** The emulated user called `name`: the same name is always the same user (oid derived from the name). */
+/** The emulated user called `name` in the API's tenant: the same name is always the same user. */
 export function sandboxUser(name: string): SandboxUser {
-  if (!USER_NAME.test(name)) throw new Error(`user name must match ${String(USER_NAME)}`);
-  const lower = name.toLowerCase();
-  const bytes = createHash('sha256').update(`obo-graph-api sandbox user:${lower}`).digest().subarray(0, 16);
-  bytes.writeUInt8(((bytes.readUInt8(6) & 0x0f) | 0x50) >>> 0, 6); // UUID version 5 (name-based, SHA)
-  bytes.writeUInt8(((bytes.readUInt8(8) & 0x3f) | 0x80) >>> 0, 8); // RFC 4122 variant
-  const hex = bytes.toString('hex');
-  const oid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-  const givenName = lower.charAt(0).toUpperCase() + lower.slice(1);
-  return {
-    oid,
-    givenName,
-    surname: 'Sandbox',
-    displayName: `${givenName} Sandbox`,
-    userPrincipalName: `${lower}@${TENANT_DOMAIN}`,
-  };
+  return directoryUser(name, HOME_TENANT, HOME_TENANT);
+}
+
+/** The tenant named by an id or a domain, if the sandbox knows it. */
+export function sandboxTenant(idOrDomain: string): SandboxTenant | undefined {
+  const lower = idOrDomain.toLowerCase();
+  return SANDBOX_TENANTS.find((tenant) => tenant.id === lower || tenant.domain === lower);
+}
+
+/** The user `name` of `tenant`; with `guestOf`, a guest from that home tenant. */
+export function tenantUser(name: string, tenant: SandboxTenant, guestOf?: SandboxTenant): DirectoryUser {
+  return directoryUser(name, tenant, HOME_TENANT, guestOf);
 }
 
 /** Entra's `sub` is pairwise: the same user has a different subject in each application. */
@@ -54,15 +69,18 @@ export function pairwiseSubject(oid: string, clientId: string): string {
   return createHash('sha256').update(`${oid}:${clientId}`).digest('base64url').slice(0, 43);
 }
 
-/** Where a request's tenant segment points: this tenant, a multi-tenant alias, or nowhere. */
+/** Where a request's tenant segment points: a sandbox tenant, a multi-tenant alias, or nowhere. */
 export interface TenantPath {
   kind: 'own' | 'multi' | 'unknown';
   segment: string;
+  /** The sandbox tenant the path names (`own`). */
+  tenant?: SandboxTenant;
 }
 
 export function resolveTenant(segment: string): TenantPath {
   const lower = segment.toLowerCase();
-  if (lower === TENANT_ID || lower === TENANT_DOMAIN) return { kind: 'own', segment };
+  const known = sandboxTenant(lower);
+  if (known !== undefined) return { kind: 'own', segment, tenant: known };
   if (lower === 'common' || lower === 'organizations') return { kind: 'multi', segment };
   return { kind: 'unknown', segment };
 }

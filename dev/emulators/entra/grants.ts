@@ -1,5 +1,6 @@
 // The token endpoint's grants: one table, one module per grant type. A grant is a pure rule over the request's
 // parameters and the tenant's state: a token response or an Entra error, testable without a server.
+import type { EntraDirectory } from './directory.js';
 import type { Outcome } from './errors.js';
 import { fail, missingParameter } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
@@ -22,8 +23,12 @@ export interface TokenRequest {
 
 /** The tenant's state a grant reads. */
 export interface GrantContext {
-  /** The v2 issuer of this tenant's tokens. */
+  /** The v2 issuer of the API's home tenant's tokens. */
   issuer: string;
+  /** The v2 issuer of a tenant's tokens. */
+  issuerOf(tenant: string): string;
+  /** Consents, revocations and guests (the directory's run-time state). */
+  directory: EntraDirectory;
   keys: SigningKeys;
   /** The API app's client secret. */
   clientSecret: string;

@@ -4,13 +4,15 @@ import { randomBytes } from 'node:crypto';
 import type { CryptoKey, JSONWebKeySet, JWK } from 'jose';
 import { CompactSign, exportJWK, generateKeyPair } from 'jose';
 
+import type { EntraDirectory } from './directory.js';
 import {
   API_CLIENT_ID,
   API_SCOPE,
+  HOME_TENANT,
   pairwiseSubject,
-  sandboxUser,
+  sandboxTenant,
   SPA_CLIENT_ID,
-  TENANT_ID,
+  tenantUser,
 } from './fixtures.js';
 
 interface SigningKey {
@@ -28,6 +30,16 @@ export interface UserTokenOptions {
   lifetimeSeconds?: number;
   /** The client (azp) the token was issued to; default the SPA. */
   client?: string;
+  /** The issuing tenant (id or domain); default the API's home tenant. */
+  tenant?: string;
+  /** A guest: the user's home tenant (id or domain), which differs from the issuing tenant. */
+  homeTenant?: string;
+}
+
+/** What minting for another tenant, a guest or after a revocation needs from the server. */
+export interface MintingDirectory {
+  issuerOf(tenant: string): string;
+  directory: EntraDirectory;
 }
 
 export interface IssuedUserToken {
@@ -79,12 +91,26 @@ export class SigningKeys {
   }
 
   /** A user access token for the API, as a single-page app obtains it. */
-  async mintUserToken(name: string, options: UserTokenOptions = {}): Promise<IssuedUserToken> {
-    const user = sandboxUser(name);
-    const now = Math.floor(Date.now() / 1000);
+  async mintUserToken(
+    name: string,
+    options: UserTokenOptions = {},
+    minting?: MintingDirectory,
+  ): Promise<IssuedUserToken> {
+    const tenant = sandboxTenant(options.tenant ?? HOME_TENANT.id) ?? HOME_TENANT;
+    const homeTenant = options.homeTenant === undefined ? undefined : sandboxTenant(options.homeTenant);
+    if (minting === undefined && (tenant !== HOME_TENANT || homeTenant !== undefined)) {
+      throw new Error('minting for another tenant or a guest needs the directory');
+    }
+    const user = tenantUser(name, tenant, homeTenant);
+    if (user.home !== undefined) {
+      minting?.directory.guestHomes.set(user.oid, { oid: user.home.oid, tenant: user.home.tenant.id });
+    }
+    // A sign-in after a revocation gets a token from the revocation's next second on.
+    const validFrom = minting?.directory.revocations.validFrom(tenant.id, user.oid) ?? 0;
+    const now = Math.max(Math.floor(Date.now() / 1000), validFrom);
     const claims: Record<string, unknown> = {
       aud: API_CLIENT_ID,
-      iss: this.#issuer(),
+      iss: minting === undefined ? this.#issuer() : minting.issuerOf(tenant.id),
       iat: now,
       nbf: now,
       exp: now + (options.lifetimeSeconds ?? 3600),
@@ -95,13 +121,14 @@ export class SigningKeys {
       preferred_username: user.userPrincipalName,
       scp: API_SCOPE,
       sub: pairwiseSubject(user.oid, API_CLIENT_ID),
-      tid: TENANT_ID,
+      tid: tenant.id,
       uti: randomBytes(16).toString('base64url'),
       ver: '2.0',
+      ...(user.home === undefined ? {} : { idp: `https://sts.windows.net/${user.home.tenant.id}/` }),
       ...options.set,
     };
     for (const claim of options.unset ?? []) delete claims[claim];
-    return { access_token: await this.sign(claims), oid: user.oid, tid: TENANT_ID };
+    return { access_token: await this.sign(claims), oid: user.oid, tid: tenant.id };
   }
 }
 

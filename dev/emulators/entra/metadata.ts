@@ -1,10 +1,10 @@
 // The tenant's discovery documents: OpenID configuration and MSAL's instance discovery (the JWKS is keys.ts').
-import { GRAPH_RESOURCE, TENANT_ID, type TenantPath } from './fixtures.js';
+import { GRAPH_RESOURCE, type TenantPath } from './fixtures.js';
 
 /** `/{tenant}/v2.0/.well-known/openid-configuration` as Entra answers it. */
 export function openIdConfiguration(baseUrl: string, tenant: TenantPath): Record<string, unknown> {
   const segment = tenant.segment;
-  const issuerTenant = tenant.kind === 'own' ? TENANT_ID : '{tenantid}';
+  const issuerTenant = tenant.tenant?.id ?? '{tenantid}';
   const oauth = `${baseUrl}/${segment}/oauth2/v2.0`;
   return {
     token_endpoint: `${oauth}/token`,

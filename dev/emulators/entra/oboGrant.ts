@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 
+import { parseClaimsRequest } from './claimsRequest.js';
 import { authenticateClient } from './clientAuthentication.js';
+import { graphPermission } from './directory.js';
 import type { EntraError, Outcome } from './errors.js';
 import { consentRequired, fail, jwtProblemOf, missingParameter } from './errors.js';
 import { CLOCK_SKEW_SECONDS } from './federation.js';
@@ -13,12 +15,12 @@ import {
   API_APP_ID_URI,
   API_CLIENT_ID,
   API_DISPLAY_NAME,
-  CONSENTED_GRAPH_PERMISSIONS,
+  API_TENANTS,
+  CAE_TOKEN_LIFETIME_SECONDS,
   GRAPH_APP_ID,
   GRAPH_RESOURCE,
+  HOME_TENANT,
   pairwiseSubject,
-  TENANT_DOMAIN,
-  TENANT_ID,
 } from './fixtures.js';
 import type { GrantContext, TokenGrant, TokenRequest } from './grants.js';
 
@@ -45,14 +47,15 @@ async function onBehalfOf(
       `Application '${API_CLIENT_ID}'(${API_DISPLAY_NAME}) is not configured as a multi-tenant application. Usage of the /${tenant.segment} endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.`,
     );
   }
+  const directory = tenant.tenant ?? HOME_TENANT;
   const clientId = form.get('client_id') ?? request.basic?.clientId;
   if (clientId === undefined) return missingParameter('client_id');
-  if (clientId !== API_CLIENT_ID) {
+  if (clientId !== API_CLIENT_ID || !API_TENANTS.has(directory.id)) {
     return fail(
       400,
       'unauthorized_client',
       700016,
-      `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
+      `Application with identifier '${clientId}' was not found in the directory '${directory.domain}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.`,
     );
   }
   const client = await authenticateClient(request, context);
@@ -63,21 +66,40 @@ async function onBehalfOf(
   const scope = form.get('scope');
   if (scope === null || scope.trim() === '') return missingParameter('scope');
 
-  const caller = await validateAssertion(assertion, context);
+  const claimsRequest = parseClaimsRequest(form.get('claims'));
+  if (typeof claimsRequest === 'string') {
+    return fail(400, 'invalid_request', 90100, `Invalid request: ${claimsRequest}.`);
+  }
+  const caller = await validateAssertion(assertion, directory.id, context);
   if (!caller.ok) return caller;
   const requested = resolveGraphScopes(scope);
   if (!requested.ok) return requested;
 
   const claims = caller.value;
-  const now = context.nowSeconds();
-  const lifetime = context.settings.oboTokenLifetimeSeconds;
   const oid = String(claims.oid);
+  const { consents, revocations, guestHomes } = context.directory;
+  const issuedAt = typeof claims.iat === 'number' ? claims.iat : 0;
+  if (revocations.predates(directory.id, oid, issuedAt)) {
+    return revokedGrant(issuedAt, revocations.validFrom(directory.id, oid) ?? issuedAt);
+  }
+  const subject = { tenant: directory.id, oid, client: API_CLIENT_ID };
+  const missingConsent = requested.value.usesDefault
+    ? consents.granted(subject, GRAPH_APP_ID).length === 0
+    : consents.missing(subject, requested.value.permissions.map(graphPermission)).length > 0;
+  if (missingConsent) return consentRequired();
+  const granted = consents.granted(subject, GRAPH_APP_ID);
+
+  const caeCapable = claimsRequest?.capabilities.includes('cp1') === true;
+  // A claims challenge's `nbf` is satisfied by issuing at (or after) that time.
+  const now = Math.max(context.nowSeconds(), claimsRequest?.notBefore ?? 0);
+  const lifetime = caeCapable ? CAE_TOKEN_LIFETIME_SECONDS : context.settings.oboTokenLifetimeSeconds;
+  const home = guestHomes.get(oid);
   const name = typeof claims.name === 'string' ? claims.name : '';
   const upn = stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? '';
   const [givenName, ...rest] = name.split(' ');
   const graphToken = await context.keys.sign({
     aud: GRAPH_RESOURCE,
-    iss: `https://sts.windows.net/${TENANT_ID}/`,
+    iss: `https://sts.windows.net/${directory.id}/`,
     iat: now,
     nbf: now,
     exp: now + lifetime,
@@ -91,46 +113,56 @@ async function onBehalfOf(
     idtyp: 'user',
     name,
     oid,
-    scp: CONSENTED_GRAPH_PERMISSIONS.join(' '),
+    // Entra puts every permission the user granted the client for the resource, not only those asked.
+    scp: granted.join(' '),
     sub: pairwiseSubject(oid, GRAPH_APP_ID),
-    tid: TENANT_ID,
+    tid: directory.id,
     unique_name: upn,
     upn,
     uti: randomBytes(16).toString('base64url'),
     ver: '1.0',
+    ...(caeCapable ? { xms_cc: ['cp1'] } : {}),
+    ...(home === undefined ? {} : { idp: `https://sts.windows.net/${home.tenant}/` }),
   });
 
   const response: Record<string, unknown> = {
     token_type: 'Bearer',
-    scope: CONSENTED_GRAPH_PERMISSIONS.map((permission) => `${GRAPH_RESOURCE}/${permission}`).join(' '),
+    scope: granted.map((permission) => `${GRAPH_RESOURCE}/${permission}`).join(' '),
     expires_in: lifetime,
     ext_expires_in: lifetime,
     access_token: graphToken,
   };
-  if (requested.value.has('offline_access'))
+  if (requested.value.oidc.has('offline_access'))
     response.refresh_token = `1.A${randomBytes(96).toString('base64url')}`;
-  if (requested.value.has('openid')) {
+  if (requested.value.oidc.has('openid')) {
     response.id_token = await context.keys.sign({
       aud: API_CLIENT_ID,
-      iss: context.issuer,
+      iss: context.issuerOf(directory.id),
       iat: now,
       nbf: now,
       exp: now + 3600,
-      ...(requested.value.has('profile') ? { name, preferred_username: upn } : {}),
+      ...(requested.value.oidc.has('profile') ? { name, preferred_username: upn } : {}),
       oid,
       sub: pairwiseSubject(oid, API_CLIENT_ID),
-      tid: TENANT_ID,
+      tid: directory.id,
       uti: randomBytes(16).toString('base64url'),
       ver: '2.0',
     });
   }
   if (form.get('client_info') === '1') {
-    response.client_info = Buffer.from(JSON.stringify({ uid: oid, utid: TENANT_ID })).toString('base64url');
+    // A guest's client_info names their home account, not the inviting tenant's object.
+    const clientInfo =
+      home === undefined ? { uid: oid, utid: directory.id } : { uid: home.oid, utid: home.tenant };
+    response.client_info = Buffer.from(JSON.stringify(clientInfo)).toString('base64url');
   }
   return { ok: true, value: response };
 }
 
-async function validateAssertion(assertion: string, context: GrantContext): Promise<Outcome<JWTPayload>> {
+async function validateAssertion(
+  assertion: string,
+  tenantId: string,
+  context: GrantContext,
+): Promise<Outcome<JWTPayload>> {
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(assertion, createLocalJWKSet(context.keys.jwks()), {
@@ -141,8 +173,8 @@ async function validateAssertion(assertion: string, context: GrantContext): Prom
   } catch (error) {
     return { ok: false, failure: assertionFailure(error) };
   }
-  const issuers = [context.issuer, `https://sts.windows.net/${TENANT_ID}/`];
-  if (claims.tid !== TENANT_ID || typeof claims.iss !== 'string' || !issuers.includes(claims.iss)) {
+  const issuers = [context.issuerOf(tenantId), `https://sts.windows.net/${tenantId}/`];
+  if (claims.tid !== tenantId || typeof claims.iss !== 'string' || !issuers.includes(claims.iss)) {
     return invalidAssertion("Assertion failed validation: its issuer or 'tid' is not this tenant.");
   }
   // Entra's v2 access tokens carry one audience, a string: an array is not a token Entra issued.
@@ -163,6 +195,20 @@ async function validateAssertion(assertion: string, context: GrantContext): Prom
     return invalidAssertion("Assertion is missing the 'oid' claim.");
   }
   return { ok: true, value: claims };
+}
+
+/** AADSTS50173: the assertion was issued before the user's sessions were revoked (msal-node: interaction required). */
+function revokedGrant(issuedAt: number, validFrom: number): { ok: false; failure: EntraError } {
+  return {
+    ok: false,
+    failure: {
+      status: 400,
+      error: 'invalid_grant',
+      code: 50173,
+      description: `The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '${new Date(issuedAt * 1000).toISOString()}' and the TokensValidFrom date (before which tokens are not valid) for this user is '${new Date(validFrom * 1000).toISOString()}'.`,
+      suberror: 'bad_token',
+    },
+  };
 }
 
 /** AADSTS50013 stands for every assertion-content failure. */
@@ -192,8 +238,15 @@ function assertionFailure(error: unknown): EntraError {
   return fail(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.').failure;
 }
 
-/** Graph permissions asked for in `scope`, checked against the consented ones; gives the OIDC scopes asked. */
-export function resolveGraphScopes(scope: string): Outcome<Set<string>> {
+export interface RequestedScopes {
+  oidc: Set<string>;
+  /** Graph permission names (`Calendars.Read`), without `.default`. */
+  permissions: string[];
+  usesDefault: boolean;
+}
+
+/** The Graph permissions and OIDC scopes asked for in `scope` (the grant checks consent per user). */
+export function resolveGraphScopes(scope: string): Outcome<RequestedScopes> {
   const oidc = new Set<string>();
   const permissions: string[] = [];
   for (const item of scope.split(/\s+/).filter((s) => s !== '')) {
@@ -223,10 +276,7 @@ export function resolveGraphScopes(scope: string): Outcome<Set<string>> {
       "The provided value for the input parameter 'scope' is not valid: '.default' cannot be combined with other scopes of the resource.",
     );
   }
-  const consented = CONSENTED_GRAPH_PERMISSIONS.map((p) => p.toLowerCase());
-  const missing = usesDefault ? [] : permissions.filter((p) => !consented.includes(p.toLowerCase()));
-  if (missing.length > 0) return consentRequired();
-  return { ok: true, value: oidc };
+  return { ok: true, value: { oidc, permissions: usesDefault ? [] : permissions, usesDefault } };
 }
 
 function invalidScope(description: string): { ok: false; failure: EntraError } {

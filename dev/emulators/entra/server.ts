@@ -15,10 +15,11 @@ import {
   parseManagedIdentityRequest,
   TOKEN_EXCHANGE_AUDIENCE,
 } from '../managedIdentity.js';
-import { handleEntraControl } from './control.js';
+import { handleEntraControl, handleEntraQuery } from './control.js';
+import { EntraDirectory } from './directory.js';
 import { defaultError, type EntraError, entraPresets, errorBody } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
-import { resolveTenant, TENANT_ID, type TenantPath } from './fixtures.js';
+import { resolveTenant, sandboxTenant, TENANT_ID, type TenantPath } from './fixtures.js';
 import type { EntraSettings, GrantContext } from './grants.js';
 import { OTHER_TOKEN_KIND, redeemToken, TOKEN_GRANTS, tokenKindOf } from './grants.js';
 import type { IssuedUserToken, UserTokenOptions } from './keys.js';
@@ -95,6 +96,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   const issuerOf = (tenant: string): string => `${baseUrl}/${tenant}/v2.0`;
   const keys = await SigningKeys.create(() => issuerOf(TENANT_ID));
   const settings: EntraSettings = { oboTokenLifetimeSeconds: 3600 };
+  const directory = new EntraDirectory();
+  const minting = { issuerOf, directory };
   // As the API's registration holds it: a managed identity of this tenant, for Entra's token exchange.
   const federatedCredential = (): FederatedIdentityCredential => ({
     name: 'obo-graph-api-managed-identity',
@@ -104,6 +107,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   });
   const grantContext = (): GrantContext => ({
     issuer: issuerOf(TENANT_ID),
+    issuerOf,
+    directory,
     keys,
     clientSecret: options.clientSecret,
     federatedCredentials: [federatedCredential()],
@@ -220,13 +225,17 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     const url = new URL(req.url ?? '/', baseUrl);
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
+      if (url.pathname === '/_emulator/reset' && req.method === 'POST') directory.clear();
       if (control.handleControlRequest(req, res, url.pathname, body)) return;
-      await handleEntraControl(req, res, url.pathname, body, { keys, settings });
+      if (req.method === 'GET' && handleEntraQuery(res, url, directory)) return;
+      await handleEntraControl(req, res, url.pathname, body, { keys, settings, minting });
       return;
     }
     const matched = matchRoute(req.method ?? '', url.pathname);
     const request: RouteRequest = { req, res, url, body, tenant: matched?.tenant ?? '' };
     const kind = matched === undefined ? 'other' : matched.route.kindOf(request);
+    const pathTenant = matched === undefined ? undefined : sandboxTenant(matched.tenant);
+    if (pathTenant !== undefined) directory.countTenantRequest(pathTenant.id, kind);
     if (!(await control.admit(kind, req, res))) return;
 
     if (matched === undefined) {
@@ -275,7 +284,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     federatedCredential: federatedCredential(),
     control,
     settings,
-    mintUserToken: (name, tokenOptions) => keys.mintUserToken(name, tokenOptions),
+    mintUserToken: (name, tokenOptions) => keys.mintUserToken(name, tokenOptions, minting),
     rotateKeys: (rotateOptions) => keys.rotate(rotateOptions),
     async close() {
       control.close();

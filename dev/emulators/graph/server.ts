@@ -7,11 +7,15 @@ import { decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose';
 
 import { isRecord } from '../../../shared/narrow.js';
 import { EmulatorControl } from '../kit/control.js';
-import { closeServer, listen, readBody, sendJson } from '../kit/http.js';
+import { closeServer, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
 import { httpsJson } from '../kit/httpsClient.js';
+import { SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, graphError, graphPresets, send, unauthorized } from './answers.js';
+import { caeChallengeFor } from './cae.js';
+import { eventsBetween } from './calendar.js';
+import { type GraphPathRule, permits, ruleFor } from './permissions.js';
 
-export const GRAPH_KINDS = ['me', 'other'] as const;
+export const GRAPH_KINDS = ['me', 'calendar', 'other'] as const;
 /** Sent with the emulator's own JWKS requests so that Entra counts them apart from the app's. */
 export const GRAPH_JWKS_CLIENT_HEADER = { 'x-sandbox-client': 'graph' } as const;
 
@@ -20,7 +24,6 @@ const GRAPH_AUDIENCES = [
   'https://graph.microsoft.com/',
   '00000003-0000-0000-c000-000000000000',
 ];
-const REQUIRED_PERMISSION = 'user.read';
 const CLOCK_SKEW_SECONDS = 300;
 
 export interface GraphEmulatorOptions {
@@ -29,7 +32,10 @@ export interface GraphEmulatorOptions {
   port?: number;
   /** The Entra emulator whose keys sign Graph tokens. */
   entraUrl: string;
+  /** The tenant whose JWKS the emulator fetches (Entra signs every tenant's tokens with the same keys). */
   tenantId: string;
+  /** Tenants whose tokens Graph accepts; default `tenantId` only. */
+  tenantIds?: readonly string[];
   /** PEM of the local CA, to fetch the JWKS over HTTPS from this process. */
   ca: string;
 }
@@ -46,6 +52,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     options.ca,
   );
   let baseUrl = '';
+  const tenantIds = options.tenantIds ?? [options.tenantId];
+  // Critical events Graph received (Continuous Access Evaluation): a user's sessions revoked.
+  const revocations = new SessionRevocations();
   const control = new EmulatorControl({
     kinds: GRAPH_KINDS,
     presets: graphPresets(),
@@ -53,50 +62,103 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       graphError(defaultCode(status), 'The sandbox injected this failure.', context.req),
   });
 
-  async function me(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async function resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    rule: GraphPathRule,
+  ): Promise<void> {
     const authorization = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (match?.[1] === undefined) {
       unauthorized(req, res, 'Access token is empty.');
       return;
     }
-    const verified = await verifyGraphToken(match[1], signingKeys, options.tenantId);
+    const verified = await verifyGraphToken(match[1], signingKeys, tenantIds);
     if (typeof verified === 'string') {
       unauthorized(req, res, verified);
       return;
     }
-    const scopes = typeof verified.scp === 'string' ? verified.scp.toLowerCase().split(' ') : [];
-    if (!scopes.includes(REQUIRED_PERMISSION)) {
+    const challenge = caeChallengeFor(verified, revocations);
+    if (challenge !== undefined) {
+      send(req, res, 401, graphError(challenge.code, challenge.message, req), {
+        'www-authenticate': challenge.wwwAuthenticate,
+      });
+      return;
+    }
+    if (!permits(rule, verified.scp)) {
+      send(req, res, 403, graphError(rule.denied.code, rule.denied.message, req));
+      return;
+    }
+    if (rule.kind === 'calendar') calendar(req, res, url, verified);
+    else me(req, res, url, verified);
+  }
+
+  function me(req: IncomingMessage, res: ServerResponse, url: URL, verified: JWTPayload): void {
+    const profile = profileOf(verified, baseUrl);
+    send(req, res, 200, selectFields(profile, url.searchParams.get('$select')));
+  }
+
+  function calendar(req: IncomingMessage, res: ServerResponse, url: URL, verified: JWTPayload): void {
+    const start = Date.parse(
+      url.searchParams.get('startDateTime') ?? url.searchParams.get('startdatetime') ?? '',
+    );
+    const end = Date.parse(url.searchParams.get('endDateTime') ?? url.searchParams.get('enddatetime') ?? '');
+    if (!Number.isFinite(start) || !Number.isFinite(end) || end < start) {
       send(
         req,
         res,
-        403,
-        graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.', req),
+        400,
+        graphError(
+          'ErrorInvalidParameter',
+          'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.',
+          req,
+        ),
       );
       return;
     }
     const profile = profileOf(verified, baseUrl);
+    const organizer = {
+      name: typeof profile.displayName === 'string' ? profile.displayName : '',
+      address: typeof profile.mail === 'string' ? profile.mail : '',
+    };
+    const top = Number(url.searchParams.get('$top') ?? '10');
+    const events = eventsBetween(String(verified.oid), organizer, new Date(start), new Date(end)).slice(
+      0,
+      Number.isInteger(top) && top > 0 ? Math.min(top, 1000) : 10,
+    );
     const select = url.searchParams.get('$select');
-    const body =
-      select === null
-        ? profile
-        : Object.fromEntries(
-            Object.entries(profile).filter(
-              ([field]) =>
-                field === '@odata.context' ||
-                select
-                  .split(',')
-                  .map((s) => s.trim())
-                  .includes(field),
-            ),
-          );
-    send(req, res, 200, body);
+    send(req, res, 200, {
+      '@odata.context': `${baseUrl}/v1.0/$metadata#users('${String(verified.oid)}')/calendarView`,
+      value: events.map((event) => selectFields({ ...event }, select === null ? null : `id,${select}`)),
+    });
+  }
+
+  /** `POST /_emulator/revoke-sessions` `{ oid, tid? }`: the critical event Graph gets when a user's sessions are revoked. */
+  function revokeSessions(res: ServerResponse, body: Buffer): void {
+    const input = parseJsonBody(body);
+    const value = input.ok && isRecord(input.value) ? input.value : {};
+    const tid = typeof value.tid === 'string' ? value.tid.toLowerCase() : options.tenantId;
+    if (typeof value.oid !== 'string' || value.oid === '' || !tenantIds.includes(tid)) {
+      sendJson(res, 400, {
+        error: 'invalid_request',
+        message: '"oid" (and "tid" of a sandbox tenant) required',
+      });
+      return;
+    }
+    const revokedAt = revocations.revoke(tid, value.oid, Math.floor(Date.now() / 1000));
+    sendJson(res, 200, { oid: value.oid, tid, revokedAt, validFrom: revokedAt + 1 });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
+      if (url.pathname === '/_emulator/reset' && req.method === 'POST') revocations.clear();
+      if (url.pathname === '/_emulator/revoke-sessions' && req.method === 'POST') {
+        revokeSessions(res, body);
+        return;
+      }
       if (!control.handleControlRequest(req, res, url.pathname, body)) {
         sendJson(res, 404, {
           error: 'not_found',
@@ -105,11 +167,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       }
       return;
     }
-    const isMe = req.method === 'GET' && url.pathname.replace(/\/$/, '') === '/v1.0/me';
-    const kind = isMe ? 'me' : 'other';
+    const rule = req.method === 'GET' ? ruleFor(url.pathname) : undefined;
+    const kind = rule?.kind ?? 'other';
     if (!(await control.admit(kind, req, res))) return;
-    if (isMe) {
-      await me(req, res, url);
+    if (rule !== undefined) {
+      await resource(req, res, url, rule);
     } else {
       const segment =
         url.pathname
@@ -142,7 +204,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
 async function verifyGraphToken(
   token: string,
   keys: SigningKeys,
-  tenantId: string,
+  tenantIds: readonly string[],
 ): Promise<JWTPayload | string> {
   let kid: string | undefined;
   try {
@@ -156,10 +218,14 @@ async function verifyGraphToken(
     const { payload } = await jwtVerify(token, key, {
       algorithms: ['RS256'],
       audience: GRAPH_AUDIENCES,
-      issuer: `https://sts.windows.net/${tenantId}/`,
+      issuer: tenantIds.map((tenantId) => `https://sts.windows.net/${tenantId}/`),
       clockTolerance: CLOCK_SKEW_SECONDS,
     });
-    if (payload.tid !== tenantId || typeof payload.oid !== 'string')
+    if (
+      typeof payload.tid !== 'string' ||
+      payload.iss !== `https://sts.windows.net/${payload.tid}/` ||
+      typeof payload.oid !== 'string'
+    )
       return 'Access token validation failure.';
     return payload;
   } catch (error) {
@@ -232,4 +298,13 @@ function profileOf(claims: JWTPayload, baseUrl: string): Record<string, unknown>
     userPrincipalName: upn,
     id: claims.oid,
   };
+}
+
+/** Graph's `$select`: only the fields named (and the OData annotations). */
+function selectFields(object: Record<string, unknown>, select: string | null): Record<string, unknown> {
+  if (select === null) return object;
+  const fields = select.split(',').map((s) => s.trim());
+  return Object.fromEntries(
+    Object.entries(object).filter(([field]) => field.startsWith('@odata.') || fields.includes(field)),
+  );
 }

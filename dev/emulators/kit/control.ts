@@ -31,15 +31,30 @@ export interface Fault {
   kind: string | undefined;
   delayMs: number;
   remaining: number;
+  /** Epoch ms after which the fault no longer applies (`durationMs`); undefined: until its count is used up. */
+  expiresAt: number | undefined;
+  /** Applies only to requests whose URL path contains this (`pathIncludes`), e.g. one hot document's id. */
+  pathIncludes: string | undefined;
   /** undefined: delay only, then the real answer. */
   answer: ((context: FaultContext) => FaultAnswer) | undefined;
 }
 
 export type ParsedFault = { ok: true; fault: Fault } | { ok: false; message: string };
 
-const FAULT_FIELDS = new Set(['kind', 'status', 'delayMs', 'count', 'body', 'headers', 'preset']);
+const FAULT_FIELDS = new Set([
+  'kind',
+  'status',
+  'delayMs',
+  'count',
+  'body',
+  'headers',
+  'preset',
+  'durationMs',
+  'pathIncludes',
+]);
 const MAX_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
+const MAX_DURATION_MS = 3_600_000;
 
 /**
  * Validates the body of `POST /_emulator/faults`. `errorBody` gives the emulator's own error shape for a
@@ -57,7 +72,9 @@ export function parseFault(
   const unknownField = Object.keys(input).find((field) => !FAULT_FIELDS.has(field));
   if (unknownField !== undefined) return invalid(`unknown field "${unknownField}"`);
 
-  const { kind, status, delayMs = 0, count = 1, body, headers, preset: presetName } = input;
+  const { kind, status, delayMs = 0, body, headers, preset: presetName, durationMs, pathIncludes } = input;
+  // A fault bounded in time applies to every matching request in its window unless a count is given too.
+  const count = input.count ?? (durationMs === undefined ? 1 : MAX_COUNT);
   if (kind !== undefined && (typeof kind !== 'string' || !options.kinds.includes(kind))) {
     return invalid(`"kind" must be one of ${options.kinds.join(', ')}`);
   }
@@ -72,6 +89,18 @@ export function parseFault(
   }
   if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > MAX_COUNT) {
     return invalid(`"count" must be an integer from 1 to ${MAX_COUNT}`);
+  }
+  if (
+    durationMs !== undefined &&
+    (typeof durationMs !== 'number' ||
+      !Number.isInteger(durationMs) ||
+      durationMs < 1 ||
+      durationMs > MAX_DURATION_MS)
+  ) {
+    return invalid(`"durationMs" must be an integer from 1 to ${MAX_DURATION_MS}`);
+  }
+  if (pathIncludes !== undefined && (typeof pathIncludes !== 'string' || pathIncludes === '')) {
+    return invalid('"pathIncludes" must be a non-empty string');
   }
   if (
     headers !== undefined &&
@@ -122,6 +151,8 @@ export function parseFault(
       kind: typeof kind === 'string' ? kind : preset?.kind,
       delayMs,
       remaining: count,
+      expiresAt: typeof durationMs === 'number' ? Date.now() + durationMs : undefined,
+      pathIncludes: typeof pathIncludes === 'string' ? pathIncludes : undefined,
       answer,
     },
   };
@@ -135,9 +166,15 @@ export class FaultQueue {
     this.#faults.push(fault);
   }
 
-  /** The first queued fault matching `kind`, used up by one. */
-  take(kind: string): Fault | undefined {
-    const index = this.#faults.findIndex((fault) => fault.kind === undefined || fault.kind === kind);
+  /** The first queued fault matching `kind` (and `path`), used up by one; expired faults are dropped. */
+  take(kind: string, path = ''): Fault | undefined {
+    const now = Date.now();
+    this.#faults = this.#faults.filter((fault) => fault.expiresAt === undefined || fault.expiresAt > now);
+    const index = this.#faults.findIndex(
+      (fault) =>
+        (fault.kind === undefined || fault.kind === kind) &&
+        (fault.pathIncludes === undefined || path.includes(fault.pathIncludes)),
+    );
     const fault = this.#faults[index];
     if (fault === undefined) return undefined;
     fault.remaining -= 1;
@@ -187,6 +224,8 @@ export interface EmulatorControlOptions {
 export class EmulatorControl {
   readonly counters: RequestCounters;
   readonly faults = new FaultQueue();
+  /** Added before every request of a kind ('' = every kind), as a real service's network and work would. */
+  readonly #latencyMs = new Map<string, number>();
   readonly #options: Required<EmulatorControlOptions>;
   readonly #closing = new AbortController();
 
@@ -198,6 +237,7 @@ export class EmulatorControl {
   reset(): void {
     this.counters.reset();
     this.faults.clear();
+    this.#latencyMs.clear();
   }
 
   /** Ends pending fault delays (their requests get no answer). */
@@ -221,6 +261,16 @@ export class EmulatorControl {
       }
       this.faults.enqueue(parsed.fault);
       res.writeHead(204).end();
+    } else if (path === '/_emulator/latency' && req.method === 'POST') {
+      const input = parseJsonBody(body);
+      const latency = input.ok ? parseLatency(input.value, this.#options.kinds) : input;
+      if (!latency.ok) {
+        sendJson(res, 400, { error: 'invalid_latency', message: latency.message });
+        return true;
+      }
+      if (latency.ms === 0) this.#latencyMs.delete(latency.kind);
+      else this.#latencyMs.set(latency.kind, latency.ms);
+      res.writeHead(204).end();
     } else {
       return false;
     }
@@ -233,17 +283,11 @@ export class EmulatorControl {
    */
   async admit(kind: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     this.counters.count(kind);
-    const fault = this.faults.take(kind);
+    const latencyMs = this.#latencyMs.get(kind) ?? this.#latencyMs.get('') ?? 0;
+    if (latencyMs > 0 && !(await this.#wait(latencyMs, req, res))) return false;
+    const fault = this.faults.take(kind, (req.url ?? '/').split('?')[0]);
     if (fault === undefined) return true;
-    if (fault.delayMs > 0) {
-      try {
-        await sleep(fault.delayMs, undefined, { signal: this.#closing.signal });
-      } catch {
-        res.destroy();
-        return false;
-      }
-      if (res.destroyed || req.socket.destroyed) return false;
-    }
+    if (fault.delayMs > 0 && !(await this.#wait(fault.delayMs, req, res))) return false;
     if (fault.answer === undefined) return true;
     const { status, headers, body } = fault.answer({ kind, req });
     if (typeof body === 'string') {
@@ -253,6 +297,35 @@ export class EmulatorControl {
     }
     return false;
   }
+
+  /** Waits `ms` unless the emulator closes; false when the request is gone by then. */
+  async #wait(ms: number, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.#closing.signal });
+    } catch {
+      res.destroy();
+      return false;
+    }
+    return !(res.destroyed || req.socket.destroyed);
+  }
+}
+
+/** The body of `POST /_emulator/latency`: `{ kind?, ms }`, ms 0 removes it. */
+function parseLatency(
+  input: unknown,
+  kinds: readonly string[],
+): { ok: true; kind: string; ms: number } | { ok: false; message: string } {
+  if (!isRecord(input)) return { ok: false, message: 'the body must be a JSON object' };
+  const unknownField = Object.keys(input).find((field) => field !== 'kind' && field !== 'ms');
+  if (unknownField !== undefined) return { ok: false, message: `unknown field "${unknownField}"` };
+  const { kind, ms } = input;
+  if (kind !== undefined && (typeof kind !== 'string' || !kinds.includes(kind))) {
+    return { ok: false, message: `"kind" must be one of ${kinds.join(', ')}` };
+  }
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > MAX_DELAY_MS) {
+    return { ok: false, message: `"ms" must be an integer from 0 to ${MAX_DELAY_MS}` };
+  }
+  return { ok: true, kind: typeof kind === 'string' ? kind : '', ms };
 }
 
 function invalid(message: string): ParsedFault {

@@ -1,0 +1,98 @@
+import type { CallerAccount } from '../auth/caller.js';
+import { ApiError } from '../errors.js';
+import type { GraphObject } from '../graph/graphClient.js';
+import type { RequestTelemetry } from '../telemetry.js';
+import { afterClaimsExchangeFailed, decideOnDownstreamFailure, type DownstreamAttempt } from './caePolicy.js';
+import { type DownstreamOperation, requestPathFor } from './operations.js';
+
+/** Delegated tokens for (caller, scopes): cached, or from an exchange. */
+export interface DelegatedTokenSource {
+  acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string>;
+  /** An exchange with a resource's claims, past every cache (msal-node skips its own for claims). */
+  acquireWithClaims(
+    caller: CallerAccount,
+    scopes: readonly string[],
+    claims: string,
+    telemetry: RequestTelemetry,
+  ): Promise<string>;
+  /** Forgets the cached token for (caller's assertion, scopes), in memory and in the shared cache. */
+  evict(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<void>;
+}
+
+export interface ResourceClient {
+  get(path: string, accessToken: string, telemetry: RequestTelemetry): Promise<GraphObject>;
+}
+
+export interface DownstreamDependencies {
+  tokens: DelegatedTokenSource;
+  graph: ResourceClient;
+  /** The scopes to request for an operation (its permissions under the resource's URI). */
+  scopesFor: (operation: DownstreamOperation) => readonly string[];
+  /** The API's client id: the application a user or admin consents for. */
+  apiClientId: string;
+  /** Epoch milliseconds. */
+  now: () => number;
+}
+
+/**
+ * Performs one downstream operation on the caller's behalf. A claims challenge from the resource
+ * (Continuous Access Evaluation) drops the cached token and exchanges once more with the claims; what
+ * cannot be satisfied here goes to the caller as 401 ERR_CLAIMS_CHALLENGE. Missing consent becomes 403
+ * ERR_CONSENT_REQUIRED naming the scopes to consent to.
+ */
+export async function callDownstream(
+  deps: DownstreamDependencies,
+  caller: CallerAccount,
+  operation: DownstreamOperation,
+  telemetry: RequestTelemetry,
+): Promise<GraphObject> {
+  const scopes = deps.scopesFor(operation);
+  const path = requestPathFor(operation, new Date(deps.now()));
+  let token = await withConsentHint(deps, scopes, deps.tokens.acquire(caller, scopes, telemetry));
+  let attempt: DownstreamAttempt = 'first';
+  for (;;) {
+    try {
+      return await deps.graph.get(path, token, telemetry);
+    } catch (error) {
+      const decision = decideOnDownstreamFailure(error, attempt);
+      if (decision.action === 'fail') throw decision.error;
+      // Whatever happens next, this token must never be served again from this instance's or the shared cache.
+      await deps.tokens.evict(caller, scopes, telemetry);
+      if (decision.action === 'evict-and-fail') throw decision.error;
+      attempt = 'after-claims-exchange';
+      try {
+        token = await withConsentHint(
+          deps,
+          scopes,
+          deps.tokens.acquireWithClaims(caller, scopes, decision.claims, telemetry),
+        );
+      } catch (exchangeError) {
+        throw afterClaimsExchangeFailed(exchangeError, decision.claims);
+      }
+    }
+  }
+}
+
+/** Adds to ERR_CONSENT_REQUIRED what the SPA needs to ask for consent: the application and its scopes. */
+async function withConsentHint(
+  deps: DownstreamDependencies,
+  scopes: readonly string[],
+  pending: Promise<string>,
+): Promise<string> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (
+      error instanceof ApiError &&
+      error.code === 'ERR_CONSENT_REQUIRED' &&
+      error.details.consent === undefined
+    ) {
+      throw new ApiError(error.code, error.message, {
+        ...error.details,
+        cause: error.details.cause,
+        consent: { clientId: deps.apiClientId, scopes: [...scopes] },
+      });
+    }
+    throw error;
+  }
+}
