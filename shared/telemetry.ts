@@ -19,6 +19,12 @@ export interface RequestFields {
   /** An OBO exchange reached Entra ID (not served from msal-node's cache). */
   oboExchange?: boolean;
   cosmosDegraded?: boolean;
+  /** Why this request went without Cosmos DB: only `unavailable` opens the instance-wide breaker. */
+  cosmosFailure?: 'unavailable' | 'breaker-open' | 'throttled' | 'too-large' | 'rejected';
+  /** An L1 hit past the revalidation interval that re-read the caller's document. */
+  cacheRevalidated?: boolean;
+  /** Why a new token was not written to Cosmos DB (kept in this instance's L1 or not at all). */
+  cacheWriteSkipped?: 'erased' | 'gone' | 'stale' | 'too-large';
   entraMs?: number;
   graphMs?: number;
   graphAttempts?: number;

@@ -19,6 +19,8 @@ export interface Fault {
   body?: unknown;
   headers?: Record<string, string>;
   preset?: string;
+  /** Cosmos DB: only requests for this partition key (one caller's document, its id). */
+  partitionKey?: string;
 }
 
 export interface UserTokenOptions {

@@ -62,8 +62,8 @@ export async function startCosmosEmulator(options: CosmosEmulatorOptions): Promi
       }
       return;
     }
-    if (!(await control.admit(classifyCosmosRequest(req.method ?? 'GET', path, req.headers), req, res)))
-      return;
+    const kind = classifyCosmosRequest(req.method ?? 'GET', path, req.headers);
+    if (!(await control.admit(kind, req, res, partitionKeyOf(req.headers)))) return;
     for (const listener of cosmos) listener(req, res);
   }
 
@@ -114,6 +114,18 @@ export function classifyCosmosRequest(
     return 'create';
   }
   return 'metadata';
+}
+
+/** The request's partition key (`x-ms-documentdb-partitionkey: ["<value>"]`) when it is one string. */
+export function partitionKeyOf(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-ms-documentdb-partitionkey'];
+  if (typeof header !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(header);
+    return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // As @vercel/cosmosdb-server's router: @azure/cosmos sends a leading double slash.

@@ -12,14 +12,34 @@ export interface StoredDocument {
 
 export type WriteOutcome =
   | { written: true; etag: string | undefined; requestCharge: number }
-  | { written: false; requestCharge: number };
+  /**
+   * `conflict`: another writer got there first (412 on replace, 409 on create): re-read and merge.
+   * `gone`: the document we replace no longer exists (404): its TTL ran out, or an operator deleted it.
+   */
+  | { written: false; reason: 'conflict' | 'gone'; requestCharge: number };
 
 /** The token cache's view of Cosmos DB: point operations only, partition key = id. */
 export interface TokenCacheStore {
   read(accountId: string): Promise<StoredDocument>;
-  /** Replace with If-Match when `etag` is known, else create; `written: false` when another writer got there first. */
+  /** Replace with If-Match when `etag` is known, else create; `written: false` when the precondition failed. */
   write(document: CacheDocument, etag: string | undefined): Promise<WriteOutcome>;
-  remove(accountId: string): Promise<{ requestCharge: number }>;
+  /** Writes the erase's tombstone over whatever is there (upsert: the erase must win without a read). */
+  erase(tombstone: CacheDocument): Promise<{ requestCharge: number }>;
+}
+
+/**
+ * What a failed Cosmos DB request says about Cosmos DB. Only `unavailable` (no answer, a timeout, 5xx)
+ * is about the service as a whole; the others concern one document or one request.
+ */
+export type CosmosFailure = 'unavailable' | 'throttled' | 'too-large' | 'rejected';
+
+export function classifyCosmosFailure(error: unknown): CosmosFailure {
+  const status = statusOf(error);
+  // No HTTP status: the connection failed, or our deadline or the SDK's timeout cut the request.
+  if (status === undefined || status === 408 || status >= 500) return 'unavailable';
+  if (status === 429) return 'throttled';
+  if (status === 413) return 'too-large';
+  return 'rejected';
 }
 
 /**
@@ -49,22 +69,19 @@ export function cosmosTokenCacheStore(container: Container, deadlineMs: number):
         return { written: true, etag: response.etag, requestCharge: response.requestCharge };
       } catch (error) {
         const status = statusOf(error);
-        // 404 on replace: the document was deleted (TTL, erase) since our read; re-read and create.
-        if (status === 412 || status === 409 || (status === 404 && etag !== undefined)) {
-          return { written: false, requestCharge: chargeOf(error) };
+        if (status === 412 || status === 409) {
+          return { written: false, reason: 'conflict', requestCharge: chargeOf(error) };
+        }
+        if (status === 404 && etag !== undefined) {
+          return { written: false, reason: 'gone', requestCharge: chargeOf(error) };
         }
         throw error;
       }
     },
 
-    async remove(accountId) {
-      try {
-        const response = await container.item(accountId, accountId).delete(deadline());
-        return { requestCharge: response.requestCharge };
-      } catch (error) {
-        if (statusOf(error) === 404) return { requestCharge: chargeOf(error) };
-        throw error;
-      }
+    async erase(tombstone) {
+      const response = await container.items.upsert(tombstone, deadline());
+      return { requestCharge: response.requestCharge };
     },
   };
 }

@@ -21,12 +21,42 @@ export interface CacheEntry {
   exp: number;
 }
 
+/** The caller's last erase: written by the erase, carried by every later write of the document. */
+export interface Erasure {
+  /** Unique per erase: writers compare it with the one they loaded (clock-free, unlike `at`). */
+  id: string;
+  /** Epoch milliseconds of the erase (for operators; never compared across instances). */
+  at: number;
+}
+
 export interface CacheDocument {
   id: string;
   v: typeof SCHEMA_VERSION;
   entries: Record<string, CacheEntry>;
   /** Per-item TTL in seconds (the container has TTL on with no default). */
   ttl: number;
+  /** Set once the caller has erased their cache; a document with no entries and this set is a tombstone. */
+  erasure?: Erasure;
+}
+
+/**
+ * How long an erase's tombstone stays in Cosmos DB. It must outlive every acquisition that loaded before
+ * the erase (a save older than half of this is never written to Cosmos DB, see STALE_SAVE_SECONDS).
+ */
+export const TOMBSTONE_TTL_SECONDS = 600;
+
+/** A save whose load is older than this is not written: the tombstone it would have to meet may be gone. */
+export const STALE_SAVE_SECONDS = TOMBSTONE_TTL_SECONDS / 2;
+
+/** The caller's document after an erase: no entries, the erase recorded, deleted by Cosmos DB's TTL. */
+export function tombstone(id: string, erasure: Erasure): CacheDocument {
+  return { id, v: SCHEMA_VERSION, entries: {}, ttl: TOMBSTONE_TTL_SECONDS, erasure };
+}
+
+/** True when `stored` records an erase that `loaded` (what the writer started from) did not know of. */
+export function erasedSince(loaded: CacheDocument | undefined, stored: CacheDocument | undefined): boolean {
+  const erasure = stored?.erasure;
+  return erasure !== undefined && erasure.id !== loaded?.erasure?.id;
 }
 
 /** Narrows whatever Cosmos returned; anything unexpected is a miss (undefined), never an error. */
@@ -46,7 +76,17 @@ export function parseCacheDocument(value: unknown, expectedId: string): CacheDoc
     }
   }
   const ttl = typeof value.ttl === 'number' ? value.ttl : TTL_GRACE_SECONDS;
-  return { id: expectedId, v: SCHEMA_VERSION, entries, ttl };
+  const { erasure } = value;
+  // An erase marker that does not parse still means "erased": keep a marker that no writer loaded.
+  const parsedErasure: Erasure | undefined =
+    erasure === undefined
+      ? undefined
+      : isRecord(erasure) && typeof erasure.id === 'string' && typeof erasure.at === 'number'
+        ? { id: erasure.id, at: erasure.at }
+        : { id: 'unreadable', at: 0 };
+  return parsedErasure === undefined
+    ? { id: expectedId, v: SCHEMA_VERSION, entries, ttl }
+    : { id: expectedId, v: SCHEMA_VERSION, entries, ttl, erasure: parsedErasure };
 }
 
 /**
@@ -65,25 +105,30 @@ export function mergeEntry(
   const entries: Record<string, CacheEntry> = { ...current?.entries };
   const theirs = entries[assertionHash];
   if (theirs === undefined || theirs.exp <= entry.exp) entries[assertionHash] = entry;
-  return withHygiene(id, entries, nowSeconds, maxEntries);
+  return withHygiene(id, entries, nowSeconds, maxEntries, current?.erasure);
 }
 
-/** Drops expired entries, evicts the entries that expire first beyond the cap, and sets the TTL. */
+/**
+ * Drops expired entries, evicts the entries that expire first beyond the cap, and sets the TTL. The
+ * erase marker is carried over, so a writer that loaded before the erase still sees it changed.
+ */
 export function withHygiene(
   id: string,
   entries: Record<string, CacheEntry>,
   nowSeconds: number,
   maxEntries: number,
+  erasure?: Erasure,
 ): CacheDocument {
   const live = Object.entries(entries)
     .filter(([, e]) => e.exp > nowSeconds)
     .sort(([, a], [, b]) => b.exp - a.exp)
     .slice(0, maxEntries);
   const newest = live[0]?.[1].exp ?? nowSeconds;
-  return {
+  const document: CacheDocument = {
     id,
     v: SCHEMA_VERSION,
     entries: Object.fromEntries(live),
     ttl: Math.max(1, Math.ceil(newest - nowSeconds) + TTL_GRACE_SECONDS),
   };
+  return erasure === undefined ? document : { ...document, erasure };
 }

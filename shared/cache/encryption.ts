@@ -30,9 +30,9 @@ export function decryptBlob(
   const key = keys.find((k) => k.id === keyId)?.key;
   if (key === undefined || ivText === undefined || sealedText === undefined || rest.length > 0)
     return undefined;
-  const iv = Buffer.from(ivText, 'base64url');
-  const sealed = Buffer.from(sealedText, 'base64url');
-  if (iv.length !== IV_BYTES || sealed.length < TAG_BYTES) return undefined;
+  const iv = canonicalBase64url(ivText);
+  const sealed = canonicalBase64url(sealedText);
+  if (iv?.length !== IV_BYTES || sealed === undefined || sealed.length < TAG_BYTES) return undefined;
   try {
     const decipher = createDecipheriv('aes-256-gcm', key, iv);
     decipher.setAAD(Buffer.from(associatedData, 'utf8'));
@@ -44,4 +44,13 @@ export function decryptBlob(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Node's decoder ignores stray characters and the unused low bits of the last character, so two texts
+ * can decode to the same bytes: only the one text that encodes them is accepted.
+ */
+function canonicalBase64url(text: string): Buffer | undefined {
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
 }

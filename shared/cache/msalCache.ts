@@ -12,6 +12,8 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access']);
 interface AccessTokenRecord {
   target: string;
   expiresOn: number;
+  /** The access token itself, as msal-node returns it for a Bearer token. */
+  secret: string | undefined;
 }
 
 function accessTokens(cacheJson: string): AccessTokenRecord[] {
@@ -26,7 +28,8 @@ function accessTokens(cacheJson: string): AccessTokenRecord[] {
   for (const token of Object.values(parsed.AccessToken)) {
     if (!isRecord(token) || typeof token.target !== 'string') continue;
     const expiresOn = Number(token.expires_on);
-    if (Number.isFinite(expiresOn)) tokens.push({ target: token.target, expiresOn });
+    const secret = typeof token.secret === 'string' && token.secret !== '' ? token.secret : undefined;
+    if (Number.isFinite(expiresOn)) tokens.push({ target: token.target, expiresOn, secret });
   }
   return tokens;
 }
@@ -41,11 +44,21 @@ export function usableAccessTokenExpiry(
   nowSeconds: number,
   renewalOffsetSeconds: number,
 ): number | undefined {
+  return usableAccessToken(cacheJson, scopes, nowSeconds, renewalOffsetSeconds)?.expiresOn;
+}
+
+/** The access token msal-node would serve from this blob for `scopes` (see usableAccessTokenExpiry). */
+export function usableAccessToken(
+  cacheJson: string,
+  scopes: readonly string[],
+  nowSeconds: number,
+  renewalOffsetSeconds: number,
+): { secret: string | undefined; expiresOn: number } | undefined {
   const wanted = scopes.map((s) => s.toLowerCase()).filter((s) => !OIDC_SCOPES.has(s));
   for (const token of accessTokens(cacheJson)) {
     const granted = new Set(token.target.toLowerCase().split(' '));
     if (token.expiresOn - renewalOffsetSeconds > nowSeconds && wanted.every((s) => granted.has(s))) {
-      return token.expiresOn;
+      return { secret: token.secret, expiresOn: token.expiresOn };
     }
   }
   return undefined;

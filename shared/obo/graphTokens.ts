@@ -8,8 +8,9 @@ import type { OboClient } from './oboClient.js';
 export { assertionHashOf } from './cacheEntryKey.js';
 
 /**
- * Graph access tokens on the caller's behalf: L1, then L2, then one OBO exchange, with concurrent
- * requests for the same (caller, assertion, scopes) in this instance sharing one acquisition.
+ * Graph access tokens on the caller's behalf: L1 (the token itself, no msal client), then L2 through
+ * msal-node, then one OBO exchange, with concurrent requests for the same (caller, assertion, scopes)
+ * in this instance sharing one acquisition.
  * The cache is keyed per (assertion, scope set) (cacheEntryKeyOf): what TokenCache calls the
  * assertion hash is that entry key.
  */
@@ -23,6 +24,11 @@ export class GraphTokenService implements DelegatedTokenSource {
 
   acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
+    const warm = this.cache.warmHit(caller, entryKey, scopes);
+    if (warm !== undefined) {
+      telemetry.set('cache', 'l1-hit');
+      return Promise.resolve(warm);
+    }
     const key = callerAssertionKey(caller.accountId, entryKey);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
@@ -52,7 +58,8 @@ export class GraphTokenService implements DelegatedTokenSource {
     const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
     const result = await this.obo.acquire(caller, scopes, undefined, telemetry, claims);
     telemetry.set('oboExchange', true);
-    if (result.changedCacheJson !== undefined) {
+    // An L1 hit here means a concurrent request already stored a newer token: keep that one, store nothing.
+    if (loaded.outcome !== 'l1-hit' && result.changedCacheJson !== undefined) {
       await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
     }
     return result.accessToken;
@@ -82,6 +89,7 @@ export class GraphTokenService implements DelegatedTokenSource {
   ): Promise<string> {
     const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
     telemetry.set('cache', loaded.outcome);
+    if (loaded.outcome === 'l1-hit') return loaded.accessToken;
 
     const result = await this.obo.acquire(caller, scopes, loaded.cacheJson, telemetry);
     if (!result.fromCache) telemetry.set('oboExchange', true);

@@ -6,14 +6,15 @@
  * - read of a missing id: `{ document: undefined, etag: undefined }` (Cosmos answers 404);
  *   read of stored content that does not parse: `{ document: undefined, etag }` so it can be overwritten;
  * - write with no ETag creates, and loses (`written: false`, Cosmos 409) when the id exists;
- * - write with an ETag replaces If-Match, and loses when the ETag is stale (412) or the id is gone (404);
- * - remove of a missing id succeeds (404 is not an error for an erase).
+ * - write with an ETag replaces If-Match, and loses when the ETag is stale (412: `conflict`) or the id
+ *   is gone (404: `gone`);
+ * - erase upserts the tombstone, whatever is there.
  * Every successful write gives the document a new ETag. Each operation charges `requestCharge` RU.
  */
 import type { StoredDocument, TokenCacheStore, WriteOutcome } from '../../shared/cache/cosmosStore.js';
 import { type CacheDocument, parseCacheDocument } from '../../shared/cache/document.js';
 
-export type StoreOperation = 'read' | 'write' | 'remove';
+export type StoreOperation = 'read' | 'write' | 'erase';
 
 interface Stored {
   /** What Cosmos holds: normally a CacheDocument, anything at all after `put`. */
@@ -34,7 +35,7 @@ export function cosmosError(status: number, message = `injected Cosmos DB ${stat
 
 export class MemoryTokenCacheStore implements TokenCacheStore {
   /** Operations attempted, failed ones included. */
-  readonly calls: Record<StoreOperation, number> = { read: 0, write: 0, remove: 0 };
+  readonly calls: Record<StoreOperation, number> = { read: 0, write: 0, erase: 0 };
   /** Writes that landed (created or replaced). */
   writesLanded = 0;
   /** Writes that lost to another writer (409, 412, or 404 on replace). */
@@ -43,6 +44,7 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
 
   private readonly items = new Map<string, Stored>();
   private readonly failures: PlannedFailure[] = [];
+  private readonly holds: { operation: StoreOperation; release: Promise<void> }[] = [];
   private conflictsPlanned = 0;
   private etagSequence = 0;
 
@@ -66,7 +68,7 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
     this.failures.push({
       error: typeof error === 'number' ? cosmosError(error) : error,
       remaining: options.times ?? 1,
-      operations: options.operations ?? ['read', 'write', 'remove'],
+      operations: options.operations ?? ['read', 'write', 'erase'],
     });
   }
 
@@ -115,10 +117,11 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
             content: { id: document.id, v: 1, entries: {} },
             etag: this.nextEtag(),
           });
-        return this.lost();
+        return this.lost('conflict');
       }
+      if (etag !== undefined && current === undefined) return this.lost('gone');
       const wins = etag === undefined ? current === undefined : current?.etag === etag;
-      if (!wins) return this.lost();
+      if (!wins) return this.lost('conflict');
       const next = this.nextEtag();
       this.items.set(document.id, { content: structuredClone(document), etag: next });
       this.writesLanded++;
@@ -126,16 +129,31 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
     });
   }
 
-  remove(accountId: string): Promise<{ requestCharge: number }> {
-    return this.run('remove', () => {
-      this.items.delete(accountId);
+  erase(tombstone: CacheDocument): Promise<{ requestCharge: number }> {
+    return this.run('erase', () => {
+      this.items.set(tombstone.id, { content: structuredClone(tombstone), etag: this.nextEtag() });
       return { requestCharge: this.requestCharge };
     });
   }
 
-  private lost(): WriteOutcome {
+  /** Removes `id` as Cosmos DB's TTL or an operator would. */
+  delete(id: string): void {
+    this.items.delete(id);
+  }
+
+  /**
+   * Holds the next `operation` until the returned function is called: a read takes its snapshot at once
+   * and answers on release; a write or erase lands on release. How a test orders a race deterministically.
+   */
+  hold(operation: StoreOperation): () => void {
+    let release = (): void => undefined;
+    this.holds.push({ operation, release: new Promise<void>((resolve) => (release = resolve)) });
+    return () => release();
+  }
+
+  private lost(reason: 'conflict' | 'gone'): WriteOutcome {
     this.writesLost++;
-    return { written: false, requestCharge: this.requestCharge };
+    return { written: false, reason, requestCharge: this.requestCharge };
   }
 
   private async run<T>(operation: StoreOperation, body: () => T): Promise<T> {
@@ -147,6 +165,15 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
       failure.remaining--;
       throw failure.error;
     }
+    const held = this.holds.findIndex((hold) => hold.operation === operation);
+    if (held < 0) return body();
+    const [hold] = this.holds.splice(held, 1);
+    if (operation === 'read') {
+      const snapshot = body();
+      await hold?.release;
+      return snapshot;
+    }
+    await hold?.release;
     return body();
   }
 

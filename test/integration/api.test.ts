@@ -24,17 +24,28 @@ function me(token: string | undefined, method = 'GET', path = '/api/me'): Promis
 }
 
 describe('GET /api/health', () => {
-  test('answers 200 with the configuration and no secret', async () => {
+  test('answers anonymous callers with liveness and readiness only, no configuration', async () => {
     const response = await fetch(`${host.url}/api/health`);
     expect(response.status).toBe(200);
     const text = await response.text();
-    expect(JSON.parse(text)).toMatchObject({
-      status: 'healthy',
-      configuration: { apiClientId: sandbox().api.clientId },
-    });
+    expect(JSON.parse(text)).toEqual({ live: true, ready: true });
+    expect(text).not.toContain(sandbox().api.clientId);
     expect(text).not.toContain(sandbox().api.clientSecret);
     expect(text).not.toContain(sandbox().cosmos.key);
     expect(text).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
+  });
+
+  test("the configuration summary is the operator's: logged once at start, with no secret", async () => {
+    const logged = () => host.lines.filter((line) => line.includes('{"event":"configuration"'));
+    // stdout travels apart from HTTP answers: wait for the line (it is written before any request is served).
+    for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const lines = logged();
+    expect(lines).toHaveLength(1);
+    const [line = ''] = lines;
+    expect(line).toContain(sandbox().api.clientId);
+    expect(line).not.toContain(sandbox().api.clientSecret);
+    expect(line).not.toContain(sandbox().cosmos.key);
+    expect(line).not.toContain(sandbox().settings.TOKEN_CACHE_KEYS?.split(':')[1]);
   });
 });
 
@@ -104,7 +115,8 @@ describe('DELETE /api/me/token-cache', () => {
 
     const erased = await me(dave.accessToken, 'DELETE', '/api/me/token-cache');
     expect(erased.status).toBe(204);
-    expect((await counters('cosmos')).delete).toBe(1);
+    // One write: the caller's document becomes a tombstone (see README, erasure).
+    expect(await counters('cosmos')).toMatchObject({ upsert: 1, delete: 0 });
 
     const exchanges = (await counters('entra'))['token.obo'] ?? 0;
     expect((await me(dave.accessToken)).status).toBe(200);

@@ -1,12 +1,16 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
 import type { CallerAccount } from '../../shared/auth/caller.js';
+import type { LoadedCache } from '../../shared/cache/tokenCache.js';
+import { loadConfig } from '../../shared/config.js';
 import { cacheEntryKeyOf } from '../../shared/obo/cacheEntryKey.js';
+import { createServices, type Services } from '../../shared/runtime.js';
 import {
   callerAccount,
   counters,
   injectFault,
   resetEmulators,
+  sandbox,
   setEntraSettings,
   userToken,
 } from '../sandbox.js';
@@ -65,8 +69,8 @@ describe('token cache across instances', () => {
 
     // Both instances read before either writes, so the second write carries a stale view.
     const [t1, t2] = [telemetry(), telemetry()];
-    const loadedA = await a.tokenCache.load(first, hashA, GRAPH_SCOPES, t1);
-    const loadedB = await b.tokenCache.load(second, hashB, GRAPH_SCOPES, t2);
+    const loadedA = await loadForMsal(a, first, t1);
+    const loadedB = await loadForMsal(b, second, t2);
     expect(loadedA.stored?.etag).toBe(loadedB.stored?.etag);
     await a.tokenCache.save(first, hashA, jsonA, loadedA, t1);
     await b.tokenCache.save(second, hashB, jsonB, loadedB, t2);
@@ -180,39 +184,131 @@ describe('erasure and deletion', () => {
   test('an erase during an acquisition is not undone when the acquisition finishes', async () => {
     const app = await instance();
     const user = await caller('erase-race');
-    await injectFault('entra', { kind: 'token.obo', delayMs: 400 });
+    await injectFault('entra', { kind: 'token.obo', delayMs: 1000 });
     const acquiring = app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(async () => (await counters('entra'))['token.obo'] === 1);
     await app.graphTokens.erase(user, telemetry());
     await acquiring;
 
-    expect(await readCacheDocument(user.accountId)).toBeUndefined();
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
+    const t = telemetry();
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    expect(t.fields.cache).toBe('miss');
     expect((await counters('entra'))['token.obo']).toBe(2);
   });
 
-  test('a document deleted between read and write is created again, not reported as an outage', async () => {
+  // Issue 11: this test used to expect the document to be created again, which is how an erase on one
+  // instance was undone by another instance's acquisition that had loaded before it.
+  test('a document deleted between read and write is not created again, and that is no outage', async () => {
     const app = await instance();
     const user = await caller('deleted-under-us');
-    await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
     const source = await instance();
     const json = await msalCacheFor(source, user);
     await cacheContainer().item(user.accountId, user.accountId).delete();
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
     const t = telemetry();
-    const loaded = await app.tokenCache.load(
-      user,
-      cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
-      GRAPH_SCOPES,
-      t,
-    );
+    const loaded = await loadForMsal(app, user, t);
     await cacheContainer().item(user.accountId, user.accountId).delete();
 
     await app.tokenCache.save(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), json, loaded, t);
     expect(t.fields.cosmosDegraded).toBeUndefined();
-    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
-      cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
-    ]);
+    expect(t.fields.cacheWriteSkipped).toBe('gone');
+    expect(await readCacheDocument(user.accountId)).toBeUndefined();
+  });
+
+  test("an erase leaves a tombstone, and a new caller's first write is still a single create", async () => {
+    const app = await instance();
+    const user = await caller('tombstone');
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    const t = telemetry();
+    await app.graphTokens.erase(user, t);
+    const document = await readCacheDocument(user.accountId);
+    expect(entriesOf(document)).toEqual({});
+    expect(document).toMatchObject({ erasure: { id: expect.any(String), at: expect.any(Number) } });
+    expect(Number(document?.ttl)).toBeLessThanOrEqual(600);
+    expect((await counters('cosmos')).upsert).toBe(1);
+
+    await resetEmulators();
+    const newcomer = await caller('newcomer');
+    await app.graphTokens.acquire(newcomer, GRAPH_SCOPES, telemetry());
+    expect(await counters('cosmos')).toMatchObject({ read: 1, create: 1, replace: 0, upsert: 0 });
+  });
+
+  test('two instances: an erase on A while B waits on Entra holds on every instance', async () => {
+    const [a, b] = [await instance(), await instance()];
+    const user = await caller('erase-two');
+    const second = { ...user, assertion: (await userToken(`erase-two-${run}`)).accessToken };
+    await a.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    const warmOnB = telemetry();
+    await b.graphTokens.acquire(user, GRAPH_SCOPES, warmOnB);
+    expect(warmOnB.fields.cache).toBe('l2-hit');
+
+    // B reads the live document, then its exchange for the second client is held by Entra.
+    await resetEmulators();
+    await injectFault('entra', { kind: 'token.obo', delayMs: 1500 });
+    const onB = telemetry();
+    const acquiringOnB = b.graphTokens.acquire(second, GRAPH_SCOPES, onB);
+    await until(async () => (await counters('entra'))['token.obo'] === 1);
+    expect((await counters('cosmos')).read).toBe(1);
+    await a.graphTokens.erase(user, telemetry());
+    expect(typeof (await acquiringOnB)).toBe('string');
+    expect(onB.fields.cacheWriteSkipped).toBe('erased');
+    expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
+
+    // After the 204: the erasing instance never serves from L1, and no instance from Cosmos DB.
+    await resetEmulators();
+    const outcomes: unknown[] = [];
+    for (const [app, who] of [
+      [a, user],
+      [b, second],
+      [await instance(), second],
+    ] as const) {
+      const t = telemetry();
+      await app.graphTokens.acquire(who, GRAPH_SCOPES, t);
+      outcomes.push(t.fields.cache);
+    }
+    expect(outcomes).toEqual(['miss', 'miss', 'l2-hit']);
+    expect((await counters('entra'))['token.obo']).toBe(2);
+  });
+
+  test('another instance serves an erased caller from L1 no longer than the revalidation interval', async () => {
+    const settings = { ...sandbox().settings, TOKEN_CACHE_L1_REVALIDATE_SECONDS: '30' };
+    let clock = Date.now();
+    const b = await createServices(loadConfig(settings), { now: () => clock });
+    const a = await instance();
+    const user = await caller('revalidate');
+    await b.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await a.graphTokens.erase(user, telemetry());
+    await resetEmulators();
+
+    const within = telemetry();
+    await b.graphTokens.acquire(user, GRAPH_SCOPES, within);
+    expect(within.fields.cache).toBe('l1-hit');
+    expect((await counters('cosmos')).read).toBe(0);
+
+    clock += 31_000;
+    const after = telemetry();
+    await b.graphTokens.acquire(user, GRAPH_SCOPES, after);
+    expect(after.fields).toMatchObject({ cacheRevalidated: true, cache: 'miss', cosmosReads: 1 });
+    expect((await counters('entra'))['token.obo']).toBe(1);
+  });
+
+  test('a revalidation that finds the same entry costs one read and keeps serving from L1', async () => {
+    const settings = { ...sandbox().settings, TOKEN_CACHE_L1_REVALIDATE_SECONDS: '30' };
+    let clock = Date.now();
+    const app = await createServices(loadConfig(settings), { now: () => clock });
+    const user = await caller('revalidate-same');
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await resetEmulators();
+    clock += 31_000;
+    const t = telemetry();
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    expect(t.fields).toMatchObject({ cacheRevalidated: true, cache: 'l1-hit', cosmosReads: 1 });
+    const next = telemetry();
+    await app.graphTokens.acquire(user, GRAPH_SCOPES, next);
+    expect(next.fields.cosmosReads).toBeUndefined();
+    expect(await counters('cosmos')).toMatchObject({ read: 1, replace: 0, create: 0 });
+    expect((await counters('entra'))['token.obo']).toBe(0);
   });
 });
 
@@ -254,19 +350,121 @@ describe('degraded Cosmos DB', () => {
   });
 });
 
-/** The MSAL cache an instance holds for a caller, via a real exchange. */
-async function msalCacheFor(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
-  await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
-  return exportCache(app, user);
-}
+describe('Cosmos DB failures by class', () => {
+  test("a 429 storm on one caller's document leaves every other caller's cache hits untouched", async () => {
+    const source = await instance();
+    const hot = await caller('hot');
+    const others = await Promise.all([1, 2, 3, 4].map((i) => caller(`cold-${i}`)));
+    for (const user of [hot, ...others]) await source.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
+    await resetEmulators();
+    await injectFault('cosmos', {
+      preset: 'throttled',
+      partitionKey: hot.accountId,
+      count: 1000,
+      headers: { 'x-ms-retry-after-ms': '5' },
+    });
 
-async function exportCache(app: Awaited<ReturnType<typeof instance>>, user: CallerAccount): Promise<string> {
-  const loaded = await app.tokenCache.load(
-    user,
-    cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
-    GRAPH_SCOPES,
-    telemetry(),
-  );
+    const outcomes: Record<string, number> = {};
+    for (let round = 0; round < 2; round++) {
+      const onHot = telemetry();
+      await app.graphTokens.acquire(hot, GRAPH_SCOPES, onHot);
+      // The hot caller goes to Entra once; its token then lives in this instance's L1.
+      expect(onHot.fields).toMatchObject(
+        round === 0 ? { cosmosDegraded: true, cosmosFailure: 'throttled' } : { cache: 'l1-hit' },
+      );
+      for (const user of others) {
+        const t = telemetry();
+        await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+        expect(t.fields.cosmosDegraded).toBeUndefined();
+        const outcome = String(t.fields.cache);
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      }
+    }
+    // First round from Cosmos DB (the breaker stayed closed), second from L1.
+    expect(outcomes).toEqual({ 'l2-hit': others.length, 'l1-hit': others.length });
+    expect((await counters('entra'))['token.obo']).toBe(1);
+  });
+
+  test('a 413 on a write keeps only the new entry; a second 413 refuses the document, not the instance', async () => {
+    const app = await instance();
+    const user = await caller('too-large');
+    for (let i = 0; i < 2; i++) {
+      const assertion = (await userToken(`too-large-${run}`)).accessToken;
+      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES, telemetry());
+    }
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(2);
+    const tooLarge = { kind: 'replace', status: 413, partitionKey: user.accountId };
+
+    await injectFault('cosmos', tooLarge);
+    const third = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
+    const pruned = telemetry();
+    await app.graphTokens.acquire(third, GRAPH_SCOPES, pruned);
+    expect(pruned.fields.cacheWriteSkipped).toBeUndefined();
+    expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
+      cacheEntryKeyOf(third.assertion, GRAPH_SCOPES),
+    ]);
+
+    await injectFault('cosmos', { ...tooLarge, count: 2 });
+    const fourth = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
+    const refused = telemetry();
+    await app.graphTokens.acquire(fourth, GRAPH_SCOPES, refused);
+    expect(refused.fields).toMatchObject({ cacheWriteSkipped: 'too-large', cosmosFailure: 'too-large' });
+    const other = telemetry();
+    await app.graphTokens.acquire(await caller('too-large-neighbour'), GRAPH_SCOPES, other);
+    expect(other.fields.cosmosDegraded).toBeUndefined();
+    expect(other.fields.cosmosReads).toBe(1);
+  });
+
+  test('an availability failure opens the breaker; a throttled document does not', async () => {
+    // A deadline long enough for the SDK's throttling retries on a loaded machine: a cut one is an outage.
+    const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
+    const hot = await caller('breaker-hot');
+    await injectFault('cosmos', {
+      preset: 'throttled',
+      partitionKey: hot.accountId,
+      count: 100,
+      headers: { 'x-ms-retry-after-ms': '5' },
+    });
+    await app.graphTokens.acquire(hot, GRAPH_SCOPES, telemetry());
+    const next = telemetry();
+    await app.graphTokens.acquire(await caller('breaker-next'), GRAPH_SCOPES, next);
+    expect(next.fields.cosmosFailure).toBeUndefined();
+
+    await injectFault('cosmos', { preset: 'unavailable', kind: 'read', count: 10 });
+    const failing = telemetry();
+    await app.graphTokens.acquire(await caller('breaker-503'), GRAPH_SCOPES, failing);
+    expect(failing.fields.cosmosFailure).toBe('unavailable');
+    const skipped = telemetry();
+    await app.graphTokens.acquire(await caller('breaker-after'), GRAPH_SCOPES, skipped);
+    expect(skipped.fields).toMatchObject({ cosmosFailure: 'breaker-open', cache: 'miss' });
+  });
+});
+
+/** The MSAL cache an instance holds for a caller, via a real exchange (read back by an instance with a cold L1). */
+async function msalCacheFor(app: Services, user: CallerAccount): Promise<string> {
+  await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+  const loaded = await loadForMsal(await instance(), user, telemetry());
   if (loaded.cacheJson === undefined) throw new Error('no cache for the caller');
   return loaded.cacheJson;
+}
+
+/** An L2 load, as msal-node gets it (the instance's L1 must not answer). */
+async function loadForMsal(
+  app: Services,
+  user: CallerAccount,
+  t: ReturnType<typeof telemetry>,
+): Promise<LoadedCache> {
+  const loaded = await app.tokenCache.load(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), GRAPH_SCOPES, t);
+  if (loaded.outcome === 'l1-hit') throw new Error('expected an L2 load, L1 answered');
+  return loaded;
+}
+
+/** Waits until the sandbox reports a state (a request has reached an emulator), polling its counters. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the sandbox never reached the expected state');
 }

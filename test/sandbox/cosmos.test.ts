@@ -99,4 +99,24 @@ describe('Cosmos DB emulator', () => {
     expect((await container.item(id, id).read<Item>()).statusCode).toBe(200);
     expect((await counters('cosmos')).read).toBe(2);
   });
+
+  it('applies a fault with a partitionKey only to that document, whatever the operation', async () => {
+    const [hot, cold] = [randomUUID(), randomUUID()];
+    // 403: a status the SDK does not retry, so each operation meets the fault once.
+    await injectFault('cosmos', { status: 403, partitionKey: hot, count: 2 });
+    expect(await statusOf(container.item(cold, cold).read())).toBeUndefined();
+    expect(await statusOf(container.items.create({ id: cold, value: 1 }))).toBeUndefined();
+    expect(await statusOf(container.items.create({ id: hot, value: 1 }))).toBe(403);
+    expect(await statusOf(container.item(hot, hot).read())).toBe(403);
+    expect(await statusOf(container.items.create({ id: hot, value: 1 }))).toBeUndefined();
+  });
+
+  it('refuses a partitionKey that is not a string', async () => {
+    const response = await fetch(`${sandbox().cosmos.endpoint}_emulator/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ status: 503, partitionKey: 7 }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_fault' });
+  });
 });

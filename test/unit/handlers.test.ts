@@ -85,13 +85,12 @@ function instance(settings: Record<string, string> = {}) {
 const ACCOUNT = accountIdOf(USER_OID, TENANT_ID);
 
 describe('GET /api/health', () => {
-  test('answers 200 with the configuration and touches no store', async () => {
+  test('answers 200 with liveness and readiness only (no configuration) and touches no store', async () => {
     const app = instance();
     const response = await app.health();
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ status: 'healthy' });
-    expect(JSON.stringify(response.body)).not.toContain('fake-secret');
-    expect(app.store.calls).toEqual({ read: 0, write: 0, remove: 0 });
+    expect(response.body).toEqual({ live: true, ready: true });
+    expect(app.store.calls).toEqual({ read: 0, write: 0, erase: 0 });
   });
 
   test('answers 503 ERR_CONFIG_INVALID when a setting is bad', async () => {
@@ -199,13 +198,13 @@ describe('GET /api/me', () => {
 });
 
 describe('DELETE /api/me/token-cache', () => {
-  test('answers 204 and removes the caller document; the next call exchanges again', async () => {
+  test('answers 204 and leaves a tombstone for the caller; the next call exchanges again', async () => {
     const app = instance();
     const token = app.upstreams.userToken();
     await app.me(token);
     const response = await app.erase(token);
     expect(response.status).toBe(204);
-    expect(app.store.get(ACCOUNT)).toBeUndefined();
+    expect(app.store.get(ACCOUNT)).toMatchObject({ entries: {}, erasure: { id: expect.any(String) } });
     await app.me(token);
     expect(app.upstreams.calls.obo).toBe(2);
   });
@@ -225,14 +224,14 @@ describe('DELETE /api/me/token-cache', () => {
     release();
     expect((await acquiring).status).toBe(200);
 
-    expect(app.store.get(ACCOUNT)).toBeUndefined();
+    expect(app.store.get(ACCOUNT)).toMatchObject({ entries: {} });
     await app.me(token);
     expect(app.upstreams.calls.obo).toBe(2);
   });
 
   test('answers 503 ERR_TOKEN_CACHE_UNAVAILABLE with Retry-After when the store cannot erase', async () => {
     const app = instance();
-    app.store.failNext(503, { operations: ['remove'] });
+    app.store.failNext(503, { operations: ['erase'] });
     const response = await app.erase(app.upstreams.userToken());
     expect(response.status).toBe(503);
     expect(response.body).toMatchObject({ code: 'ERR_TOKEN_CACHE_UNAVAILABLE' });

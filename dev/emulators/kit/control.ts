@@ -35,6 +35,8 @@ export interface Fault {
   expiresAt: number | undefined;
   /** Applies only to requests whose URL path contains this (`pathIncludes`), e.g. one hot document's id. */
   pathIncludes: string | undefined;
+  /** Only requests for this partition key (Cosmos DB: one caller's document); undefined: any. */
+  partitionKey: string | undefined;
   /** undefined: delay only, then the real answer. */
   answer: ((context: FaultContext) => FaultAnswer) | undefined;
 }
@@ -51,6 +53,7 @@ const FAULT_FIELDS = new Set([
   'preset',
   'durationMs',
   'pathIncludes',
+  'partitionKey',
 ]);
 const MAX_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
@@ -72,7 +75,11 @@ export function parseFault(
   const unknownField = Object.keys(input).find((field) => !FAULT_FIELDS.has(field));
   if (unknownField !== undefined) return invalid(`unknown field "${unknownField}"`);
 
-  const { kind, status, delayMs = 0, body, headers, preset: presetName, durationMs, pathIncludes } = input;
+  const { kind, status, delayMs = 0, body, headers, preset: presetName, durationMs, pathIncludes, partitionKey } =
+    input;
+  if (partitionKey !== undefined && typeof partitionKey !== 'string') {
+    return invalid('"partitionKey" must be a string');
+  }
   // A fault bounded in time applies to every matching request in its window unless a count is given too.
   const count = input.count ?? (durationMs === undefined ? 1 : MAX_COUNT);
   if (kind !== undefined && (typeof kind !== 'string' || !options.kinds.includes(kind))) {
@@ -153,6 +160,7 @@ export function parseFault(
       remaining: count,
       expiresAt: typeof durationMs === 'number' ? Date.now() + durationMs : undefined,
       pathIncludes: typeof pathIncludes === 'string' ? pathIncludes : undefined,
+      partitionKey,
       answer,
     },
   };
@@ -166,14 +174,18 @@ export class FaultQueue {
     this.#faults.push(fault);
   }
 
-  /** The first queued fault matching `kind` (and `path`), used up by one; expired faults are dropped. */
-  take(kind: string, path = ''): Fault | undefined {
+  /**
+   * The first queued fault matching `kind` (and `path`, and `partitionKey` when the fault names one),
+   * used up by one; expired faults are dropped.
+   */
+  take(kind: string, path = '', partitionKey?: string): Fault | undefined {
     const now = Date.now();
     this.#faults = this.#faults.filter((fault) => fault.expiresAt === undefined || fault.expiresAt > now);
     const index = this.#faults.findIndex(
       (fault) =>
         (fault.kind === undefined || fault.kind === kind) &&
-        (fault.pathIncludes === undefined || path.includes(fault.pathIncludes)),
+        (fault.pathIncludes === undefined || path.includes(fault.pathIncludes)) &&
+        (fault.partitionKey === undefined || fault.partitionKey === partitionKey),
     );
     const fault = this.#faults[index];
     if (fault === undefined) return undefined;
@@ -281,11 +293,16 @@ export class EmulatorControl {
    * Counts a request of `kind` and applies the next matching fault. Returns true when the emulator should
    * answer for real, false when the fault answered (or the client left during the delay).
    */
-  async admit(kind: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  async admit(
+    kind: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    partitionKey?: string,
+  ): Promise<boolean> {
     this.counters.count(kind);
     const latencyMs = this.#latencyMs.get(kind) ?? this.#latencyMs.get('') ?? 0;
     if (latencyMs > 0 && !(await this.#wait(latencyMs, req, res))) return false;
-    const fault = this.faults.take(kind, (req.url ?? '/').split('?')[0]);
+    const fault = this.faults.take(kind, (req.url ?? '/').split('?')[0], partitionKey);
     if (fault === undefined) return true;
     if (fault.delayMs > 0 && !(await this.#wait(fault.delayMs, req, res))) return false;
     if (fault.answer === undefined) return true;

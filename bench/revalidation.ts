@@ -1,0 +1,127 @@
+/**
+ * What the L1 revalidation interval (TOKEN_CACHE_L1_REVALIDATE_SECONDS) costs: Cosmos DB point reads
+ * per instance per second, measured by running the real TokenCache over simulated time (injected clock,
+ * seeded random arrivals) against the tests' in-memory store (test/fakes/memoryStore.ts), which counts
+ * requests. No sandbox needed:
+ * `npm run bench:revalidation`.
+ *
+ * Each caller calls at random (Poisson) with a mean gap between calls; every call needs a Graph token.
+ * Entra tokens last 60-90 minutes. The first 10 minutes warm the caches and are not counted.
+ */
+import { randomBytes } from 'node:crypto';
+
+import type { CallerAccount } from '../shared/auth/caller.js';
+import { TokenCache } from '../shared/cache/tokenCache.js';
+import { RequestTelemetry } from '../shared/telemetry.js';
+import { MemoryTokenCacheStore } from '../test/fakes/memoryStore.js';
+
+const SCOPES = ['https://graph.microsoft.com/User.Read'];
+const WARM_UP_SECONDS = 600;
+const MEASURED_SECONDS = 1800;
+const quiet = new RequestTelemetry({ warn: () => undefined });
+
+/** Seeded PRNG (mulberry32): the same arrivals for every interval compared. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The MSAL cache JSON msal-node would hand back after an exchange (only what the cache reads). */
+function msalCacheJson(accessToken: string, expiresOn: number): string {
+  return JSON.stringify({
+    Account: {},
+    IdToken: {},
+    AccessToken: {
+      at: { secret: accessToken, target: SCOPES.join(' '), expires_on: String(expiresOn) },
+    },
+    RefreshToken: {},
+    AppMetadata: {},
+  });
+}
+
+interface Scenario {
+  callers: number;
+  meanGapSeconds: number;
+}
+
+/** Cosmos DB reads per second of one instance over the measured window, for one interval. */
+async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Promise<number> {
+  const random = seeded(42);
+  let clock = 0;
+  const store = new MemoryTokenCacheStore();
+  const reads = () => store.reads;
+  const cache = new TokenCache({
+    keys: [{ id: 'k1', key: randomBytes(32) }],
+    maxEntriesPerDocument: 16,
+    writeRetries: 5,
+    l1MaxEntries: 1_000_000,
+    l1MaxBytes: 2 ** 31,
+    l1TtlSeconds: 300,
+    l1RevalidateSeconds: revalidateSeconds,
+    store,
+    now: () => clock,
+    random,
+    sleep: () => Promise.resolve(),
+  });
+  const callers: CallerAccount[] = Array.from({ length: scenario.callers }, (_, i) => ({
+    oid: `oid-${i}`,
+    tid: 'tid',
+    accountId: `oid-${i}.tid`,
+    scopes: ['access_as_user'],
+    assertion: `assertion-${i}`,
+    expiresAt: Number.MAX_SAFE_INTEGER,
+  }));
+  const end = (WARM_UP_SECONDS + MEASURED_SECONDS) * 1000;
+  const arrivals: { at: number; index: number }[] = [];
+  callers.forEach((_, index) => {
+    for (let at = 0; ;) {
+      at += -Math.log(1 - random()) * scenario.meanGapSeconds * 1000;
+      if (at >= end) break;
+      arrivals.push({ at, index });
+    }
+  });
+  arrivals.sort((x, y) => x.at - y.at);
+  let readsAtStart: number | undefined;
+  for (const { at, index } of arrivals) {
+    clock = at;
+    if (readsAtStart === undefined && clock >= WARM_UP_SECONDS * 1000) readsAtStart = reads();
+    const caller = callers[index];
+    if (caller === undefined) continue;
+    const hash = caller.assertion;
+    if (cache.warmHit(caller, hash, SCOPES) !== undefined) continue;
+    const loaded = await cache.load(caller, hash, SCOPES, quiet);
+    if (loaded.outcome !== 'miss') continue;
+    const expiresOn = Math.floor(clock / 1000) + 3600 + Math.floor(random() * 1800);
+    await cache.save(caller, hash, msalCacheJson(`token-${index}-${clock}`, expiresOn), loaded, quiet);
+  }
+  return (reads() - (readsAtStart ?? 0)) / MEASURED_SECONDS;
+}
+
+const scenarios: Scenario[] = [
+  { callers: 100, meanGapSeconds: 30 },
+  { callers: 1000, meanGapSeconds: 5 },
+  { callers: 1000, meanGapSeconds: 30 },
+  { callers: 1000, meanGapSeconds: 300 },
+];
+// 100000: longer than the L1 TTL, i.e. no revalidation at all (the cost before this setting existed).
+const intervals = [15, 30, 60, 120, 100_000];
+const rows: Record<string, string>[] = [];
+for (const scenario of scenarios) {
+  const row: Record<string, string> = {
+    'callers/instance': String(scenario.callers),
+    'mean gap between a caller’s calls': `${scenario.meanGapSeconds} s`,
+    'calls/s': (scenario.callers / scenario.meanGapSeconds).toFixed(1),
+  };
+  for (const interval of intervals) {
+    const perSecond = await readsPerSecond(scenario, interval);
+    row[interval === 100_000 ? 'no revalidation' : `${interval} s`] = perSecond.toFixed(2);
+  }
+  rows.push(row);
+}
+console.log('Cosmos DB point reads per second per instance (each ~1 RU for a document up to 1 KB):');
+console.table(rows);
