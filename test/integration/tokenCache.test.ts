@@ -455,7 +455,12 @@ async function loadForMsal(
   user: CallerAccount,
   t: ReturnType<typeof telemetry>,
 ): Promise<LoadedCache> {
-  const loaded = await app.tokenCache.load(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), GRAPH_SCOPES, t);
+  const loaded = await app.tokenCache.load(
+    user,
+    cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
+    GRAPH_SCOPES,
+    t,
+  );
   if (loaded.outcome === 'l1-hit') throw new Error('expected an L2 load, L1 answered');
   return loaded;
 }

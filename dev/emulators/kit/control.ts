@@ -75,8 +75,17 @@ export function parseFault(
   const unknownField = Object.keys(input).find((field) => !FAULT_FIELDS.has(field));
   if (unknownField !== undefined) return invalid(`unknown field "${unknownField}"`);
 
-  const { kind, status, delayMs = 0, body, headers, preset: presetName, durationMs, pathIncludes, partitionKey } =
-    input;
+  const {
+    kind,
+    status,
+    delayMs = 0,
+    body,
+    headers,
+    preset: presetName,
+    durationMs,
+    pathIncludes,
+    partitionKey,
+  } = input;
   if (partitionKey !== undefined && typeof partitionKey !== 'string') {
     return invalid('"partitionKey" must be a string');
   }
