@@ -30,6 +30,15 @@ param apiScope string = 'access_as_user'
 @description('Browser origins of the single-page apps allowed to call the API (CORS), e.g. ["https://app.contoso.com"]. Never "*".')
 param spaOrigins string[] = []
 
+// --- Sample SPA (issue 9): hosted on Static Web Apps unless a team brings its own SPA.
+@description('Host the sample SPA (dev/spa) on Azure Static Web Apps (Free) and allow its origin; false to leave it out.')
+param deploySampleSpa bool = true
+
+@description('Region of the sample SPA\'s static site (Static Web Apps offers a few regions only).')
+@allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
+param sampleSpaLocation string = 'westeurope'
+// --- end sample SPA
+
 @description('Microsoft Graph base URL.')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
@@ -83,6 +92,7 @@ var names = {
   cosmos: 'cosno-${resourceToken}'
   keyVault: 'kv-${resourceToken}'
   network: 'vnet-${resourceToken}'
+  sampleSpa: 'stapp-spa-${resourceToken}'
 }
 var deploymentContainerName = 'app-package'
 var tokenCacheKeysSecretName = 'token-cache-keys'
@@ -177,6 +187,19 @@ module network 'modules/network.bicep' = if (vnetEnabled) {
     keyVaultName: keyVault.outputs.name
   }
 }
+// --- Sample SPA (issue 9)
+module sampleSpa 'modules/staticwebapp.bicep' = if (deploySampleSpa) {
+  scope: rg
+  params: {
+    name: names.sampleSpa
+    location: sampleSpaLocation
+    tags: tags
+    serviceName: 'web'
+  }
+}
+var sampleSpaOrigin = deploySampleSpa ? sampleSpa!.outputs.origin : ''
+var apiCorsOrigins = deploySampleSpa ? union(spaOrigins, [sampleSpaOrigin]) : spaOrigins
+// --- end sample SPA
 
 module functionApp 'modules/functionapp.bicep' = {
   scope: rg
@@ -201,7 +224,7 @@ module functionApp 'modules/functionapp.bicep' = {
     apiScope: apiScope
     graphBaseUrl: graphBaseUrl
     oboClientCapabilities: oboClientCapabilities
-    spaOrigins: spaOrigins
+    spaOrigins: apiCorsOrigins
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     appSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
@@ -283,3 +306,11 @@ output COSMOS_DATABASE string = cosmosDatabaseName
 
 @description('COSMOS_CONTAINER of the app.')
 output COSMOS_CONTAINER string = cosmosContainerName
+
+// --- Sample SPA (issue 9): scripts/build-spa.ts writes its config.json from these; the registrations step adds
+// SAMPLE_SPA_URL to the SPA's redirect URIs.
+@description('The sample SPA\'s URL (its redirect URI), empty when deploySampleSpa is false.')
+output SAMPLE_SPA_URL string = deploySampleSpa ? '${sampleSpaOrigin}/' : ''
+
+@description('The origins the API allows (CORS), the sample SPA\'s included.')
+output CORS_ALLOWED_ORIGINS string = join(apiCorsOrigins, ',')

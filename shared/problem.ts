@@ -21,7 +21,10 @@ export interface ProblemDetails {
   upstreamCode?: string;
   /** ERR_CONSENT_REQUIRED: what to ask consent for (machine-readable; the SPA acts on it). */
   consent?: ConsentHint;
-  /** ERR_CLAIMS_CHALLENGE: the claims, base64 as in WWW-Authenticate (which a browser may not be allowed to read). */
+  /**
+   * ERR_CLAIMS_CHALLENGE: the claims to request a new token with, base64 as in WWW-Authenticate. A browser reads
+   * this one: Azure's platform CORS cannot expose WWW-Authenticate to script.
+   */
   claims?: string;
 }
 

@@ -175,6 +175,20 @@ describe('app registrations hook', () => {
     },
   );
 
+  test("adds the sample SPA's URL to the SPA's redirect URIs once it is provisioned", async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    await registerApps(environment, dependencies(graph));
+    const provisioned = {
+      ...environment,
+      MANAGED_IDENTITY_PRINCIPAL_ID: PRINCIPAL,
+      SAMPLE_SPA_URL: 'https://spa.azurestaticapps.net/',
+    };
+    await trustManagedIdentity(provisioned, dependencies(graph));
+    expect(graph.applications.get('obo-spa-dev')).toMatchObject({
+      spa: { redirectUris: ['https://app.contoso.com/', 'https://spa.azurestaticapps.net/'] },
+    });
+  });
+
   test('refuses to run without the settings it needs, naming them', async () => {
     const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
     await expect(registerApps({}, dependencies(graph))).rejects.toThrow(RegistrationError);

@@ -415,6 +415,10 @@ export class Deployment {
       }
       case 'split':
         return text(0).split(text(1));
+      case 'join': {
+        const value = lazy(0);
+        return (Array.isArray(value) ? value : []).map(str).join(text(1));
+      }
       case 'coalesce':
         for (let index = 0; index < args.length; index += 1) {
           const value = lazy(index);

@@ -554,6 +554,7 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
           'COSMOS_CONTAINER',
           'COSMOS_DATABASE',
           'COSMOS_ENDPOINT',
+          'CORS_ALLOWED_ORIGINS',
           'ENTRA_AUTHORITY_HOST',
           'ENTRA_TENANT_ID',
           'GRAPH_BASE_URL',
@@ -568,6 +569,50 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       expect(settings.get('TOKEN_CACHE_KEYS')).toMatch(
         /^\[format\('@Microsoft\.KeyVault\(SecretUri=\{0\}secrets\/\{1\}\)'/,
       );
+    });
+  });
+
+  describe('sample SPA (Static Web Apps)', () => {
+    /** The nested deployment of a module, by its symbolic name in main.bicep. */
+    const moduleDeployment = (symbol: string): ArmResource => {
+      const found = allResources.find(
+        (resource) => resource.type === 'Microsoft.Resources/deployments' && resource.symbol === symbol,
+      );
+      if (found === undefined) throw new Error(`no module ${symbol}`);
+      return found;
+    };
+
+    test('hosts the SPA on the Free plan, without previews, as the azd service "web", unless left out', () => {
+      const site = theOnly('Microsoft.Web/staticSites');
+      expect(valueAt(site.raw, 'sku', 'name')).toBe('Free');
+      expect(site.properties['stagingEnvironmentPolicy']).toBe('Disabled');
+      expect(valueAt(moduleDeployment('sampleSpa').raw, 'condition')).toBe("[parameters('deploySampleSpa')]");
+      expect(valueAt(mainTemplate, 'parameters', 'deploySampleSpa', 'defaultValue')).toBe(true);
+      expect(stringAt(site.raw, 'tags')).toContain("'azd-service-name', parameters('serviceName')");
+      expect(
+        valueAt(moduleDeployment('sampleSpa').raw, 'properties', 'parameters', 'serviceName', 'value'),
+      ).toBe('web');
+    });
+
+    test("adds the site's origin to the API's CORS only when it is deployed, and outputs its URL", () => {
+      const origins = stringAt(moduleDeployment('functionApp').raw, 'properties', 'parameters', 'spaOrigins');
+      expect(origins).toBe(
+        "[if(parameters('deploySampleSpa'), createObject('value', union(parameters('spaOrigins'), createArray(if(parameters('deploySampleSpa'), reference('sampleSpa').outputs.origin.value, '')))), createObject('value', parameters('spaOrigins')))]",
+      );
+      expect(stringAt(mainTemplate, 'outputs', 'SAMPLE_SPA_URL', 'value')).toMatch(
+        /^\[if\(parameters\('deploySampleSpa'\), format\('\{0\}\/'/,
+      );
+    });
+
+    test('gives the app its CORS list as CORS_ALLOWED_ORIGINS, the same list the platform enforces', () => {
+      const cors = stringAt(
+        theOnly('Microsoft.Web/sites').properties,
+        'siteConfig',
+        'cors',
+        'allowedOrigins',
+      );
+      const variable = /^\[variables\('([^']+)'\)\]$/.exec(cors)?.[1];
+      expect(appSettings().get('CORS_ALLOWED_ORIGINS')).toBe(`[join(variables('${variable ?? ''}'), ',')]`);
     });
   });
 

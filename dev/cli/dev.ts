@@ -1,9 +1,9 @@
 /**
  * `npm run dev [-- --instances N --port P ...]`: the whole product on a laptop. Builds the bundle, starts the
  * Entra ID, Graph and Cosmos DB emulators over HTTPS (on free ports unless given), then N local Functions hosts
- * on consecutive ports from P (default 7071) sharing them (stateless scale-out), writes the sandbox's state to
- * `.sandbox/state-P.json` (one file per sandbox, so several run side by side) and prints a curl that calls
- * the API as a user.
+ * on consecutive ports from P (default 7071) sharing them (stateless scale-out), and the sample SPA on its own
+ * origin (default port 7080); writes the sandbox's state to `.sandbox/state-P.json` (one file per sandbox, so
+ * several run side by side) and prints a curl that calls the API as a user and the SPA's URL.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ import {
   sandboxStatePath,
   writeSandboxState,
 } from '../sandbox/state.js';
+import { chromiumArgs, sandboxServerCertificate } from '../spa/chromium.js';
+import type { SpaServer } from '../spa/server.js';
 import {
   integerOption,
   isAddressInUse,
@@ -32,12 +34,13 @@ import {
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const USAGE =
-  'npm run dev [-- [--instances N] [--port P] [--entra-port P] [--graph-port P] [--cosmos-port P] [--state FILE] [--entry FILE]]';
+  'npm run dev [-- [--instances N] [--port P] [--entra-port P] [--graph-port P] [--cosmos-port P] [--spa-port P] [--state FILE] [--entry FILE]]';
 
 interface DevOptions {
   instances: number;
   firstPort: number;
   emulatorPorts: { entra: number; graph: number; cosmos: number };
+  spaPort: number;
   /** Absent with --port 0: the first host's port names it once known. */
   statePath: string | undefined;
   entry: string;
@@ -50,6 +53,7 @@ function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
     'entra-port': { type: 'string', default: '0' },
     'graph-port': { type: 'string', default: '0' },
     'cosmos-port': { type: 'string', default: '0' },
+    'spa-port': { type: 'string', default: '7080' },
     state: { type: 'string' },
     entry: { type: 'string', default: 'dist/main.js' },
     help: { type: 'boolean', default: false },
@@ -68,6 +72,7 @@ function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
       graph: portOption('graph-port', values['graph-port'], { allowZero: true }),
       cosmos: portOption('cosmos-port', values['cosmos-port'], { allowZero: true }),
     },
+    spaPort: portOption('spa-port', values['spa-port'], { allowZero: true }),
     statePath:
       values.state ?? (firstPort === 0 ? undefined : sandboxStatePath(DEFAULT_SANDBOX_DIR, firstPort)),
     entry: values.entry,
@@ -86,7 +91,7 @@ if (parsed === 'help') {
   console.log(`usage: ${USAGE}`);
   process.exit(0);
 }
-const { instances, firstPort, emulatorPorts, entry } = parsed;
+const { instances, firstPort, emulatorPorts, spaPort, entry } = parsed;
 let statePath = parsed.statePath;
 
 // Checked before the build so a taken port costs one line, not a build and a stack.
@@ -97,6 +102,7 @@ const wanted = [
   ...Object.entries(emulatorPorts)
     .filter(([, port]) => port !== 0)
     .map(([name, port]) => ({ port, option: `--${name}-port` })),
+  ...(spaPort === 0 ? [] : [{ port: spaPort, option: '--spa-port' }]),
 ];
 for (const { port, option } of wanted) {
   if (!(await portIsFree(port))) {
@@ -119,12 +125,28 @@ try {
   console.error(`dev: an emulator port is in use (${String(error)}): pass its --*-port option, or 0`);
   process.exit(1);
 }
+// The sample SPA on its own origin: Entra knows it as the SPA's redirect URI, the API's CORS allows it.
+const { sandboxSpaConfig, startSpaServer } = await import('../spa/server.js');
+let spa: SpaServer;
+try {
+  spa = await startSpaServer({ port: spaPort });
+} catch (error) {
+  await sandbox.close();
+  const reason = isAddressInUse(error)
+    ? `port ${spaPort} is in use: pass --spa-port N, or 0 for any free port`
+    : `the sample SPA could not start: ${String(error)}`;
+  console.error(`dev: ${reason}`);
+  process.exit(1);
+}
+sandbox.emulators.entra.signIn.registerRedirectUris([spa.url]);
+// The state file carries it too, so `npm run serve -- --sandbox` joins with the same CORS.
+const settings = { ...sandbox.settings, CORS_ALLOWED_ORIGINS: spa.origin };
 
 const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
     startHostProcess({
       port: firstPort === 0 ? 0 : firstPort + i,
-      env: sandbox.settings,
+      env: settings,
       entry,
       echo: true,
       // A shared or slow machine: the sources through tsx can take a while.
@@ -140,6 +162,7 @@ async function stop(exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     await Promise.all(hosts.map((host) => host.stop()));
+    await spa.close();
     await sandbox.close();
     if (statePath !== undefined) await removeSandboxState(statePath);
   }
@@ -166,10 +189,18 @@ for (const host of hosts) {
 
 const apiPort = Number(new URL(hosts[0]?.url ?? 'http://127.0.0.1:0').port);
 statePath ??= sandboxStatePath(DEFAULT_SANDBOX_DIR, apiPort);
-await writeSandboxState(statePath, sandbox, {
-  apiUrls: hosts.map((host) => `${host.url}/api`),
-  pid: process.pid,
-});
+await writeSandboxState(
+  statePath,
+  { ...sandbox, settings },
+  {
+    apiUrls: hosts.map((host) => `${host.url}/api`),
+    pid: process.pid,
+  },
+);
+spa.configure(sandboxSpaConfig({ ...sandbox, apiUrl: hosts[0]?.url ?? '' }));
+const spkiFlag = chromiumArgs(await sandboxServerCertificate(sandbox.caCertPath)).filter((arg) =>
+  arg.startsWith('--ignore-certificate-errors-spki-list='),
+);
 
 let token = '';
 try {
@@ -196,6 +227,10 @@ API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops every
 Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --port ${apiPort} --user bob makes others):
 
   curl -s -H "Authorization: Bearer ${token}" ${hosts[0]?.url ?? ''}/api/me
+
+Sample SPA ready on ${spa.url}  (sign in as alice, bob or carol). Chromium trusting the sandbox's certificate:
+
+  chromium --user-data-dir="$(mktemp -d)" ${spkiFlag.join(' ')} ${spa.url}
 `);
 
 function run(command: string, args: string[]): Promise<void> {

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { serveFunctionsCore, startLocalHost } from '../host/functionsHost.js';
+import { parseAllowedOrigins } from '../host/platformCors.js';
 import {
   DEFAULT_SANDBOX_DIR,
   locateSandboxState,
@@ -61,6 +62,13 @@ try {
   throw error;
 }
 
+// Azure's platform CORS, from the same list Bicep gives the Function App.
+const cors = parseAllowedOrigins(process.env.CORS_ALLOWED_ORIGINS);
+if (!cors.ok) {
+  console.error(`Cannot start: ${cors.message}`);
+  process.exit(1);
+}
+
 const entry = resolve(values.entry);
 if (!existsSync(entry)) {
   console.error(`Cannot start: ${values.entry} does not exist; run npm run build first`);
@@ -73,6 +81,7 @@ if (functions.size === 0) {
   process.exit(1);
 }
 const host = await startLocalHost({
+  allowedOrigins: cors.origins,
   functions,
   port,
   ...(values.quiet ? { log: () => undefined } : {}),

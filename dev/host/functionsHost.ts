@@ -20,6 +20,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from '../../shared/http/
 import type { HttpFunctionDefinition } from '../../shared/http/registry.js';
 import { isRecord } from '../../shared/narrow.js';
 import { BodyTooLargeError, readBody } from '../emulators/kit/http.js';
+import { applyCors, type CorsDecision, decideCors } from './platformCors.js';
 
 const ROUTE_PREFIX = '/api/';
 export const LOCAL_HOST_MAX_HEADER_BYTES = 32 * 1024;
@@ -30,6 +31,8 @@ export interface LocalHostOptions {
   hostname?: string;
   /** Receives each log line the functions write (default: stdout). */
   log?: (line: string) => void;
+  /** Origins Azure's platform CORS allows (CORS_ALLOWED_ORIGINS); none: no cross-origin access. */
+  allowedOrigins?: ReadonlySet<string>;
 }
 
 export interface LocalHost {
@@ -48,10 +51,25 @@ interface Route {
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const routes = [...options.functions].map(([name, definition]) => compileRoute(name, definition));
+  const allowedOrigins = options.allowedOrigins ?? new Set<string>();
   // Node's default (16 KiB) would answer a bare 431 before the app's own Authorization check (16 KiB, a 400);
   // 32 KiB is the request-header total the Functions host (ASP.NET Core Kestrel) accepts by default.
   const server = createServer({ maxHeaderSize: LOCAL_HOST_MAX_HEADER_BYTES }, (req, res) => {
-    serve(routes, req, res, log).catch((error: unknown) => {
+    // Azure's platform CORS runs before any function: it answers preflights itself.
+    const cors = decideCors(
+      {
+        method: (req.method ?? 'GET').toUpperCase(),
+        origin: singleHeader(req, 'origin'),
+        requestMethod: singleHeader(req, 'access-control-request-method'),
+        requestHeaders: singleHeader(req, 'access-control-request-headers'),
+      },
+      allowedOrigins,
+    );
+    if (cors.kind === 'preflight') {
+      res.writeHead(cors.status, cors.headers).end();
+      return;
+    }
+    serve(routes, req, res, log, cors).catch((error: unknown) => {
       log(`local host: failed to answer: ${error instanceof Error ? error.name : typeof error}`);
       if (!res.headersSent) res.writeHead(500);
       res.end();
@@ -96,13 +114,14 @@ async function serve(
   req: IncomingMessage,
   res: ServerResponse,
   log: (line: string) => void,
+  cors: Extract<CorsDecision, { kind: 'pass' }>,
 ): Promise<void> {
   // The Host header is client input; only the path and query of the request line are used.
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://127.0.0.1');
   } catch {
-    await writeResponse(res, hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.'));
+    await writeResponse(res, cors, hostProblem(404, 'ERR_NOT_FOUND', 'The request target is not a URL.'));
     return;
   }
   const method = (req.method ?? 'GET').toUpperCase();
@@ -113,6 +132,7 @@ async function serve(
     const allowed = [...new Set(matches.flatMap((m) => m.route.definition.methods))];
     await writeResponse(
       res,
+      cors,
       matches.length > 0
         ? hostProblem(405, 'ERR_METHOD_NOT_ALLOWED', `${method} is not allowed here.`, {
             Allow: allowed.join(', '),
@@ -127,7 +147,7 @@ async function serve(
     body = await readBody(req);
   } catch (error) {
     if (!(error instanceof BodyTooLargeError)) throw error;
-    await writeResponse(res, {
+    await writeResponse(res, cors, {
       status: 413,
       headers: { 'Content-Type': 'text/plain' },
       body: 'request body too large',
@@ -148,7 +168,12 @@ async function serve(
     logHandler: (level, ...args) => log(`[${level}] ${args.map(String).join(' ')}`),
   });
   const result = await match.route.definition.handler(request, context);
-  await writeResponse(res, result);
+  await writeResponse(res, cors, result);
+}
+
+function singleHeader(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function matchRoute(route: Route, path: string): { route: Route; params: Record<string, string> }[] {
@@ -177,6 +202,7 @@ function joinedHeaders(req: IncomingMessage): Record<string, string> {
 
 async function writeResponse(
   res: ServerResponse,
+  cors: Extract<CorsDecision, { kind: 'pass' }>,
   result: HttpResponseInit | FunctionsResponse | undefined | void,
 ): Promise<void> {
   const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
@@ -185,7 +211,7 @@ async function writeResponse(
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
-  res.writeHead(response.status, headers);
+  res.writeHead(response.status, applyCors(headers, cors));
   res.end(payload);
 }
 

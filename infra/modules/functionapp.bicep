@@ -181,6 +181,8 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
         { name: 'OBO_CLIENT_CAPABILITIES', value: oboClientCapabilities }
+        // The platform CORS list as an app setting too: `npm run serve` with these settings behaves as Azure does.
+        { name: 'CORS_ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }
         { name: 'COSMOS_ENDPOINT', value: cosmos.properties.documentEndpoint }
         { name: 'COSMOS_DATABASE', value: cosmosDatabaseName }
         { name: 'COSMOS_CONTAINER', value: cosmosContainerName }

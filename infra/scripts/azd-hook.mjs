@@ -5,6 +5,7 @@
 //   node infra/scripts/azd-hook.mjs preprovision    token cache key ring, then the Entra app registrations
 //   node infra/scripts/azd-hook.mjs postprovision   the API's federated credential for the managed identity
 //   node infra/scripts/azd-hook.mjs prepackage      a fresh build (dist/ is emptied first), then the staged package
+//   node infra/scripts/azd-hook.mjs prepackage-web  the sample SPA's static files (scripts/build-spa.ts)
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +21,8 @@ const HOOKS = {
   ],
   postprovision: [['scripts/azd/app-registrations.ts', 'trust']],
   prepackage: [['scripts/build.ts'], ['infra/scripts/stage-function-package.mjs']],
+  // The sample SPA (service `web`): its files and config.json from this environment's values.
+  'prepackage-web': [['scripts/build-spa.ts', 'infra/build/spa']],
 };
 
 // The optional dependency npm installed for this machine (package.json optionalDependencies, one per platform).

@@ -69,7 +69,14 @@ function required(environment: Environment, name: string): string {
   return value;
 }
 
+/** SPA_REDIRECT_URIS, plus the sample SPA's URL once provisioned (SAMPLE_SPA_URL, an output of infra/main.bicep). */
 function redirectUris(environment: Environment): string[] {
+  const sample = environment['SAMPLE_SPA_URL'] ?? '';
+  const uris = configuredRedirectUris(environment);
+  return sample === '' || uris.includes(sample) ? uris : [...uris, sample];
+}
+
+function configuredRedirectUris(environment: Environment): string[] {
   const raw = environment['SPA_REDIRECT_URIS'] ?? '';
   if (raw === '') return [];
   let parsed: unknown;
@@ -305,6 +312,13 @@ export async function trustManagedIdentity(
   dependencies.log(
     `app-registrations: the API trusts the managed identity ${principalId} (audience ${cloud.tokenExchangeAudience})`,
   );
+  // The sample SPA's static site exists only now (provision): its URL becomes one of the SPA's redirect URIs.
+  if ((environment['SAMPLE_SPA_URL'] ?? '') !== '') {
+    await graph('PATCH', `/applications(uniqueName=${quoted(`obo-spa-${environmentName}`)})`, {
+      spa: { redirectUris: redirectUris(environment) },
+    });
+    dependencies.log(`app-registrations: the SPA redirects to ${environment['SAMPLE_SPA_URL'] ?? ''} too`);
+  }
 }
 
 async function main(): Promise<void> {

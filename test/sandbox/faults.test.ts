@@ -108,14 +108,20 @@ describe('counters', () => {
     await counters('entra');
     expect(Object.keys(await counters('entra')).sort()).toEqual(
       [
+        'authorize',
+        'authorize.form',
         'instance-discovery',
         'keys',
         'keys.graph',
         'managed-identity',
         'openid-configuration',
+        'logout',
         'other',
+        'token.authorization_code',
         'token.obo',
         'token.other',
+        'token.preflight',
+        'token.refresh_token',
       ].sort(),
     );
     expect(await counters('graph')).toEqual({ me: 0, calendar: 0, other: 0 });

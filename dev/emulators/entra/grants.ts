@@ -1,7 +1,7 @@
 // The token endpoint's grants: one table, one module per grant type. A grant is a pure rule over the request's
 // parameters and the tenant's state: a token response or an Entra error, testable without a server.
 import type { EntraDirectory } from './directory.js';
-import type { Outcome } from './errors.js';
+import type { EntraError, Outcome } from './errors.js';
 import { fail, missingParameter } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import type { TenantPath } from './fixtures.js';
@@ -37,6 +37,8 @@ export interface GrantContext {
   settings: EntraSettings;
   /** Seconds since the epoch. */
   nowSeconds(): number;
+  /** A Conditional Access answer (MFA) for an assertion that does not satisfy the downstream API's policy. */
+  stepUpFailure?(assertion: Readonly<Record<string, unknown>>): EntraError | undefined;
 }
 
 export interface TokenGrant {

@@ -72,6 +72,8 @@ async function onBehalfOf(
   }
   const caller = await validateAssertion(assertion, directory.id, context);
   if (!caller.ok) return caller;
+  const stepUp = context.stepUpFailure?.(caller.value);
+  if (stepUp !== undefined) return { ok: false, failure: stepUp };
   const requested = resolveGraphScopes(scope);
   if (!requested.ok) return requested;
 

@@ -5,7 +5,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
 import { EmulatorControl } from '../kit/control.js';
-import { closeServer, headerValue, listen, readBody, safeDecode, sendJson } from '../kit/http.js';
+import {
+  closeServer,
+  headerValue,
+  listen,
+  parseJsonBody,
+  readBody,
+  safeDecode,
+  sendJson,
+} from '../kit/http.js';
 import {
   MANAGED_IDENTITY_PATH,
   MANAGED_IDENTITY_PRINCIPAL_ID,
@@ -19,12 +27,25 @@ import { handleEntraControl, handleEntraQuery } from './control.js';
 import { EntraDirectory } from './directory.js';
 import { defaultError, type EntraError, entraPresets, errorBody } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
-import { resolveTenant, sandboxTenant, TENANT_ID, type TenantPath } from './fixtures.js';
+import {
+  API_APP_ID_URI,
+  API_CLIENT_ID,
+  API_DISPLAY_NAME,
+  API_SCOPE,
+  CONSENTED_GRAPH_PERMISSIONS,
+  resolveTenant,
+  sandboxTenant,
+  sandboxUser,
+  SPA_CLIENT_ID,
+  TENANT_ID,
+  type TenantPath,
+} from './fixtures.js';
 import type { EntraSettings, GrantContext } from './grants.js';
 import { OTHER_TOKEN_KIND, redeemToken, TOKEN_GRANTS, tokenKindOf } from './grants.js';
 import type { IssuedUserToken, UserTokenOptions } from './keys.js';
 import { SigningKeys } from './keys.js';
 import { instanceDiscovery, openIdConfiguration } from './metadata.js';
+import { createSignInRoutes, SIGN_IN_KINDS, type SignInRoutes } from './signInRoutes.js';
 
 export type { EntraSettings } from './grants.js';
 export type { IssuedUserToken, UserTokenOptions } from './keys.js';
@@ -36,6 +57,7 @@ export const ENTRA_KINDS = [
   'instance-discovery',
   ...TOKEN_GRANTS.map((grant) => grant.kind),
   OTHER_TOKEN_KIND,
+  ...SIGN_IN_KINDS,
   'managed-identity',
   'other',
 ];
@@ -60,6 +82,8 @@ export interface EntraEmulator {
   /** The API app's one federated credential: the sandbox identity's tokens from this tenant. */
   federatedCredential: FederatedIdentityCredential;
   control: EmulatorControl;
+  /** The SPA's sign-in: its redirect URIs, codes and refresh tokens, users who need MFA. */
+  signIn: SignInRoutes;
   readonly settings: EntraSettings;
   /** A user access token for the API, as a single-page app obtains it. */
   mintUserToken(name: string, options?: UserTokenOptions): Promise<IssuedUserToken>;
@@ -78,7 +102,7 @@ interface RouteRequest {
 }
 
 interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'OPTIONS';
   /** Matches the path after the tenant segment, or the whole path when `tenantless`. */
   path: string;
   tenantless?: boolean;
@@ -105,6 +129,26 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     subject: MANAGED_IDENTITY_PRINCIPAL_ID,
     audiences: [TOKEN_EXCHANGE_AUDIENCE],
   });
+  const signIn = createSignInRoutes({
+    tenantId: TENANT_ID,
+    baseUrl: () => baseUrl,
+    issuer: () => issuerOf(TENANT_ID),
+    sign: (payload) => keys.sign(payload),
+    userOf: (name) => ({ name: name.toLowerCase(), ...sandboxUser(name) }),
+    sendError: (req, res, failure, headers) => {
+      const answer = errorBody(failure, baseUrl, req);
+      sendJson(res, failure.status, answer, { ...headers, 'x-ms-request-id': answer.trace_id });
+    },
+    sendJson,
+    spa: { clientId: SPA_CLIENT_ID, displayName: 'obo-graph-api sample SPA' },
+    api: {
+      clientId: API_CLIENT_ID,
+      appIdUri: API_APP_ID_URI,
+      displayName: API_DISPLAY_NAME,
+      scopes: [API_SCOPE],
+    },
+    downstreamPermissions: CONSENTED_GRAPH_PERMISSIONS,
+  });
   const grantContext = (): GrantContext => ({
     issuer: issuerOf(TENANT_ID),
     issuerOf,
@@ -114,6 +158,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     federatedCredentials: [federatedCredential()],
     settings,
     nowSeconds: () => Math.floor(Date.now() / 1000),
+    stepUpFailure: (assertion) => signIn.stepUpFailure(assertion),
   });
 
   const control = new EmulatorControl({
@@ -189,7 +234,9 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       path: 'v2.0/.well-known/openid-configuration',
       needsTenant: true,
       kindOf: () => 'openid-configuration',
-      answer: ({ res }, tenant) => sendJson(res, 200, openIdConfiguration(baseUrl, tenant)),
+      // Entra serves its metadata and keys to any origin: msal-browser reads them cross-origin.
+      answer: ({ res }, tenant) =>
+        sendJson(res, 200, openIdConfiguration(baseUrl, tenant), { 'access-control-allow-origin': '*' }),
     },
     {
       method: 'GET',
@@ -197,14 +244,49 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       needsTenant: true,
       // The Graph emulator's own key fetches are counted apart: `keys` counts only the app's.
       kindOf: ({ req }) => (headerValue(req, 'x-sandbox-client') === 'graph' ? 'keys.graph' : 'keys'),
-      answer: ({ res }) => sendJson(res, 200, keys.jwks()),
+      answer: ({ res }) => sendJson(res, 200, keys.jwks(), { 'access-control-allow-origin': '*' }),
     },
     {
       method: 'POST',
       path: 'oauth2/v2.0/token',
       needsTenant: true,
-      kindOf: ({ req, body }) => tokenKindOf(formOf(req, body)),
-      answer: token,
+      kindOf: ({ req, body }) => signIn.grantKindOf(formOf(req, body)) ?? tokenKindOf(formOf(req, body)),
+      answer: (request, tenant) => {
+        const form = formOf(request.req, request.body);
+        return signIn.grantKindOf(form) === undefined
+          ? token(request, tenant)
+          : signIn.token(request.req, request.res, form);
+      },
+    },
+    // The SPA's sign-in (signInRoutes.ts): authorize with its pages, CORS on the token endpoint, end_session.
+    {
+      method: 'OPTIONS',
+      path: 'oauth2/v2.0/token',
+      needsTenant: true,
+      kindOf: () => 'token.preflight',
+      answer: ({ req, res }) => signIn.preflight(req, res),
+    },
+    {
+      method: 'GET',
+      path: 'oauth2/v2.0/authorize',
+      needsTenant: true,
+      kindOf: () => 'authorize',
+      answer: ({ req, res, url, body, tenant }) => signIn.authorize(req, res, tenant, url, body),
+    },
+    {
+      method: 'POST',
+      path: 'oauth2/v2.0/authorize',
+      needsTenant: true,
+      // The sign-in pages' own form posts (user picked, second factor, consent), apart from apps' requests.
+      kindOf: () => 'authorize.form',
+      answer: ({ req, res, url, body, tenant }) => signIn.authorize(req, res, tenant, url, body),
+    },
+    {
+      method: 'GET',
+      path: 'oauth2/v2.0/logout',
+      needsTenant: true,
+      kindOf: () => 'logout',
+      answer: ({ res, url }) => signIn.logout(res, url),
     },
   ];
 
@@ -228,6 +310,8 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       if (url.pathname === '/_emulator/reset' && req.method === 'POST') directory.clear();
       if (control.handleControlRequest(req, res, url.pathname, body)) return;
       if (req.method === 'GET' && handleEntraQuery(res, url, directory)) return;
+      const parsed = parseJsonBody(body);
+      if (signIn.handleControl(req, res, url.pathname, parsed.ok ? parsed.value : undefined)) return;
       await handleEntraControl(req, res, url.pathname, body, { keys, settings, minting });
       return;
     }
@@ -283,6 +367,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     identityEndpoint: `${baseUrl}${MANAGED_IDENTITY_PATH}`,
     federatedCredential: federatedCredential(),
     control,
+    signIn,
     settings,
     mintUserToken: (name, tokenOptions) => keys.mintUserToken(name, tokenOptions, minting),
     rotateKeys: (rotateOptions) => keys.rotate(rotateOptions),

@@ -1,0 +1,224 @@
+// The sample SPA in Debian's Chromium against the sandbox: sign-in with PKCE through the Entra emulator's pages,
+// calls across origins under Azure-like platform CORS, step-up and consent round trips, erase and sign-out.
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
+
+import { counters, injectFault, resetEmulators, sandbox, userToken } from '../sandbox.js';
+import {
+  openSpa,
+  pickUser,
+  ready,
+  signIn,
+  type SpaHarness,
+  startSpaHarness,
+  TEST_OUTPUT_DIR,
+  textOf,
+  waitForText,
+} from './spaHarness.js';
+
+jest.setTimeout(180_000);
+
+let harness: SpaHarness;
+
+beforeAll(async () => {
+  harness = await startSpaHarness();
+});
+afterAll(async () => {
+  await harness.close();
+});
+beforeEach(async () => {
+  await resetEmulators();
+  await requireMfa('alice', false);
+});
+
+async function requireMfa(user: string, required: boolean): Promise<void> {
+  const response = await fetch(`${sandbox().entraUrl}/_emulator/users/${user}/mfa`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ required }),
+  });
+  expect(response.status).toBe(200);
+}
+
+describe('sign-in', () => {
+  test('signs alice in with PKCE and shows her Graph profile fetched by the API', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await page.getByTestId('call-api').click();
+
+    expect(await waitForText(page, 'profile')).toBe('Alice Sandbox');
+    expect(await textOf(page, 'error')).toBe('');
+    expect(await counters('entra')).toMatchObject({
+      authorize: 1,
+      'token.authorization_code': 1,
+      'token.obo': 1,
+    });
+    await mkdir(TEST_OUTPUT_DIR, { recursive: true });
+    await page.screenshot({ path: join(TEST_OUTPUT_DIR, 'spa-signed-in.png'), fullPage: true });
+  });
+
+  test('signs out: the API erases her cached tokens, Entra ends the session, the SPA forgets her', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await page.getByTestId('call-api').click();
+    await waitForText(page, 'profile');
+
+    await page.getByTestId('sign-out').click();
+    await page.waitForURL(harness.spa.url);
+    await ready(page);
+    await page.getByTestId('sign-in').waitFor();
+
+    expect(await textOf(page, 'account')).toBe('');
+    expect(await counters('entra')).toMatchObject({ logout: 1 });
+    expect((await counters('cosmos')).delete).toBe(1);
+  });
+});
+
+describe('step-up', () => {
+  test('re-acquires with the claims the API hands back, then the retried call succeeds', async () => {
+    await requireMfa('alice', true);
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await page.getByTestId('call-api').click();
+
+    // The API's claims challenge sends alice back to Entra, which asks for the second factor.
+    await pickUser(page, 'alice');
+    await page.getByTestId('mfa-approve').click();
+
+    expect(await waitForText(page, 'profile')).toBe('Alice Sandbox');
+    expect(await textOf(page, 'error')).toBe('');
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+  });
+
+  test('shows a second challenge for the same claims as an error instead of looping', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await injectFault('entra', { preset: 'mfa_required', count: 2 });
+    await page.getByTestId('call-api').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('mfa-approve').click();
+
+    expect(await waitForText(page, 'error')).toBe('ERR_CLAIMS_CHALLENGE');
+    expect(await textOf(page, 'profile')).toBe('');
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+  });
+});
+
+describe('consent', () => {
+  test('sends the user through consent when the API needs it, then the retried call succeeds', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await injectFault('entra', { preset: 'consent_required', count: 1 });
+    await page.getByTestId('call-api').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('consent-accept').click();
+
+    expect(await waitForText(page, 'profile')).toBe('Alice Sandbox');
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+  });
+
+  test('shows consent still missing after the consent round trip as an error', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await injectFault('entra', { preset: 'consent_required', count: 2 });
+    await page.getByTestId('call-api').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('consent-accept').click();
+
+    expect(await waitForText(page, 'error')).toBe('ERR_CONSENT_REQUIRED');
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+  });
+});
+
+describe('cross-origin access', () => {
+  let foreign: Server;
+  let foreignOrigin = '';
+
+  beforeAll(async () => {
+    foreign = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>');
+    });
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+    const address = foreign.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    foreignOrigin = `http://127.0.0.1:${address.port}`;
+  });
+  afterAll(async () => {
+    const closed = new Promise<void>((resolve) => foreign.close(() => resolve()));
+    foreign.closeAllConnections();
+    await closed;
+  });
+
+  test("a page on a foreign origin cannot read the API's answers, with or without a token", async () => {
+    const { accessToken } = await userToken('alice');
+    const page = await harness.browser.newPage();
+    await page.goto(`${foreignOrigin}/`);
+    const attempt = (withToken: boolean): Promise<string> =>
+      page.evaluate(
+        async ({ url, token }) => {
+          try {
+            const response = await fetch(
+              url,
+              token === '' ? {} : { headers: { Authorization: `Bearer ${token}` } },
+            );
+            return `read ${response.status}`;
+          } catch {
+            return 'blocked';
+          }
+        },
+        { url: `${harness.host.url}/api/me`, token: withToken ? accessToken : '' },
+      );
+
+    expect(await attempt(true)).toBe('blocked');
+    expect(await attempt(false)).toBe('blocked');
+    // The token's preflight never reached the function: the platform refused it.
+    expect((await counters('entra'))['token.obo']).toBe(0);
+    await page.close();
+  });
+
+  test('the platform answers preflights for the SPA origin only and never exposes WWW-Authenticate', async () => {
+    const preflight = (origin: string): Promise<Response> =>
+      fetch(`${harness.host.url}/api/me`, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const allowed = await preflight(harness.spa.origin);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(harness.spa.origin);
+    expect(allowed.headers.get('access-control-allow-headers')).toBe('authorization');
+
+    const refused = await preflight(foreignOrigin);
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+
+    const unauthenticated = await fetch(`${harness.host.url}/api/me`, {
+      headers: { origin: harness.spa.origin },
+    });
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('access-control-allow-origin')).toBe(harness.spa.origin);
+    expect(unauthenticated.headers.get('access-control-expose-headers')).toBeNull();
+  });
+});
+
+describe('erase', () => {
+  test("erases the signed-in user's cached tokens from the SPA", async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    await page.getByTestId('call-api').click();
+    await waitForText(page, 'profile');
+    const { create = 0, replace = 0 } = await counters('cosmos');
+    expect(create + replace).toBe(1);
+
+    await page.getByTestId('erase-cache').click();
+
+    expect(await waitForText(page, 'status')).not.toBe('');
+    expect(await textOf(page, 'error')).toBe('');
+    expect((await counters('cosmos')).delete).toBe(1);
+  });
+});
