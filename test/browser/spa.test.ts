@@ -73,7 +73,8 @@ describe('sign-in', () => {
 
     expect(await textOf(page, 'account')).toBe('');
     expect(await counters('entra')).toMatchObject({ logout: 1 });
-    expect((await counters('cosmos')).delete).toBe(1);
+    // The erase leaves a tombstone: one unconditional upsert of the caller's document.
+    expect((await counters('cosmos')).upsert).toBe(1);
   });
 });
 
@@ -219,6 +220,7 @@ describe('erase', () => {
 
     expect(await waitForText(page, 'status')).not.toBe('');
     expect(await textOf(page, 'error')).toBe('');
-    expect((await counters('cosmos')).delete).toBe(1);
+    // The erase leaves a tombstone: one unconditional upsert of the caller's document.
+    expect((await counters('cosmos')).upsert).toBe(1);
   });
 });
