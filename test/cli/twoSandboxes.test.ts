@@ -25,9 +25,13 @@ let sandboxes: Running[] = [];
 
 /** `npm run dev` on free ports serving the sources (no build), resolved at its ready line. */
 function startDev(): Promise<Running> {
-  const child = startCli('dev/cli/dev.ts', ['--port', '0', '--spa-port', '0', '--entry', 'functions/index.ts'], {
-    SANDBOX_DIR: dir,
-  });
+  const child = startCli(
+    'dev/cli/dev.ts',
+    ['--port', '0', '--spa-port', '0', '--entry', 'functions/index.ts'],
+    {
+      SANDBOX_DIR: dir,
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   return new Promise((resolve, reject) => {
