@@ -1,66 +1,156 @@
 /**
- * `npm run dev [-- --instances N]`: the whole product on a laptop. Builds the bundle, starts the
- * Entra ID, Graph and Cosmos DB emulators over HTTPS, then N local Functions hosts on consecutive
- * ports from 7071 sharing them (stateless scale-out), and the sample SPA on its own origin; prints a curl that
- * calls the API as a user and the SPA's URL.
+ * `npm run dev [-- --instances N --port P ...]`: the whole product on a laptop. Builds the bundle, starts the
+ * Entra ID, Graph and Cosmos DB emulators over HTTPS (on free ports unless given), then N local Functions hosts
+ * on consecutive ports from P (default 7071) sharing them (stateless scale-out), and the sample SPA on its own
+ * origin (default port 7080); writes the sandbox's state to `.sandbox/state-P.json` (one file per sandbox, so
+ * several run side by side) and prints a curl that calls the API as a user and the SPA's URL.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
 import { startHostProcess } from '../host/hostProcess.js';
-import { removeSandboxState, startSandbox, writeSandboxState } from '../sandbox/sandbox.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import {
+  DEFAULT_SANDBOX_DIR,
+  removeSandboxState,
+  sandboxStatePath,
+  writeSandboxState,
+} from '../sandbox/state.js';
 import { chromiumArgs, sandboxServerCertificate } from '../spa/chromium.js';
-import { sandboxSpaConfig, startSpaServer } from '../spa/server.js';
+import type { SpaServer } from '../spa/server.js';
+import {
+  integerOption,
+  isAddressInUse,
+  parseCommandLine,
+  portIsFree,
+  portOption,
+  reportUsageError,
+  UsageError,
+} from './args.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const STATE_FILE = `${root}.sandbox/state.json`;
+const USAGE =
+  'npm run dev [-- [--instances N] [--port P] [--entra-port P] [--graph-port P] [--cosmos-port P] [--spa-port P] [--state FILE] [--entry FILE]]';
 
-const { values } = parseArgs({
-  options: {
+interface DevOptions {
+  instances: number;
+  firstPort: number;
+  emulatorPorts: { entra: number; graph: number; cosmos: number };
+  spaPort: number;
+  /** Absent with --port 0: the first host's port names it once known. */
+  statePath: string | undefined;
+  entry: string;
+}
+
+function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
+  const values = parseCommandLine(argv, {
     instances: { type: 'string', default: '1' },
     port: { type: 'string', default: '7071' },
+    'entra-port': { type: 'string', default: '0' },
+    'graph-port': { type: 'string', default: '0' },
+    'cosmos-port': { type: 'string', default: '0' },
     'spa-port': { type: 'string', default: '7080' },
-  },
-});
-const instances = Number(values.instances);
-const spaPort = Number(values['spa-port']);
-const firstPort = Number(values.port);
-if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
-  console.error('--instances must be a whole number from 1 to 16');
-  process.exit(1);
-}
-if (!Number.isInteger(firstPort) || firstPort < 1 || firstPort + instances > 65535) {
-  console.error('--port must be a port number');
-  process.exit(1);
-}
-if (!Number.isInteger(spaPort) || spaPort < 1 || spaPort > 65535) {
-  console.error('--spa-port must be a port number');
-  process.exit(1);
+    state: { type: 'string' },
+    entry: { type: 'string', default: 'dist/main.js' },
+    help: { type: 'boolean', default: false },
+  });
+  if (values.help) return 'help';
+  const instances = integerOption('instances', values.instances, 1, 16);
+  const firstPort = portOption('port', values.port, { allowZero: true });
+  if (firstPort !== 0 && firstPort + instances - 1 > 65535) {
+    throw new UsageError(`--port ${firstPort} leaves no room for ${instances} hosts below 65536`);
+  }
+  return {
+    instances,
+    firstPort,
+    emulatorPorts: {
+      entra: portOption('entra-port', values['entra-port'], { allowZero: true }),
+      graph: portOption('graph-port', values['graph-port'], { allowZero: true }),
+      cosmos: portOption('cosmos-port', values['cosmos-port'], { allowZero: true }),
+    },
+    spaPort: portOption('spa-port', values['spa-port'], { allowZero: true }),
+    statePath:
+      values.state ?? (firstPort === 0 ? undefined : sandboxStatePath(DEFAULT_SANDBOX_DIR, firstPort)),
+    entry: values.entry,
+  };
 }
 
-await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
-const sandbox = await startSandbox({ ports: { entra: 7443, graph: 7444, cosmos: 8081 } });
-await writeSandboxState(STATE_FILE, sandbox);
-// The sample SPA on its own origin: Entra knows it as the SPA's redirect URI, the API's CORS allows it.
-const spa = await startSpaServer({ port: spaPort }).catch(async (error: unknown) => {
-  console.error(`the sample SPA could not start on port ${spaPort}: ${String(error)}`);
-  await sandbox.close();
-  await removeSandboxState(STATE_FILE);
+let parsed: DevOptions | 'help';
+try {
+  parsed = parseDevCommandLine(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  reportUsageError('dev', error, USAGE);
+  process.exit(2);
+}
+if (parsed === 'help') {
+  console.log(`usage: ${USAGE}`);
+  process.exit(0);
+}
+const { instances, firstPort, emulatorPorts, spaPort, entry } = parsed;
+let statePath = parsed.statePath;
+
+// Checked before the build so a taken port costs one line, not a build and a stack.
+const wanted = [
+  ...(firstPort === 0
+    ? []
+    : Array.from({ length: instances }, (_, i) => ({ port: firstPort + i, option: '--port' }))),
+  ...Object.entries(emulatorPorts)
+    .filter(([, port]) => port !== 0)
+    .map(([name, port]) => ({ port, option: `--${name}-port` })),
+  ...(spaPort === 0 ? [] : [{ port: spaPort, option: '--spa-port' }]),
+];
+for (const { port, option } of wanted) {
+  if (!(await portIsFree(port))) {
+    const hint = option === '--port' ? 'pass --port N' : `pass ${option} N, or 0 for any free port`;
+    console.error(`dev: port ${port} is in use: ${hint}`);
+    process.exit(1);
+  }
+}
+
+// Another entry (functions/index.ts: the sources through tsx) needs no bundle.
+if (entry === 'dist/main.js') await run(process.execPath, ['--import', 'tsx', 'scripts/build.ts']);
+// Loaded only now: a bad command line is answered without loading the emulators.
+const { startSandbox } = await import('../sandbox/sandbox.js');
+let sandbox: Sandbox;
+try {
+  sandbox = await startSandbox({ ports: emulatorPorts });
+} catch (error) {
+  // Taken between the check and the start: still one line.
+  if (!isAddressInUse(error)) throw error;
+  console.error(`dev: an emulator port is in use (${String(error)}): pass its --*-port option, or 0`);
   process.exit(1);
-});
+}
+// The sample SPA on its own origin: Entra knows it as the SPA's redirect URI, the API's CORS allows it.
+const { sandboxSpaConfig, startSpaServer } = await import('../spa/server.js');
+let spa: SpaServer;
+try {
+  spa = await startSpaServer({ port: spaPort });
+} catch (error) {
+  await sandbox.close();
+  const reason = isAddressInUse(error)
+    ? `port ${spaPort} is in use: pass --spa-port N, or 0 for any free port`
+    : `the sample SPA could not start: ${String(error)}`;
+  console.error(`dev: ${reason}`);
+  process.exit(1);
+}
 sandbox.emulators.entra.signIn.registerRedirectUris([spa.url]);
+// The state file carries it too, so `npm run serve -- --sandbox` joins with the same CORS.
+const settings = { ...sandbox.settings, CORS_ALLOWED_ORIGINS: spa.origin };
 
 const started = await Promise.allSettled(
   Array.from({ length: instances }, (_, i) =>
     startHostProcess({
-      port: firstPort + i,
-      env: { ...sandbox.settings, CORS_ALLOWED_ORIGINS: spa.origin },
-      entry: 'dist/main.js',
+      port: firstPort === 0 ? 0 : firstPort + i,
+      env: settings,
+      entry,
       echo: true,
+      // A shared or slow machine: the sources through tsx can take a while.
+      startTimeoutMs: 120_000,
     }),
   ),
 );
@@ -74,7 +164,7 @@ async function stop(exitCode: number): Promise<never> {
     await Promise.all(hosts.map((host) => host.stop()));
     await spa.close();
     await sandbox.close();
-    await removeSandboxState(STATE_FILE);
+    if (statePath !== undefined) await removeSandboxState(statePath);
   }
   process.exit(exitCode);
 }
@@ -97,6 +187,16 @@ for (const host of hosts) {
   });
 }
 
+const apiPort = Number(new URL(hosts[0]?.url ?? 'http://127.0.0.1:0').port);
+statePath ??= sandboxStatePath(DEFAULT_SANDBOX_DIR, apiPort);
+await writeSandboxState(
+  statePath,
+  { ...sandbox, settings },
+  {
+    apiUrls: hosts.map((host) => `${host.url}/api`),
+    pid: process.pid,
+  },
+);
 spa.configure(sandboxSpaConfig({ ...sandbox, apiUrl: hosts[0]?.url ?? '' }));
 const spkiFlag = chromiumArgs(await sandboxServerCertificate(sandbox.caCertPath)).filter((arg) =>
   arg.startsWith('--ignore-certificate-errors-spki-list='),
@@ -121,9 +221,10 @@ try {
 
 console.log(`
 Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}
+State (ports, settings) in ${shortPath(statePath)}
 API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops everything)
 
-Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --user bob makes others):
+Call it as the sandbox user alice (the token is valid for an hour; npm run -s token -- --port ${apiPort} --user bob makes others):
 
   curl -s -H "Authorization: Bearer ${token}" ${hosts[0]?.url ?? ''}/api/me
 
@@ -140,4 +241,10 @@ function run(command: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
     );
   });
+}
+
+/** Relative to the working directory when inside it, else absolute. */
+function shortPath(path: string): string {
+  const inside = relative(process.cwd(), path);
+  return inside === '' || inside.startsWith('..') || isAbsolute(inside) ? path : inside;
 }

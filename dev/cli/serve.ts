@@ -3,26 +3,54 @@
  * App's settings (or local.settings.json's Values, as `func start` reads them), to point the same
  * code at the sandbox, at real Azure, or at other endpoints.
  *
- *   tsx dev/cli/serve.ts [--port 7071] [--entry dist/main.js] [--quiet]
+ *   tsx dev/cli/serve.ts [--port 7071] [--entry dist/main.js] [--quiet] [--sandbox | --state FILE]
+ *
+ * `--sandbox` takes the settings of the running `npm run dev` sandbox from its state file (`--state` names
+ * one when several run), so a second host, a debugger or changed code can join it.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { serveFunctionsCore, startLocalHost } from '../host/functionsHost.js';
 import { parseAllowedOrigins } from '../host/platformCors.js';
+import {
+  DEFAULT_SANDBOX_DIR,
+  locateSandboxState,
+  readSandboxState,
+  SandboxChoiceError,
+  SandboxNotRunningError,
+} from '../sandbox/state.js';
+import { isAddressInUse, parseCommandLine, portOption, reportUsageError, UsageError } from './args.js';
 
-const { values } = parseArgs({
-  options: {
+const USAGE =
+  'npm run serve [-- [--port P] [--entry dist/main.js] [--quiet] [--sandbox | --state .sandbox/state-P.json]]';
+
+let values: ReturnType<typeof parseServeCommandLine>;
+let port: number;
+try {
+  values = parseServeCommandLine(process.argv.slice(2));
+  port = portOption('port', values.port, { allowZero: true });
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  reportUsageError('serve', error, USAGE);
+  process.exit(2);
+}
+
+function parseServeCommandLine(argv: readonly string[]) {
+  return parseCommandLine(argv, {
     port: { type: 'string', default: process.env.PORT ?? '7071' },
     entry: { type: 'string', default: 'dist/main.js' },
     quiet: { type: 'boolean', default: false },
-  },
-});
+    sandbox: { type: 'boolean', default: false },
+    state: { type: 'string' },
+  });
+}
 
+if (values.sandbox || values.state !== undefined) await useSandboxSettings(values.state);
 applyLocalSettings('local.settings.json');
 try {
   loadConfig(process.env);
@@ -38,12 +66,6 @@ try {
 const cors = parseAllowedOrigins(process.env.CORS_ALLOWED_ORIGINS);
 if (!cors.ok) {
   console.error(`Cannot start: ${cors.message}`);
-  process.exit(1);
-}
-
-const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`Cannot start: --port must be a port number, not "${values.port}"`);
   process.exit(1);
 }
 
@@ -64,8 +86,9 @@ const host = await startLocalHost({
   port,
   ...(values.quiet ? { log: () => undefined } : {}),
 }).catch((error: unknown) => {
-  const inUse = error instanceof Error && 'code' in error && error.code === 'EADDRINUSE';
-  console.error(`Cannot start: ${inUse ? `port ${port} is already in use` : String(error)}`);
+  console.error(
+    `Cannot start: ${isAddressInUse(error) ? `port ${port} is in use: pass --port N` : String(error)}`,
+  );
   process.exit(1);
 });
 console.log(`local host ready at ${host.url}/api (${[...functions.keys()].join(', ')})`);
@@ -75,6 +98,35 @@ const stop = (): void => {
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);
+
+/**
+ * The running sandbox's app settings over the environment's. Node reads NODE_EXTRA_CA_CERTS only at start, so
+ * when it does not name the sandbox's CA yet, this runs itself again as a child with it, and exits with it.
+ */
+async function useSandboxSettings(statePath: string | undefined): Promise<void> {
+  let settings: Record<string, string>;
+  try {
+    const path = await locateSandboxState({ dir: DEFAULT_SANDBOX_DIR, path: statePath });
+    settings = (await readSandboxState(path)).settings;
+  } catch (error) {
+    if (!(error instanceof SandboxNotRunningError || error instanceof SandboxChoiceError)) throw error;
+    const hint = error instanceof SandboxChoiceError ? ': pass --state .sandbox/state-P.json' : '';
+    console.error(`Cannot start: ${error.message}${hint}`);
+    process.exit(1);
+  }
+  const caLoadedAtStart = process.env.NODE_EXTRA_CA_CERTS;
+  Object.assign(process.env, settings);
+  if (process.env.NODE_EXTRA_CA_CERTS === caLoadedAtStart) return;
+  const child = spawn(process.execPath, ['--import', 'tsx', ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: process.env,
+  });
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code = await new Promise<number>((done) => child.once('exit', (exitCode) => done(exitCode ?? 1)));
+  process.exit(code);
+}
 
 /** Like `func start`: local.settings.json's Values fill in what the environment does not set. */
 function applyLocalSettings(path: string): void {

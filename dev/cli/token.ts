@@ -1,30 +1,43 @@
-// `npm run -s token -- [--user NAME] [--set CLAIM=JSON] [--unset CLAIM] [--lifetime SECONDS]`:
-// prints a user access token for the API from the running sandbox.
+// `npm run -s token -- [--port P | --state FILE] [--user NAME] [--set CLAIM=JSON] [--unset CLAIM] [--lifetime S]`:
+// prints a user access token for the API from the running sandbox (the only one, or the one whose API is on P).
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 
 import { isRecord } from '../../shared/narrow.js';
 import { httpsJson } from '../emulators/kit/httpsClient.js';
-import { DEFAULT_STATE_PATH, readSandboxState, SandboxNotRunningError } from '../sandbox/sandbox.js';
+import {
+  DEFAULT_SANDBOX_DIR,
+  locateSandboxState,
+  readSandboxState,
+  SandboxChoiceError,
+  SandboxNotRunningError,
+} from '../sandbox/state.js';
+import { integerOption, parseCommandLine, portOption, reportUsageError, UsageError } from './args.js';
+
+const USAGE =
+  'npm run -s token -- [--port P | --state FILE] [--user NAME] [--set CLAIM=JSON] [--unset CLAIM] [--lifetime SECONDS]';
 
 interface TokenRequest {
+  /** The sandbox: its API port, or its state file. */
+  apiPort?: number;
+  statePath?: string;
   user: string;
   set: Record<string, unknown>;
   unset: string[];
   lifetimeSeconds?: number;
 }
 
-function parseCommandLine(argv: string[]): TokenRequest {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      user: { type: 'string', default: 'alice' },
-      set: { type: 'string', multiple: true, default: [] },
-      unset: { type: 'string', multiple: true, default: [] },
-      lifetime: { type: 'string' },
-    },
-    strict: true,
+function parseTokenCommandLine(argv: string[]): TokenRequest {
+  const values = parseCommandLine(argv, {
+    port: { type: 'string' },
+    state: { type: 'string' },
+    user: { type: 'string', default: 'alice' },
+    set: { type: 'string', multiple: true, default: [] },
+    unset: { type: 'string', multiple: true, default: [] },
+    lifetime: { type: 'string' },
   });
+  if (values.port !== undefined && values.state !== undefined) {
+    throw new UsageError('give --port or --state, not both');
+  }
   const set: Record<string, unknown> = {};
   for (const assignment of values.set) {
     const equals = assignment.indexOf('=');
@@ -32,11 +45,12 @@ function parseCommandLine(argv: string[]): TokenRequest {
     const raw = assignment.slice(equals + 1);
     set[assignment.slice(0, equals)] = parseClaimValue(raw);
   }
-  const lifetimeSeconds = values.lifetime === undefined ? undefined : Number(values.lifetime);
-  if (lifetimeSeconds !== undefined && !Number.isInteger(lifetimeSeconds)) {
-    throw new UsageError('--lifetime needs a whole number of seconds');
-  }
+  // Negative and zero lifetimes make expired tokens on purpose; a day is beyond anything Entra issues.
+  const lifetimeSeconds =
+    values.lifetime === undefined ? undefined : integerOption('lifetime', values.lifetime, -86_400, 86_400);
   return {
+    ...(values.port === undefined ? {} : { apiPort: portOption('port', values.port) }),
+    ...(values.state === undefined ? {} : { statePath: values.state }),
     user: values.user,
     set,
     unset: values.unset,
@@ -53,11 +67,14 @@ function parseClaimValue(raw: string): unknown {
   }
 }
 
-class UsageError extends Error {}
-
 async function main(): Promise<void> {
-  const request = parseCommandLine(process.argv.slice(2));
-  const state = await readSandboxState(process.env.SANDBOX_STATE_PATH ?? DEFAULT_STATE_PATH);
+  const request = parseTokenCommandLine(process.argv.slice(2));
+  const statePath = await locateSandboxState({
+    dir: DEFAULT_SANDBOX_DIR,
+    path: request.statePath ?? (request.apiPort === undefined ? process.env.SANDBOX_STATE_PATH : undefined),
+    apiPort: request.apiPort,
+  });
+  const state = await readSandboxState(statePath);
   const ca = await readFile(state.caCertPath, 'utf8');
   let answer: { status: number; body: unknown };
   try {
@@ -78,13 +95,19 @@ async function main(): Promise<void> {
   const { status, body } = answer;
   if (status !== 200 || !isRecord(body) || typeof body.access_token !== 'string') {
     const message = isRecord(body) && typeof body.message === 'string' ? body.message : `status ${status}`;
-    throw new UsageError(`the Entra emulator refused: ${message}`);
+    throw new Error(`the Entra emulator refused: ${message}`);
   }
   process.stdout.write(`${body.access_token}\n`);
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    reportUsageError('token', error, USAGE);
+    return;
+  }
   const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`token: ${message}\n`);
-  process.exitCode = error instanceof UsageError || error instanceof TypeError ? 2 : 1;
+  process.stderr.write(
+    `token: ${message}${error instanceof SandboxChoiceError ? ': pass --port N (its API port)' : ''}\n`,
+  );
+  process.exitCode = error instanceof SandboxChoiceError ? 2 : 1;
 });

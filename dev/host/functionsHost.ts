@@ -23,6 +23,7 @@ import { BodyTooLargeError, readBody } from '../emulators/kit/http.js';
 import { applyCors, type CorsDecision, decideCors } from './platformCors.js';
 
 const ROUTE_PREFIX = '/api/';
+export const LOCAL_HOST_MAX_HEADER_BYTES = 32 * 1024;
 
 export interface LocalHostOptions {
   functions: ReadonlyMap<string, HttpFunctionDefinition>;
@@ -51,7 +52,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const routes = [...options.functions].map(([name, definition]) => compileRoute(name, definition));
   const allowedOrigins = options.allowedOrigins ?? new Set<string>();
-  const server = createServer((req, res) => {
+  // Node's default (16 KiB) would answer a bare 431 before the app's own Authorization check (16 KiB, a 400);
+  // 32 KiB is the request-header total the Functions host (ASP.NET Core Kestrel) accepts by default.
+  const server = createServer({ maxHeaderSize: LOCAL_HOST_MAX_HEADER_BYTES }, (req, res) => {
     // Azure's platform CORS runs before any function: it answers preflights itself.
     const cors = decideCors(
       {

@@ -31,6 +31,8 @@ export function startHostProcess(options: HostProcessOptions): Promise<HostProce
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const output: string[] = [];
+  // With port 0 the system picks it: the echo prefix names the real one once the host says it.
+  let label = String(options.port);
 
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -42,8 +44,9 @@ export function startHostProcess(options: HostProcessOptions): Promise<HostProce
       output.push(line);
       if (output.length > 200) output.shift();
       options.onLine?.(line);
-      if (options.echo === true) process.stdout.write(`[host :${options.port}] ${line}\n`);
       const ready = /local host ready at (http:\/\/\S+)\/api/.exec(line);
+      if (ready?.[1] !== undefined) label = new URL(ready[1]).port;
+      if (options.echo === true) process.stdout.write(`[host :${label}] ${line}\n`);
       if (ready?.[1] !== undefined) {
         clearTimeout(timer);
         resolve({

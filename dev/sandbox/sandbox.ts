@@ -2,8 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 
 import { CosmosClient } from '@azure/cosmos';
 
@@ -26,7 +25,7 @@ import { startEntraEmulator } from '../emulators/entra/server.js';
 import type { GraphEmulator } from '../emulators/graph/server.js';
 import { startGraphEmulator } from '../emulators/graph/server.js';
 import { ensureLocalCa } from './localCa.js';
-import type { SandboxState } from './state.js';
+import { DEFAULT_SANDBOX_DIR, type SandboxState } from './state.js';
 
 export {
   API_APP_ID_URI,
@@ -44,17 +43,19 @@ export {
 } from '../emulators/entra/fixtures.js';
 export type { SandboxState } from './state.js';
 export {
+  DEFAULT_SANDBOX_DIR,
+  locateSandboxState,
   parseSandboxState,
+  PROJECT_ROOT,
   readSandboxState,
   removeSandboxState,
+  SandboxChoiceError,
   SandboxNotRunningError,
   sandboxState,
+  sandboxStatePath,
   writeSandboxState,
 } from './state.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const DEFAULT_SANDBOX_DIR = join(PROJECT_ROOT, '.sandbox');
-export const DEFAULT_STATE_PATH = join(DEFAULT_SANDBOX_DIR, 'state.json');
 export const COSMOS_DATABASE = 'obo';
 export const COSMOS_CONTAINER = 'tokenCache';
 

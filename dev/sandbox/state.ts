@@ -1,8 +1,14 @@
-// The sandbox's state as other processes read it (`.sandbox/state.json`, SANDBOX_STATE in tests): its type,
-// and writing, reading and checking it. No emulator is loaded from here.
-import { readFile, rm, writeFile } from 'node:fs/promises';
+// The sandbox's state as other processes read it (`.sandbox/state-<API port>.json`, SANDBOX_STATE in tests):
+// its type, and writing, finding, reading and checking it. No emulator is loaded from here.
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { isRecord } from '../../shared/narrow.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** `.sandbox` in the project, or SANDBOX_DIR: the CA, the keys and the state files of running sandboxes. */
+export const DEFAULT_SANDBOX_DIR = resolve(process.env.SANDBOX_DIR ?? join(PROJECT_ROOT, '.sandbox'));
 
 export interface SandboxState {
   caCertPath: string;
@@ -33,6 +39,10 @@ export interface SandboxState {
    * COSMOS_KEY stays: the Cosmos emulator cannot check Entra tokens.
    */
   managedIdentitySettings: Record<string, string>;
+  /** Written by `npm run dev`: the API's base URLs (`http://127.0.0.1:PORT/api`), one per local host. */
+  apiUrls?: string[];
+  /** Written by `npm run dev`: its process id, so a state left by a killed sandbox is recognised as stale. */
+  pid?: number;
 }
 
 /** The JSON-serializable part of a sandbox, for other processes. */
@@ -65,8 +75,80 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
   };
 }
 
-export async function writeSandboxState(path: string, sandbox: SandboxState): Promise<void> {
-  await writeFile(path, `${JSON.stringify(sandboxState(sandbox), null, 2)}\n`, { mode: 0o600 });
+export async function writeSandboxState(
+  path: string,
+  sandbox: SandboxState,
+  running: { apiUrls?: string[]; pid?: number } = {},
+): Promise<void> {
+  const state = { ...sandboxState(sandbox), ...running };
+  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** Where `npm run dev` with its first local host on `apiPort` writes its state: one file per sandbox. */
+export function sandboxStatePath(dir: string, apiPort: number): string {
+  return join(dir, `state-${apiPort}.json`);
+}
+
+/** More than one sandbox is running and the command did not say which. */
+export class SandboxChoiceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = this.constructor.name;
+  }
+}
+
+/**
+ * The state file of the sandbox a command means: `path` when given, else the one whose first local host is on
+ * `apiPort`, else the only running one in `dir` (states whose process is gone are skipped).
+ */
+export async function locateSandboxState(options: {
+  dir: string;
+  path?: string | undefined;
+  apiPort?: number | undefined;
+}): Promise<string> {
+  if (options.path !== undefined) return options.path;
+  if (options.apiPort !== undefined) return sandboxStatePath(options.dir, options.apiPort);
+  const names = await readdir(options.dir).catch(() => []);
+  const running: { path: string; port: number }[] = [];
+  for (const name of names) {
+    const port = /^state-(\d+)\.json$/.exec(name)?.[1];
+    if (port === undefined) continue;
+    const path = join(options.dir, name);
+    const pid = await readFile(path, 'utf8').then(pidOf, () => null);
+    if (pid !== null && (pid === undefined || isAlive(pid))) running.push({ path, port: Number(port) });
+  }
+  const [only, ...others] = running.sort((a, b) => a.port - b.port);
+  if (only === undefined) {
+    throw new SandboxNotRunningError(
+      `no sandbox is running (no state in ${options.dir}): start it with npm run dev`,
+    );
+  }
+  if (others.length > 0) {
+    const ports = running.map((r) => r.port).join(', ');
+    throw new SandboxChoiceError(`${running.length} sandboxes are running (API ports ${ports})`);
+  }
+  return only.path;
+}
+
+/** The `pid` in a state file's text; undefined when it has none, null when it is not a state. */
+function pidOf(text: string): number | undefined | null {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (!isRecord(value)) return null;
+    return typeof value.pid === 'number' ? value.pid : undefined;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user.
+    return error instanceof Error && 'code' in error && error.code === 'EPERM';
+  }
 }
 
 export async function removeSandboxState(path: string): Promise<void> {
@@ -85,7 +167,7 @@ export async function readSandboxState(path: string): Promise<SandboxState> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new SandboxNotRunningError(`no sandbox state at ${path}: start it with npm run dev`, {
+    throw new SandboxNotRunningError(`no sandbox state at ${path}: start that sandbox with npm run dev`, {
       cause: error,
     });
   }
@@ -117,6 +199,9 @@ function isSandboxState(value: unknown): value is SandboxState {
     strings(value.cosmos, ['endpoint', 'key', 'database', 'container']) &&
     strings(value.managedIdentity, ['clientId', 'principalId', 'resourceId', 'endpoint', 'header']) &&
     settings(value.settings) &&
-    settings(value.managedIdentitySettings)
+    settings(value.managedIdentitySettings) &&
+    (value.apiUrls === undefined ||
+      (Array.isArray(value.apiUrls) && value.apiUrls.every((url) => typeof url === 'string'))) &&
+    (value.pid === undefined || typeof value.pid === 'number')
   );
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
+import { MAX_AUTHORIZATION_HEADER_BYTES } from '../../shared/auth/bearer.js';
 import { counters, resetEmulators, sandbox, userToken } from '../sandbox.js';
 import { requestLogs, startHosts, type TestHost } from './hosts.js';
 
@@ -128,6 +129,13 @@ describe('DELETE /api/me/token-cache', () => {
     expect((await me(undefined, 'DELETE', '/api/me/token-cache')).status).toBe(401);
     const wrongMethod = await me(undefined, 'POST', '/api/me/token-cache');
     expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toBe('DELETE');
     expect(await wrongMethod.json()).toMatchObject({ code: 'ERR_METHOD_NOT_ALLOWED' });
+  });
+
+  test("answers an Authorization header over 16 KiB with the API's own 400, not a bare 431", async () => {
+    const oversized = await me('a'.repeat(MAX_AUTHORIZATION_HEADER_BYTES));
+    expect(oversized.status).toBe(400);
+    expect(await oversized.json()).toMatchObject({ code: 'ERR_AUTHORIZATION_MALFORMED' });
   });
 });
