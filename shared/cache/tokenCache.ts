@@ -169,9 +169,8 @@ export class TokenCache {
     telemetry.add('cosmosRequestCharge', stored.requestCharge);
     if (stored.etag !== undefined && stored.document === undefined) {
       telemetry.set('cacheDocumentUnreadable', true);
-      telemetry.warn('token cache document unreadable; treating as a miss and overwriting it', {
-        accountId: caller.accountId,
-      });
+      // No caller id in the line (oid and tid are claim values): the request id ties it to its request.
+      telemetry.warn('token cache document unreadable; treating as a miss and overwriting it');
     }
 
     const entry = stored.document?.entries[assertionHash];
@@ -318,10 +317,7 @@ export class TokenCache {
       telemetry.set('cacheWriteLost', true);
       telemetry.warn(
         'token cache write gave up after conflicting writers; the token stays cached in this instance only',
-        {
-          accountId: caller.accountId,
-          retries: this.options.writeRetries,
-        },
+        { retries: this.options.writeRetries },
       );
       remember(undefined);
     } catch (error) {
