@@ -4,18 +4,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 import { isRecord } from '../../../shared/narrow.js';
+import type { EntraError } from './errors.js';
 
-/** Entra's error, as the token endpoint sends it and the authorize endpoint redirects it. */
-export interface SignInFailure {
-  status: number;
-  error: string;
-  code: number;
-  description: string;
-  suberror?: string;
-  claims?: string;
-}
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: SignInFailure };
+export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: EntraError };
 
 /** The SPA's app registration: a public client whose redirect URIs are of type "Single-page application". */
 export interface SpaRegistration {
@@ -53,8 +44,8 @@ export interface AuthorizationRequest {
 
 /** Where an authorize failure goes: an error page (no trustworthy redirect URI yet) or back to the app. */
 export type AuthorizeFailure =
-  | { shown: true; failure: SignInFailure }
-  | { shown: false; failure: SignInFailure; redirectUri: string; responseMode: ResponseMode; state?: string };
+  | { shown: true; failure: EntraError }
+  | { shown: false; failure: EntraError; redirectUri: string; responseMode: ResponseMode; state?: string };
 
 /** What a user's sign-in established: who, how (`amr`), and which scopes. */
 export interface SignInSession {
@@ -104,7 +95,7 @@ export function parseAuthorizationRequest(
   const responseModeParam = params.get('response_mode') ?? 'query';
   const responseMode: ResponseMode = responseModeParam === 'fragment' ? 'fragment' : 'query';
   const state = params.get('state') ?? undefined;
-  const back = (failure: SignInFailure): { ok: false } & AuthorizeFailure => ({
+  const back = (failure: EntraError): { ok: false } & AuthorizeFailure => ({
     ok: false,
     shown: false,
     failure,
@@ -398,7 +389,7 @@ export function spaOrigins(spa: SpaRegistration): Set<string> {
 }
 
 /** The OBO answer when a Conditional Access policy on the downstream API needs MFA the assertion lacks. */
-export function mfaRequired(policyId = 'c0a1d3b2-5e4f-4a6b-8c7d-9e0f1a2b3c4d'): SignInFailure {
+export function mfaRequired(policyId = 'c0a1d3b2-5e4f-4a6b-8c7d-9e0f1a2b3c4d'): EntraError {
   return {
     status: 400,
     error: 'invalid_grant',
@@ -427,18 +418,18 @@ export function authorizationResponseUrl(
   return url.href;
 }
 
-export function missing(name: string): SignInFailure {
+export function missing(name: string): EntraError {
   return invalidRequest(900144, `The request body must contain the following parameter: '${name}'.`);
 }
 
-function pkceRequired(): SignInFailure {
+function pkceRequired(): EntraError {
   return invalidRequest(
     9002325,
     'Proof Key for Code Exchange is required for cross-origin authorization code redemption (code_challenge with code_challenge_method S256).',
   );
 }
 
-function unknownClient(clientId: string): SignInFailure {
+function unknownClient(clientId: string): EntraError {
   return {
     status: 400,
     error: 'invalid_client',
@@ -447,21 +438,21 @@ function unknownClient(clientId: string): SignInFailure {
   };
 }
 
-function redirectUriMismatch(redirectUri: string, clientId: string): SignInFailure {
+function redirectUriMismatch(redirectUri: string, clientId: string): EntraError {
   return invalidRequest(
     50011,
     `The redirect URI '${redirectUri}' specified in the request does not match the redirect URIs configured for the application '${clientId}'.`,
   );
 }
 
-function invalidRequest(code: number, description: string): SignInFailure {
+function invalidRequest(code: number, description: string): EntraError {
   return { status: 400, error: 'invalid_request', code, description };
 }
 
-function invalidGrant(code: number, description: string): SignInFailure {
+function invalidGrant(code: number, description: string): EntraError {
   return { status: 400, error: 'invalid_grant', code, description };
 }
 
-function fail(failure: SignInFailure): { ok: false; failure: SignInFailure } {
+function fail(failure: EntraError): { ok: false; failure: EntraError } {
   return { ok: false, failure };
 }

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
+import type { EntraError } from './errors.js';
 import { pairwiseSubject } from './fixtures.js';
 import {
   type ApiResource,
@@ -19,7 +20,6 @@ import {
   redeemAuthorizationCode,
   redeemRefreshToken,
   type RefreshTokenRecord,
-  type SignInFailure,
   type SignInSession,
   SPA_REFRESH_TOKEN_LIFETIME_SECONDS,
   spaOrigins,
@@ -69,7 +69,7 @@ export interface SignInContext {
   sendError(
     req: IncomingMessage,
     res: ServerResponse,
-    failure: SignInFailure,
+    failure: EntraError,
     headers: Record<string, string>,
   ): void;
   sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
@@ -104,7 +104,7 @@ export interface SignInRoutes {
   /** `/_emulator/spa/redirect-uris` and `/_emulator/users/{name}/mfa`; false for other paths. */
   handleControl(req: IncomingMessage, res: ServerResponse, path: string, body: unknown): boolean;
   /** An OBO failure when the user must do MFA for the downstream API and the assertion shows none. */
-  stepUpFailure(assertion: Record<string, unknown>): SignInFailure | undefined;
+  stepUpFailure(assertion: Record<string, unknown>): EntraError | undefined;
   registerRedirectUris(uris: readonly string[]): void;
   readonly registration: SpaRegistration;
 }
@@ -150,7 +150,7 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
   function redirectError(
     res: ServerResponse,
     request: Pick<AuthorizationRequest, 'redirectUri' | 'responseMode' | 'state'>,
-    failure: SignInFailure,
+    failure: EntraError,
     extra: Record<string, string> = {},
   ): void {
     redirect(
@@ -358,7 +358,7 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
     const origin = header(req, 'origin');
     const grantType = form.get('grant_type');
     let outcome:
-      { ok: true; value: SignInSession; refreshExpiresAt: number } | { ok: false; failure: SignInFailure };
+      { ok: true; value: SignInSession; refreshExpiresAt: number } | { ok: false; failure: EntraError };
     if (grantType === 'authorization_code') {
       const code = form.get('code') ?? '';
       const record = codes.get(code);
