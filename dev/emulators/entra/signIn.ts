@@ -4,9 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 import { isRecord } from '../../../shared/narrow.js';
-import type { EntraError } from './errors.js';
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: EntraError };
+import type { EntraError, Failed, Outcome } from './errors.js';
 
 /** The SPA's app registration: a public client whose redirect URIs are of type "Single-page application". */
 export interface SpaRegistration {
@@ -453,6 +451,6 @@ function invalidGrant(code: number, description: string): EntraError {
   return { status: 400, error: 'invalid_grant', code, description };
 }
 
-function fail(failure: EntraError): { ok: false; failure: EntraError } {
+function fail(failure: EntraError): Failed {
   return { ok: false, failure };
 }
