@@ -3,20 +3,21 @@
  *
  * One local host process (dev/cli/serve.ts with bench/loadHost.ts over dist/main.js, default L1 bounds) gets
  * one call from each of `callers` distinct users (each a miss). At 0 and at 10k, 50k, 100k callers the
- * host reports its RSS and its heap after a full GC. L1's own accounting (tokenCache.ts sizeCalculation:
- * 2 x (cache JSON + key length) + 64 per entry) is computed from a real entry, decrypted from Cosmos DB,
- * and set against the heap the host grew while L1 filled: they should agree within 2x.
+ * host reports its RSS and its heap after a full GC, and its own L1 gauges (`obo.cache.l1.entries` and
+ * `obo.cache.l1.bytes`, exported to a file every second) say what L1 holds and charges for it; the bytes L1
+ * charges are set against the heap the host grew while L1 filled: they should agree within 2x.
  */
 import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
-import { CosmosClient } from '@azure/cosmos';
-
 import { startHostProcess } from '../dev/host/hostProcess.js';
-import { decryptBlob } from '../shared/cache/encryption.js';
 import { loadConfig } from '../shared/config.js';
 import { isRecord } from '../shared/narrow.js';
-import { assertionHashOf } from '../shared/obo/graphTokens.js';
+import { METRIC } from '../shared/observability/names.js';
 import { sandbox, userToken } from '../test/sandbox.js';
 
 const { values: args } = parseArgs({
@@ -42,10 +43,20 @@ const config = loadConfig({ ...state.settings, ...l1Settings });
 const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);
 
+// The host's telemetry as JSON lines: its L1 gauges every second (and its spans, which nothing here reads).
+const telemetryFile = join(mkdtempSync(join(tmpdir(), 'bench-memory-')), 'telemetry.jsonl');
+const METRIC_INTERVAL_MS = 1000;
 const host = await startHostProcess({
   port: 0,
   entry: 'bench/loadHost.ts',
-  env: { ...state.settings, ...l1Settings, BENCH_TARGET: 'dist/main.js' },
+  env: {
+    ...state.settings,
+    ...l1Settings,
+    BENCH_TARGET: 'dist/main.js',
+    TELEMETRY_EXPORT: 'file',
+    TELEMETRY_FILE: telemetryFile,
+    TELEMETRY_METRIC_INTERVAL_SECONDS: String(METRIC_INTERVAL_MS / 1000),
+  },
 });
 
 interface Stats {
@@ -59,7 +70,7 @@ const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
 let failed = 0;
 const unexpected = new Map<string, number>();
-async function callAs(index: number): Promise<{ token: string; accountId: string }> {
+async function callAs(index: number): Promise<void> {
   const token = await userToken(`mem-u${index}`);
   const response = await fetch(`${host.url}/api/me`, {
     headers: { authorization: `Bearer ${token.accessToken}` },
@@ -71,24 +82,35 @@ async function callAs(index: number): Promise<{ token: string; accountId: string
     const key = `${response.status} ${code}`;
     unexpected.set(key, (unexpected.get(key) ?? 0) + 1);
   }
-  return { token: token.accessToken, accountId: `${token.oid}.${token.tid}` };
 }
 
-/** Bytes L1 charges for one entry, from a real entry of this run (decrypted from its Cosmos DB document). */
-async function l1EntryBytes(sample: { token: string; accountId: string }): Promise<number> {
-  const container = new CosmosClient({ endpoint: state.cosmos.endpoint, key: state.cosmos.key })
-    .database(state.cosmos.database)
-    .container(state.cosmos.container);
-  const { resource } = await container
-    .item(sample.accountId, sample.accountId)
-    .read<Record<string, unknown>>();
-  const hash = assertionHashOf(sample.token);
-  const entries = isRecord(resource) && isRecord(resource.entries) ? resource.entries : {};
-  const entry = entries[hash];
-  const blob = isRecord(entry) && typeof entry.blob === 'string' ? entry.blob : '';
-  const json = decryptBlob(blob, config.tokenCache.keys, `${sample.accountId}\n${hash}`) ?? '';
-  const key = `${sample.accountId}\n${hash}`;
-  return 2 * (json.length + key.length) + 64;
+/** The host's L1 gauges from the last export that follows now (the tail of the telemetry file). */
+async function l1Gauges(): Promise<{ entries: number; bytes: number }> {
+  await sleep(2 * METRIC_INTERVAL_MS);
+  const size = statSync(telemetryFile).size;
+  const tail = Buffer.alloc(Math.min(size, 256 * 1024));
+  const fd = openSync(telemetryFile, 'r');
+  try {
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+  } finally {
+    closeSync(fd);
+  }
+  const gauges = new Map<string, number>();
+  for (const line of tail.toString('utf8').split('\n').reverse()) {
+    if (!line.includes('"telemetry":"metric"')) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue; // the first line of the tail may be cut
+    }
+    if (isRecord(parsed) && typeof parsed.name === 'string' && typeof parsed.value === 'number')
+      if (!gauges.has(parsed.name)) gauges.set(parsed.name, parsed.value);
+  }
+  const entries = gauges.get(METRIC.l1Entries.name);
+  const bytes = gauges.get(METRIC.l1Bytes.name);
+  if (entries === undefined || bytes === undefined) throw new Error(`no L1 gauges in ${telemetryFile}`);
+  return { entries, bytes };
 }
 
 const checkpoints = [500, 1_000, 2_500, 5_000, 10_000, 50_000, 100_000].filter((n) => n <= CALLERS);
@@ -98,54 +120,48 @@ const rows: Record<string, string>[] = [];
 
 for (let i = 0; i < 50; i++) await callAs(-1 - i);
 const base = await stats();
+const baseL1 = await l1Gauges();
 rows.push({
   callers: '50',
   'RSS MB': mb(base.rss),
   'heap MB (after GC)': mb(base.heapUsed),
   'external MB': mb(base.external),
+  'L1 entries': String(baseL1.entries),
+  'L1 accounted MB': mb(baseL1.bytes),
 });
 console.log(`baseline: RSS ${mb(base.rss)} MB, heap ${mb(base.heapUsed)} MB`);
 
 let next = 0;
-let sample: { token: string; accountId: string } | undefined;
-let entryBytes = 0;
 let previous = { grown: 0, accounted: 0 };
 let marginal = Number.NaN;
+let bytesPerEntry = 0;
 for (const checkpoint of checkpoints) {
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < checkpoint) {
-        const index = next++;
-        const done = await callAs(index);
-        sample ??= done;
-      }
+      while (next < checkpoint) await callAs(next++);
     }),
   );
-  if (entryBytes === 0 && sample !== undefined) entryBytes = await l1EntryBytes(sample);
+  const l1 = await l1Gauges();
   const now = await stats();
-  const l1Entries = Math.min(
-    checkpoint,
-    config.tokenCache.l1MaxEntries,
-    Math.floor(config.tokenCache.l1MaxBytes / entryBytes),
-  );
-  const accounted = l1Entries * entryBytes;
+  bytesPerEntry = l1.entries > 0 ? l1.bytes / l1.entries : 0;
+  const accounted = l1.bytes - baseL1.bytes;
   const grown = now.heapUsed + now.external - (base.heapUsed + base.external);
   // Between checkpoints the fixed costs of a warm process are paid: what grows is what L1 holds.
-  if (accounted > previous.accounted && previous.accounted > 0)
-    marginal = (grown - previous.grown) / (accounted - previous.accounted);
+  const sinceLast =
+    previous.accounted > 0 && accounted > previous.accounted
+      ? (grown - previous.grown) / (accounted - previous.accounted)
+      : Number.NaN;
+  if (!Number.isNaN(sinceLast)) marginal = sinceLast;
   rows.push({
     callers: checkpoint.toLocaleString('en-US'),
     'RSS MB': mb(now.rss),
     'heap MB (after GC)': mb(now.heapUsed),
     'external MB': mb(now.external),
-    'L1 entries (bound)': String(l1Entries),
-    'L1 accounted MB': mb(accounted),
+    'L1 entries': String(l1.entries),
+    'L1 accounted MB': mb(l1.bytes),
     'heap+external grown MB': mb(grown),
     'grown / accounted': (grown / accounted).toFixed(2),
-    'since last checkpoint':
-      previous.accounted > 0 && accounted > previous.accounted
-        ? ((grown - previous.grown) / (accounted - previous.accounted)).toFixed(2)
-        : '-',
+    'since last checkpoint': Number.isNaN(sinceLast) ? '-' : sinceLast.toFixed(2),
     's so far': ((performance.now() - started) / 1000).toFixed(0),
   });
   console.log(JSON.stringify(rows.at(-1)));
@@ -154,7 +170,7 @@ for (const checkpoint of checkpoints) {
 await host.stop();
 
 console.log(
-  `\n${CALLERS.toLocaleString('en-US')} distinct callers through one host (L1 bounds: ${config.tokenCache.l1MaxEntries} entries, ${mb(config.tokenCache.l1MaxBytes)} MB; one entry charged ${entryBytes} bytes):`,
+  `\n${CALLERS.toLocaleString('en-US')} distinct callers through one host (L1 bounds: ${config.tokenCache.l1MaxEntries} entries, ${mb(config.tokenCache.l1MaxBytes)} MB; an entry charged ${bytesPerEntry.toFixed(0)} bytes on average):`,
 );
 console.table(rows);
 const last = rows.at(-1);

@@ -71,6 +71,8 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     now,
     sleep: sleepImpl,
   });
+  const observability = deps.observability ?? noObservability();
+  observability.metrics.observeL1(() => tokenCache.l1Usage());
   return {
     config,
     authenticator: createAuthenticator(config, { fetch: fetchImpl, now }),
@@ -84,7 +86,7 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
       apiClientId: config.api.clientId,
       now,
     },
-    observability: deps.observability ?? noObservability(),
+    observability,
   };
 }
 

@@ -54,6 +54,11 @@ export function tombstone(id: string, erasure: Erasure): CacheDocument {
 }
 
 /** True when `stored` records an erase that `loaded` (what the writer started from) did not know of. */
+/** An erase's document: an erase marker and no entries. */
+export function isTombstone(document: CacheDocument | undefined): boolean {
+  return document?.erasure !== undefined && Object.keys(document.entries).length === 0;
+}
+
 export function erasedSince(loaded: CacheDocument | undefined, stored: CacheDocument | undefined): boolean {
   const erasure = stored?.erasure;
   return erasure !== undefined && erasure.id !== loaded?.erasure?.id;

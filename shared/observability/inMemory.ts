@@ -19,7 +19,7 @@ export interface InMemoryObservability {
   observability: Observability;
   /** Ended spans, in the order they ended. */
   spans(): ReadableSpan[];
-  /** Cumulative value of a counter per attribute set, e.g. `{ 'obo.cache.outcome=miss': 1 }` ('' without attributes). */
+  /** Cumulative value of a counter (last value of a gauge) per attribute set, e.g. `{ 'obo.cache.outcome=miss': 1 }` ('' without attributes). */
   counter(name: string): Promise<Record<string, number>>;
   reset(): void;
 }

@@ -16,7 +16,7 @@ export class AppMetrics {
   private readonly degradedOperations: Counter;
   private readonly graphRetries: Counter;
 
-  constructor(meter: Meter) {
+  constructor(private readonly meter: Meter) {
     const counter = (metric: { name: string; unit: string; description: string }): Counter =>
       meter.createCounter(metric.name, { unit: metric.unit, description: metric.description });
     this.cacheLookups = counter(METRIC.cacheLookups);
@@ -58,5 +58,25 @@ export class AppMetrics {
 
   graphRetry(status: number): void {
     this.graphRetries.add(1, { [ATTRIBUTE.httpStatus]: status });
+  }
+
+  /** Reports what L1 holds at each export, read from the instance's token cache. */
+  observeL1(read: () => { entries: number; bytes: number }): void {
+    const entries = this.meter.createObservableGauge(METRIC.l1Entries.name, {
+      unit: METRIC.l1Entries.unit,
+      description: METRIC.l1Entries.description,
+    });
+    const bytes = this.meter.createObservableGauge(METRIC.l1Bytes.name, {
+      unit: METRIC.l1Bytes.unit,
+      description: METRIC.l1Bytes.description,
+    });
+    this.meter.addBatchObservableCallback(
+      (observer) => {
+        const usage = read();
+        observer.observe(entries, usage.entries);
+        observer.observe(bytes, usage.bytes);
+      },
+      [entries, bytes],
+    );
   }
 }

@@ -21,7 +21,10 @@ export const SPAN = {
 
 export type SpanName = (typeof SPAN)[keyof typeof SPAN];
 
-/** Metric instruments: all counters (monotonic sums), exported every interval as deltas in Azure Monitor. */
+/**
+ * Metric instruments: counters (monotonic sums, exported every interval as deltas in Azure Monitor) and two
+ * gauges of what L1 holds, observed at each export.
+ */
 export const METRIC = {
   cacheLookups: {
     name: 'obo.cache.lookups',
@@ -60,6 +63,16 @@ export const METRIC = {
     name: 'obo.graph.retries',
     unit: '{retry}',
     description: 'Microsoft Graph calls retried after 429/5xx (attribute http.response.status_code)',
+  },
+  l1Entries: {
+    name: 'obo.cache.l1.entries',
+    unit: '{entry}',
+    description: 'Graph tokens held in this instance (L1), bounded by TOKEN_CACHE_L1_MAX_ENTRIES',
+  },
+  l1Bytes: {
+    name: 'obo.cache.l1.bytes',
+    unit: 'By',
+    description: 'Bytes L1 accounts for what it holds, bounded by TOKEN_CACHE_L1_MAX_BYTES',
   },
 } as const;
 

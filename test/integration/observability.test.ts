@@ -177,6 +177,11 @@ describe('telemetry of a miss then a hit', () => {
       `${ATTRIBUTE.dbOperation}=write`,
     ]);
     for (const value of Object.values(units)) expect(value).toBeGreaterThan(0);
+    expect(await app.memory.counter(METRIC.l1Entries.name)).toEqual({ '': 1 });
+    const l1Bytes = (await app.memory.counter(METRIC.l1Bytes.name))[''] ?? 0;
+    // One Graph token (a JWT of a kilobyte or two) plus the entry's fixed overhead.
+    expect(l1Bytes).toBeGreaterThan(user.accessToken.length / 2);
+    expect(l1Bytes).toBeLessThan(8 * 1024);
     for (const metric of [
       METRIC.lostWrites,
       METRIC.degradedOperations,
