@@ -3,19 +3,31 @@
  * so a cold start reads one file instead of resolving thousands in node_modules.
  */
 import { rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+// `--outdir DIR`: somewhere other than dist/ (npm test builds the bundle its local hosts run into a temporary folder).
+const { values } = parseArgs({ options: { outdir: { type: 'string', default: 'dist' } } });
+const outdir = isAbsolute(values.outdir) ? values.outdir : join(root, values.outdir);
+const outfile = join(outdir, 'main.js');
+if (!relative(outdir, root).startsWith('..')) {
+  console.error(
+    `--outdir ${values.outdir}: the project or a folder above it; the build empties its folder first`,
+  );
+  process.exit(2);
+}
 
 // A failed build must leave nothing that could be staged and deployed as if it were current.
-await rm(`${root}dist`, { recursive: true, force: true });
+await rm(outdir, { recursive: true, force: true });
 
 const result = await build({
   absWorkingDir: root,
   entryPoints: ['functions/index.ts'],
-  outfile: 'dist/main.js',
+  outfile,
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -32,8 +44,9 @@ const result = await build({
   },
   logLevel: 'warning',
 });
-await writeFile(`${root}dist/meta.json`, JSON.stringify(result.metafile));
+await writeFile(join(outdir, 'meta.json'), JSON.stringify(result.metafile));
 // The bundle alone: the source map and the legal comments file are outputs too, but never loaded at run time.
-const bundle = result.metafile.outputs['dist/main.js'];
-if (bundle === undefined) throw new Error('esbuild reported no dist/main.js');
-console.log(`built dist/main.js (${(bundle.bytes / 1024).toFixed(0)} KiB) on Node ${process.version}`);
+const name = relative(root, outfile).split('\\').join('/');
+const bundle = result.metafile.outputs[name];
+if (bundle === undefined) throw new Error(`esbuild reported no ${name}`);
+console.log(`built ${name} (${(bundle.bytes / 1024).toFixed(0)} KiB) on Node ${process.version}`);

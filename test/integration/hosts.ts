@@ -13,7 +13,8 @@ export async function startHosts(count: number, settings: Record<string, string>
       const lines: string[] = [];
       const host = await startHostProcess({
         port: 0,
-        entry: 'functions/index.ts',
+        // The bundle `npm test` built for the run (dev/sandbox/runTests.ts), else the sources.
+        entry: process.env.TEST_HOST_ENTRY ?? 'functions/index.ts',
         env: { ...sandbox().settings, ...settings },
         // Files run in parallel workers: on a loaded machine a tsx host takes longer than the 30 s default.
         startTimeoutMs: 50_000,

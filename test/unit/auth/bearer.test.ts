@@ -6,6 +6,7 @@ import {
   MAX_AUTHORIZATION_HEADER_BYTES,
   parseBearerToken,
 } from '../../../shared/auth/bearer.js';
+import { fuzzRuns } from '../../fuzzRuns.js';
 import { answerFor, REALM } from './entraFixture.js';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
@@ -120,7 +121,7 @@ describe('parseBearerToken', () => {
         expect(token).toMatch(/^[A-Za-z0-9\-._~+/]+=*$/);
         expect(value.toLowerCase()).toBe(`bearer ${token.toLowerCase()}`);
       }),
-      { numRuns: 5000 },
+      { numRuns: fuzzRuns(5000) },
     );
   });
 });

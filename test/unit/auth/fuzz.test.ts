@@ -3,6 +3,7 @@ import fc from 'fast-check';
 
 import { createAuthenticator } from '../../../shared/auth/authenticate.js';
 import type { CallerAccount } from '../../../shared/auth/caller.js';
+import { fuzzRuns } from '../../fuzzRuns.js';
 import {
   answerFor,
   API_CLIENT_ID,
@@ -145,7 +146,7 @@ describe('authenticate under fuzzing', () => {
       fc.asyncProperty(header, async (value) => {
         expect(statusOf(await outcomeOf(value))).not.toBe(200);
       }),
-      { numRuns: 3000 },
+      { numRuns: fuzzRuns(3000) },
     );
   });
 
@@ -156,7 +157,7 @@ describe('authenticate under fuzzing', () => {
         fc.pre(mutated !== goodToken);
         expect([400, 401]).toContain(statusOf(await outcomeOf(`Bearer ${mutated}`)));
       }),
-      { numRuns: 3000 },
+      { numRuns: fuzzRuns(3000) },
     );
   });
 
@@ -165,7 +166,7 @@ describe('authenticate under fuzzing', () => {
       fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), async (payload) => {
         expect(statusOf(await outcomeOf(`Bearer ${signRaw(payload, entraKey)}`))).toBe(401);
       }),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
@@ -174,7 +175,7 @@ describe('authenticate under fuzzing', () => {
       fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), async (payload) => {
         expect(statusOf(await outcomeOf(`Bearer ${signRaw(JSON.stringify(payload), entraKey)}`))).toBe(401);
       }),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
@@ -193,7 +194,7 @@ describe('authenticate under fuzzing', () => {
         fc.pre(!Object.entries(claims).every(([claim, value]) => stillValid(claim, value)));
         expect([401, 403]).toContain(statusOf(await outcomeOf(`Bearer ${signToken(claims, entraKey)}`)));
       }),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
@@ -223,7 +224,7 @@ describe('authenticate under fuzzing', () => {
         if ('caller' in outcome) expect(outcome.caller.oid).toBe(USER_OID);
         else expect(outcome.status).toBe(401);
       }),
-      { numRuns: 1000 },
+      { numRuns: fuzzRuns(1000) },
     );
   });
 
