@@ -65,6 +65,7 @@ function stats(): HttpResponseInit {
       pid: process.pid,
       rss: memory.rss,
       heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
       external: memory.external,
       arrayBuffers: memory.arrayBuffers,
       cpuMicros: cpu.user + cpu.system,

@@ -62,6 +62,8 @@ const host = await startHostProcess({
 interface Stats {
   rss: number;
   heapUsed: number;
+  /** What V8 holds for its heap, used or not (part of RSS). */
+  heapTotal: number;
   external: number;
 }
 const stats = async (): Promise<Stats> =>
@@ -125,6 +127,7 @@ rows.push({
   callers: '50',
   'RSS MB': mb(base.rss),
   'heap MB (after GC)': mb(base.heapUsed),
+  'V8 heap held MB': mb(base.heapTotal),
   'external MB': mb(base.external),
   'L1 entries': String(baseL1.entries),
   'L1 accounted MB': mb(baseL1.bytes),
@@ -132,7 +135,7 @@ rows.push({
 console.log(`baseline: RSS ${mb(base.rss)} MB, heap ${mb(base.heapUsed)} MB`);
 
 let next = 0;
-let previous = { grown: 0, accounted: 0 };
+let previous = { grown: 0, accounted: 0, entries: baseL1.entries };
 let marginal = Number.NaN;
 let bytesPerEntry = 0;
 for (const checkpoint of checkpoints) {
@@ -146,9 +149,10 @@ for (const checkpoint of checkpoints) {
   bytesPerEntry = l1.entries > 0 ? l1.bytes / l1.entries : 0;
   const accounted = l1.bytes - baseL1.bytes;
   const grown = now.heapUsed + now.external - (base.heapUsed + base.external);
-  // Between checkpoints the fixed costs of a warm process are paid: what grows is what L1 holds.
+  // Between checkpoints the fixed costs of a warm process are paid: what grows is what L1 holds (while it
+  // fills; once full, entries replace entries and the accounted bytes only wander with token lengths).
   const sinceLast =
-    previous.accounted > 0 && accounted > previous.accounted
+    previous.accounted > 0 && l1.entries > previous.entries
       ? (grown - previous.grown) / (accounted - previous.accounted)
       : Number.NaN;
   if (!Number.isNaN(sinceLast)) marginal = sinceLast;
@@ -156,6 +160,7 @@ for (const checkpoint of checkpoints) {
     callers: checkpoint.toLocaleString('en-US'),
     'RSS MB': mb(now.rss),
     'heap MB (after GC)': mb(now.heapUsed),
+    'V8 heap held MB': mb(now.heapTotal),
     'external MB': mb(now.external),
     'L1 entries': String(l1.entries),
     'L1 accounted MB': mb(l1.bytes),
@@ -165,7 +170,7 @@ for (const checkpoint of checkpoints) {
     's so far': ((performance.now() - started) / 1000).toFixed(0),
   });
   console.log(JSON.stringify(rows.at(-1)));
-  previous = { grown, accounted };
+  previous = { grown, accounted, entries: l1.entries };
 }
 await host.stop();
 

@@ -1,8 +1,9 @@
-// `npm test` (after `tsc --noEmit`): jest in parallel workers, each against its own sandbox started for the run
-// (test/setup/workerSandbox.ts picks it), then stopped. `-i`/`--runInBand` or `-w N`/`--maxWorkers=N` choose.
-// The tests' local hosts run the bundle, built once here (as Azure runs it, and each starts in a fraction of
-// the time a host compiling the sources takes).
-import { spawnSync } from 'node:child_process';
+// `npm test`: the type check, the bundle build and one sandbox per jest worker start together; then jest runs in
+// parallel workers, each against its own sandbox (test/setup/workerSandbox.ts picks it). The run fails if the
+// type check or any test fails. `-i`/`--runInBand` or `-w N`/`--maxWorkers=N` choose the workers.
+// The tests' local hosts run the bundle built here (as Azure runs it; each starts in a fraction of the time a
+// host compiling the sources takes).
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,28 +17,58 @@ const DEFAULT_WORKERS = Math.max(3, availableParallelism());
 const args = process.argv.slice(2);
 const workers = workersOf(args);
 
-const bundleDir = mkdtempSync(join(tmpdir(), 'obo-test-bundle-'));
-const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--outdir', bundleDir], {
-  cwd: PROJECT_ROOT,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(1);
-// Outside the project, nothing says the bundle is an ES module.
-writeFileSync(join(bundleDir, 'package.json'), '{ "type": "module" }\n');
-process.env.TEST_HOST_ENTRY = join(bundleDir, 'main.js');
+/** A child process's exit code and what it printed (kept, so that it is shown once, after the tests). */
+function run(command: string, commandArgs: readonly string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, commandArgs, { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (error) => resolve({ code: 1, output: `${command}: ${error.message}` }));
+    child.on('exit', (code) => resolve({ code: code ?? 1, output }));
+  });
+}
 
-const exitCode = await runWithSandbox(
-  [
-    '--experimental-vm-modules',
-    '--disable-warning=ExperimentalWarning',
-    join(PROJECT_ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
-    ...(workers.chosen ? [] : [`--maxWorkers=${workers.count}`]),
-    ...args,
-  ],
-  { sandboxes: workers.count },
+const tsc = join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+const typecheck = Promise.all([
+  run(process.execPath, [tsc, '--noEmit', '-p', '.']),
+  run(process.execPath, [tsc, '--noEmit', '-p', 'dev/spa/browser']),
+]);
+
+const bundleDir = mkdtempSync(join(tmpdir(), 'obo-test-bundle-'));
+const bundle = run(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--outdir', bundleDir]).then(
+  ({ code, output }) => {
+    if (code !== 0) throw new Error(`the bundle did not build:\n${output}`);
+    process.stdout.write(output);
+    // Outside the project, nothing says the bundle is an ES module.
+    writeFileSync(join(bundleDir, 'package.json'), '{ "type": "module" }\n');
+    return { TEST_HOST_ENTRY: join(bundleDir, 'main.js') };
+  },
 );
-rmSync(bundleDir, { recursive: true, force: true });
-process.exit(exitCode);
+
+let exitCode: number;
+try {
+  exitCode = await runWithSandbox(
+    [
+      '--experimental-vm-modules',
+      '--disable-warning=ExperimentalWarning',
+      join(PROJECT_ROOT, 'node_modules', 'jest', 'bin', 'jest.js'),
+      ...(workers.chosen ? [] : [`--maxWorkers=${workers.count}`]),
+      ...args,
+    ],
+    { sandboxes: workers.count, alongside: bundle },
+  );
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  exitCode = 1;
+} finally {
+  rmSync(bundleDir, { recursive: true, force: true });
+}
+
+const typeErrors = (await typecheck).filter((result) => result.code !== 0);
+for (const { output } of typeErrors) process.stderr.write(output);
+if (typeErrors.length > 0) console.error('npm test: the type check failed (tsc --noEmit, above)');
+process.exit(exitCode !== 0 ? exitCode : typeErrors.length > 0 ? 1 : 0);
 
 function workersOf(argv: readonly string[]): { chosen: boolean; count: number } {
   for (const [index, arg] of argv.entries()) {

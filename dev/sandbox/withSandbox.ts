@@ -7,7 +7,11 @@ import { PROJECT_ROOT, type Sandbox, sandboxState, startSandbox } from './sandbo
 
 export async function runWithSandbox(
   args: readonly string[],
-  options: { sandboxes?: number } = {},
+  options: {
+    sandboxes?: number;
+    /** Work done while the sandboxes start; what it resolves to is added to the child's environment. */
+    alongside?: Promise<Record<string, string>>;
+  } = {},
 ): Promise<number> {
   const count = Math.max(1, options.sandboxes ?? 1);
   const start = (): Promise<Sandbox> => startSandbox({ ports: { entra: 0, graph: 0, cosmos: 0 } });
@@ -23,11 +27,19 @@ export async function runWithSandbox(
     await Promise.allSettled(sandboxes.map((sandbox) => sandbox.close()));
     throw failed.reason;
   }
+  let extraEnv: Record<string, string>;
+  try {
+    extraEnv = (await options.alongside) ?? {};
+  } catch (error) {
+    await Promise.allSettled(sandboxes.map((sandbox) => sandbox.close()));
+    throw error;
+  }
   const child = spawn(process.execPath, args, {
     cwd: PROJECT_ROOT,
     stdio: 'inherit',
     env: {
       ...process.env,
+      ...extraEnv,
       ...first.settings,
       SANDBOX_STATE: JSON.stringify(sandboxState(first)),
       SANDBOX_STATES: JSON.stringify(sandboxes.map((sandbox) => sandboxState(sandbox))),
