@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 
 import { errors } from 'jose';
 
-import type { FaultContext, FaultPreset } from '../kit/control.js';
+import type { FaultContext, FaultPreset } from '../kit/faults.js';
 import { headerValue } from '../kit/http.js';
 import { API_CLIENT_ID, API_DISPLAY_NAME, GRAPH_APP_ID } from './fixtures.js';
 
