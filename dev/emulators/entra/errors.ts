@@ -22,7 +22,11 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: EntraErr
 export type Failed = { ok: false; failure: EntraError };
 
 export function fail(status: number, error: string, code: number, description: string): Failed {
-  return { ok: false, failure: { status, error, code, description } };
+  return failed({ status, error, code, description });
+}
+
+export function failed(failure: EntraError): Failed {
+  return { ok: false, failure };
 }
 
 export function missingParameter(name: string): Failed {
@@ -48,6 +52,18 @@ export function consentRequired(): Failed {
       description: `The user or administrator has not consented to use the application with ID '${API_CLIENT_ID}' named '${API_DISPLAY_NAME}'. Send an interactive authorization request for this user and resource.`,
       suberror: 'consent_required',
     },
+  };
+}
+
+/** Conditional Access on Graph needs MFA the assertion (or the session) lacks: AADSTS50076 with the policy's claims. */
+export function mfaRequired(policyId = 'c0a1d3b2-5e4f-4a6b-8c7d-9e0f1a2b3c4d'): EntraError {
+  return {
+    status: 400,
+    error: 'invalid_grant',
+    code: 50076,
+    description: `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${GRAPH_APP_ID}'.`,
+    suberror: 'basic_action',
+    claims: JSON.stringify({ access_token: { capolids: { essential: true, values: [policyId] } } }),
   };
 }
 
@@ -136,14 +152,7 @@ export function entraPresets(baseUrl: () => string): Record<string, FaultPreset>
     body: (context: FaultContext) => errorBody(failure, baseUrl(), context.req),
   });
   return {
-    mfa_required: preset({
-      status: 400,
-      error: 'invalid_grant',
-      code: 50076,
-      description: `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${GRAPH_APP_ID}'.`,
-      suberror: 'basic_action',
-      claims: JSON.stringify({ access_token: { capolids: { essential: true, values: [randomUUID()] } } }),
-    }),
+    mfa_required: preset(mfaRequired(randomUUID())),
     consent_required: preset(consentRequired().failure),
     invalid_assertion: preset({
       status: 400,

@@ -17,6 +17,7 @@ import {
   API_DISPLAY_NAME,
   API_TENANTS,
   CAE_TOKEN_LIFETIME_SECONDS,
+  clientInfo,
   GRAPH_APP_ID,
   GRAPH_RESOURCE,
   HOME_TENANT,
@@ -153,9 +154,8 @@ async function onBehalfOf(
   }
   if (form.get('client_info') === '1') {
     // A guest's client_info names their home account, not the inviting tenant's object.
-    const clientInfo =
-      home === undefined ? { uid: oid, utid: directory.id } : { uid: home.oid, utid: home.tenant };
-    response.client_info = Buffer.from(JSON.stringify(clientInfo)).toString('base64url');
+    response.client_info =
+      home === undefined ? clientInfo(oid, directory.id) : clientInfo(home.oid, home.tenant);
   }
   return { ok: true, value: response };
 }
