@@ -1,12 +1,12 @@
 // Entra's errors: the AADSTS catalogue the emulator answers with, its error body, the one mapping of jose's
 // verification errors, and the fault presets.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { errors } from 'jose';
 
 import type { FaultContext, FaultPreset } from '../kit/faults.js';
-import { headerValue } from '../kit/http.js';
+import { headerValue, sendJson } from '../kit/http.js';
 import { API_CLIENT_ID, API_DISPLAY_NAME, GRAPH_APP_ID } from './fixtures.js';
 
 export interface EntraError {
@@ -138,6 +138,18 @@ export function errorBody(failure: EntraError, baseUrl: string, req: IncomingMes
     ...(failure.suberror === undefined ? {} : { suberror: failure.suberror }),
     ...(failure.claims === undefined ? {} : { claims: failure.claims }),
   };
+}
+
+/** A token request's failure as Entra sends it: the error body, its trace id as `x-ms-request-id`. */
+export function sendTokenError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  failure: EntraError,
+  baseUrl: string,
+  headers: Record<string, string>,
+): void {
+  const answer = errorBody(failure, baseUrl, req);
+  sendJson(res, failure.status, answer, { ...headers, 'x-ms-request-id': answer.trace_id });
 }
 
 /**
