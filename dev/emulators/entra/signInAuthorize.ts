@@ -3,6 +3,7 @@
 // I/O: signInFlow.ts serves them; signInGrants.ts redeems the codes.
 import { isRecord } from '../../../shared/narrow.js';
 import { type EntraError, missingParameter, type Outcome } from './errors.js';
+import { OIDC_SCOPES } from './metadata.js';
 
 /** The SPA's app registration: a public client whose redirect URIs are of type "Single-page application". */
 export interface SpaRegistration {
@@ -43,7 +44,6 @@ export type AuthorizeFailure =
   | { shown: true; failure: EntraError }
   | { shown: false; failure: EntraError; redirectUri: string; responseMode: ResponseMode; state?: string };
 
-const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 const PROMPTS = new Set(['login', 'none', 'consent', 'select_account', 'create']);
 const PKCE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 
