@@ -51,6 +51,7 @@ export interface SignInContext {
   /** Called when a user accepts the consent prompt. */
   onConsent?(user: SignInUser): void;
 }
+
 /** What the sign-in's parts share: the emulator's context, the SPA's registration and the codes issued. */
 export interface SignInState {
   context: SignInContext;
@@ -81,6 +82,7 @@ export interface SignInRoutes {
   registerRedirectUris(uris: readonly string[]): void;
   readonly registration: SpaRegistration;
 }
+
 export function createSignInRoutes(context: SignInContext): SignInRoutes {
   const registration: SpaRegistration & { redirectUris: string[] } = { ...context.spa, redirectUris: [] };
   const mfaUsers = new Set<string>();
