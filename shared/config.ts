@@ -1,4 +1,6 @@
-import { ConfigError } from './errors.js';
+// The app's settings: what each one is, its default and bounds, read and validated once at start into AppConfig.
+// How one setting is read and checked is shared/config/settingReader.ts's business.
+import { type Env, GUID, SettingReader } from './config/settingReader.js';
 
 export type OboCredential =
   | { kind: 'client-secret'; secret: string }
@@ -62,10 +64,6 @@ export interface AppConfig {
   };
 }
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Reads settings into a typed object; collects every problem and reports them together. `warn` hears about
  * settings that are valid but have no effect (named, never with their values).
@@ -74,15 +72,14 @@ export function loadConfig(
   env: Env,
   warn: (message: string) => void = (message) => console.warn(message),
 ): AppConfig {
-  const problems: { setting: string; message: string }[] = [];
-  const read = new SettingReader(env, problems);
+  const read = new SettingReader(env);
 
   const tenantId = read.guid('ENTRA_TENANT_ID');
   const clientId = read.guid('API_CLIENT_ID');
   const allowedTenants = read.list('ENTRA_ALLOWED_TENANTS', []);
   for (const tenant of allowedTenants) {
     if (!GUID.test(tenant)) {
-      problems.push({ setting: 'ENTRA_ALLOWED_TENANTS', message: `"${tenant}" is not a tenant id (GUID)` });
+      read.problem('ENTRA_ALLOWED_TENANTS', `"${tenant}" is not a tenant id (GUID)`);
     }
   }
   const credentialKind = read.oneOf(
@@ -120,7 +117,7 @@ export function loadConfig(
     obo: {
       credential,
       timeoutMs: read.integer('OBO_TIMEOUT_MS', 10_000, 100, 60_000),
-      clientCapabilities: read.clientCapabilities('OBO_CLIENT_CAPABILITIES', ['cp1']),
+      clientCapabilities: readClientCapabilities(read, 'OBO_CLIENT_CAPABILITIES', ['cp1']),
     },
     graph: {
       baseUrl: read.httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
@@ -137,7 +134,7 @@ export function loadConfig(
       requestTimeoutMs: read.integer('COSMOS_REQUEST_TIMEOUT_MS', 3_000, 100, 60_000),
     },
     tokenCache: {
-      keys: read.keyRing('TOKEN_CACHE_KEYS'),
+      keys: readKeyRing(read, 'TOKEN_CACHE_KEYS'),
       // An entry is a few KiB (one access token, ID token and account, encrypted): 64 stays far below 2 MB.
       maxEntriesPerDocument: read.integer('TOKEN_CACHE_MAX_ENTRIES', 16, 1, 64),
       writeRetries: read.integer('TOKEN_CACHE_WRITE_RETRIES', 5, 0, 20),
@@ -149,12 +146,7 @@ export function loadConfig(
     },
   };
 
-  const [first, ...others] = problems;
-  if (first !== undefined) {
-    // ConfigError puts the first setting's name in front; the others follow, each named once.
-    const listing = [first.message, ...others.map((p) => `${p.setting}: ${p.message}`)].join('; ');
-    throw new ConfigError(first.setting, `${listing}. See local.settings.sample.json.`);
-  }
+  read.throwIfInvalid();
   // Only for a configuration that starts: a bad OBO_CLIENT_CREDENTIAL is an error above, not this warning.
   if (ignoredSecret) {
     warn(
@@ -186,156 +178,35 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
   };
 }
 
-class SettingReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: { setting: string; message: string }[],
-  ) {}
-
-  optional(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  }
-
-  required(name: string): string {
-    const value = this.optional(name);
-    if (value === undefined) {
-      this.problems.push({ setting: name, message: 'is required but not set' });
-      return '';
-    }
-    return value;
-  }
-
-  guid(name: string): string {
-    const value = this.required(name);
-    if (value !== '' && !GUID.test(value)) {
-      this.problems.push({
-        setting: name,
-        message: 'must be a GUID (the id shown in the Entra admin center)',
-      });
-    }
-    return value.toLowerCase();
-  }
-
-  optionalGuid(name: string): string | undefined {
-    const value = this.optional(name);
-    if (value !== undefined && !GUID.test(value)) {
-      this.problems.push({ setting: name, message: 'must be a GUID' });
-    }
-    return value?.toLowerCase();
-  }
-
-  httpsUrl(name: string, fallback?: string): URL {
-    const value = this.optional(name) ?? fallback;
-    if (value === undefined) {
-      this.problems.push({ setting: name, message: 'is required but not set (an https:// URL)' });
-      return new URL('https://invalid.invalid');
-    }
-    try {
-      const url = new URL(value);
-      if (url.protocol !== 'https:') {
-        this.problems.push({ setting: name, message: 'must be an https:// URL' });
-      }
-      return url;
-    } catch {
-      this.problems.push({ setting: name, message: 'is not a URL' });
-      return new URL('https://invalid.invalid');
-    }
-  }
-
-  /** A host only (scheme, host, port): the tenant and paths are added by the code that needs them. */
-  httpsOrigin(name: string, fallback: string): URL {
-    const url = this.httpsUrl(name, fallback);
-    if (
-      url.pathname !== '/' ||
-      url.search !== '' ||
-      url.hash !== '' ||
-      url.username !== '' ||
-      url.password !== ''
-    ) {
-      this.problems.push({
-        setting: name,
-        message: 'must be a host only, such as https://login.microsoftonline.com (no path)',
-      });
-    }
-    return url;
-  }
-
-  integer(name: string, fallback: number, min: number, max: number): number {
-    const value = this.optional(name);
-    if (value === undefined) return fallback;
-    const parsed = Number(value);
-    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      this.problems.push({ setting: name, message: `must be a whole number from ${min} to ${max}` });
-      return fallback;
-    }
-    return parsed;
-  }
-
-  boolean(name: string, fallback: boolean): boolean {
-    const value = this.optional(name)?.toLowerCase();
-    if (value === undefined) return fallback;
-    if (value === 'true' || value === '1') return true;
-    if (value === 'false' || value === '0') return false;
-    this.problems.push({ setting: name, message: 'must be true or false' });
+/** Comma-separated capability names (`cp1`), or `none` for no capability. */
+function readClientCapabilities(read: SettingReader, name: string, fallback: string[]): string[] {
+  const value = read.optional(name);
+  if (value === undefined) return fallback;
+  if (value.toLowerCase() === 'none') return [];
+  const items = read.list(name, fallback);
+  if (items.length === 0 || items.some((item) => !/^[A-Za-z0-9_-]{1,32}$/.test(item))) {
+    read.problem(name, 'must be a comma-separated list of capabilities (cp1), or none');
     return fallback;
   }
+  return items;
+}
 
-  oneOf<const T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.optional(name);
-    if (value === undefined) return fallback;
-    const match = allowed.find((a) => a === value);
-    if (match === undefined) {
-      this.problems.push({ setting: name, message: `must be one of ${allowed.join(', ')}` });
-      return fallback;
+/** `<key id>:<base64 of 32 bytes>`, comma-separated: the token cache's encryption keys, first one encrypts. */
+function readKeyRing(read: SettingReader, name: string): CacheKey[] {
+  const value = read.required(name);
+  if (value === '') return [];
+  const keys: CacheKey[] = [];
+  for (const item of value.split(',')) {
+    const [id, material, ...rest] = item.trim().split(':');
+    const key = material === undefined ? undefined : Buffer.from(material, 'base64');
+    if (id === undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key?.length !== 32 || rest.length > 0) {
+      read.problem(
+        name,
+        'must be a comma-separated list of <key id>:<base64 of 32 random bytes> (first one encrypts)',
+      );
+      return [];
     }
-    return match;
+    keys.push({ id, key });
   }
-
-  list(name: string, fallback: string[]): string[] {
-    const value = this.optional(name);
-    if (value === undefined) return fallback;
-    return value.split(/[\s,]+/).filter((item) => item !== '');
-  }
-
-  /** A setting that was removed: set, it is an error that says what replaced it, rather than being ignored. */
-  retired(name: string, message: string): void {
-    if (this.optional(name) !== undefined) this.problems.push({ setting: name, message });
-  }
-
-  /** Comma-separated capability names (`cp1`), or `none` for no capability. */
-  clientCapabilities(name: string, fallback: string[]): string[] {
-    const value = this.optional(name);
-    if (value === undefined) return fallback;
-    if (value.toLowerCase() === 'none') return [];
-    const items = this.list(name, fallback);
-    if (items.length === 0 || items.some((item) => !/^[A-Za-z0-9_-]{1,32}$/.test(item))) {
-      this.problems.push({
-        setting: name,
-        message: 'must be a comma-separated list of capabilities (cp1), or none',
-      });
-      return fallback;
-    }
-    return items;
-  }
-
-  keyRing(name: string): CacheKey[] {
-    const value = this.required(name);
-    if (value === '') return [];
-    const keys: CacheKey[] = [];
-    for (const item of value.split(',')) {
-      const [id, material, ...rest] = item.trim().split(':');
-      const key = material === undefined ? undefined : Buffer.from(material, 'base64');
-      if (id === undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key?.length !== 32 || rest.length > 0) {
-        this.problems.push({
-          setting: name,
-          message:
-            'must be a comma-separated list of <key id>:<base64 of 32 random bytes> (first one encrypts)',
-        });
-        return [];
-      }
-      keys.push({ id, key });
-    }
-    return keys;
-  }
+  return keys;
 }

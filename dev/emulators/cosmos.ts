@@ -4,8 +4,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 
 import { createHttpsServer } from '@vercel/cosmosdb-server';
 
-import type { FaultContext, FaultPreset } from './kit/control.js';
 import { EmulatorControl } from './kit/control.js';
+import type { FaultContext, FaultPreset } from './kit/faults.js';
 import { closeServer, listen, readBody, sendJson } from './kit/http.js';
 
 /** The key the Cosmos DB emulator is documented with; the server does not check signatures. */

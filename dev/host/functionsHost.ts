@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import Module from 'node:module';
-import type { AddressInfo } from 'node:net';
 
 import type {
   HttpHandler,
@@ -19,8 +18,9 @@ import type {
 import { HttpRequest, HttpResponse, InvocationContext } from '../../shared/http/azureFunctions.js';
 import type { HttpFunctionDefinition } from '../../shared/http/registry.js';
 import { isRecord } from '../../shared/narrow.js';
-import { BodyTooLargeError, readBody } from '../emulators/kit/http.js';
+import { BodyTooLargeError, closeServer, headerValue, listen, readBody } from '../emulators/kit/http.js';
 import { applyCors, type CorsDecision, decideCors } from './platformCors.js';
+import { compileRoute, type FunctionRoute, matchRoute } from './routeTemplates.js';
 
 const ROUTE_PREFIX = '/api/';
 export const LOCAL_HOST_MAX_HEADER_BYTES = 32 * 1024;
@@ -41,13 +41,6 @@ export interface LocalHost {
   close(): Promise<void>;
 }
 
-interface Route {
-  name: string;
-  pattern: RegExp;
-  paramNames: string[];
-  definition: HttpFunctionDefinition;
-}
-
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const routes = [...options.functions].map(([name, definition]) => compileRoute(name, definition));
@@ -59,9 +52,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     const cors = decideCors(
       {
         method: (req.method ?? 'GET').toUpperCase(),
-        origin: singleHeader(req, 'origin'),
-        requestMethod: singleHeader(req, 'access-control-request-method'),
-        requestHeaders: singleHeader(req, 'access-control-request-headers'),
+        origin: headerValue(req, 'origin'),
+        requestMethod: headerValue(req, 'access-control-request-method'),
+        requestHeaders: headerValue(req, 'access-control-request-headers'),
       },
       allowedOrigins,
     );
@@ -82,41 +75,13 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     });
   });
   server.keepAliveTimeout = 120_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.hostname ?? '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${options.hostname ?? '127.0.0.1'}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** Route templates as the Functions host reads them: literal segments and `{name}` parameters. */
-function compileRoute(name: string, definition: HttpFunctionDefinition): Route {
-  const paramNames: string[] = [];
-  const source = definition.route
-    .split('/')
-    .map((segment) => {
-      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\??\}$/.exec(segment);
-      if (param?.[1] !== undefined) {
-        paramNames.push(param[1]);
-        return '([^/]+)';
-      }
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  return { name, pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, definition };
+  const hostname = options.hostname ?? '127.0.0.1';
+  const port = await listen(server, options.port, hostname);
+  return { url: `http://${hostname}:${port}`, server, close: () => closeServer(server) };
 }
 
 async function serve(
-  routes: Route[],
+  routes: FunctionRoute[],
   req: IncomingMessage,
   res: ServerResponse,
   log: (line: string) => void,
@@ -176,21 +141,6 @@ async function serve(
   });
   const result = await match.route.definition.handler(request, context);
   await writeResponse(res, cors, result);
-}
-
-function singleHeader(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function matchRoute(route: Route, path: string): { route: Route; params: Record<string, string> }[] {
-  const found = route.pattern.exec(path);
-  if (found === null) return [];
-  const params: Record<string, string> = {};
-  route.paramNames.forEach((name, index) => {
-    params[name] = decodeURIComponent(found[index + 1] ?? '');
-  });
-  return [{ route, params }];
 }
 
 /**

@@ -6,8 +6,9 @@ import { describe, expect, it } from '@jest/globals';
 import { classifyCosmosRequest } from '../../dev/emulators/cosmos.js';
 import { parseUserTokenOptions } from '../../dev/emulators/entra/control.js';
 import { sandboxUser } from '../../dev/emulators/entra/fixtures.js';
-import type { Fault, FaultContext } from '../../dev/emulators/kit/control.js';
-import { FaultQueue, parseFault, RequestCounters } from '../../dev/emulators/kit/control.js';
+import { RequestCounters } from '../../dev/emulators/kit/control.js';
+import type { Fault, FaultContext } from '../../dev/emulators/kit/faults.js';
+import { FaultQueue, parseFault } from '../../dev/emulators/kit/faults.js';
 
 const options = {
   kinds: ['me', 'other'],

@@ -5,17 +5,19 @@ import { describe, expect, test } from '@jest/globals';
 
 import {
   type ApiResource,
-  type AuthorizationCodeRecord,
   authorizationResponseUrl,
   claimsRequireMfa,
   parseAuthorizationRequest,
   postLogoutRedirect,
+  type SpaRegistration,
+} from '../../dev/emulators/entra/signInAuthorize.js';
+import {
+  type AuthorizationCodeRecord,
   redeemAuthorizationCode,
   redeemRefreshToken,
   type RefreshTokenRecord,
-  type SpaRegistration,
   verifyPkce,
-} from '../../dev/emulators/entra/signIn.js';
+} from '../../dev/emulators/entra/signInGrants.js';
 
 const spa: SpaRegistration = {
   clientId: 'spa-client',

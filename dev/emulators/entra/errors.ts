@@ -1,12 +1,12 @@
 // Entra's errors: the AADSTS catalogue the emulator answers with, its error body, the one mapping of jose's
 // verification errors, and the fault presets.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { errors } from 'jose';
 
-import type { FaultContext, FaultPreset } from '../kit/control.js';
-import { headerValue } from '../kit/http.js';
+import type { FaultContext, FaultPreset } from '../kit/faults.js';
+import { headerValue, sendJson } from '../kit/http.js';
 import { API_CLIENT_ID, API_DISPLAY_NAME, GRAPH_APP_ID } from './fixtures.js';
 
 export interface EntraError {
@@ -22,7 +22,11 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: EntraErr
 export type Failed = { ok: false; failure: EntraError };
 
 export function fail(status: number, error: string, code: number, description: string): Failed {
-  return { ok: false, failure: { status, error, code, description } };
+  return failed({ status, error, code, description });
+}
+
+export function failed(failure: EntraError): Failed {
+  return { ok: false, failure };
 }
 
 export function missingParameter(name: string): Failed {
@@ -48,6 +52,18 @@ export function consentRequired(): Failed {
       description: `The user or administrator has not consented to use the application with ID '${API_CLIENT_ID}' named '${API_DISPLAY_NAME}'. Send an interactive authorization request for this user and resource.`,
       suberror: 'consent_required',
     },
+  };
+}
+
+/** Conditional Access on Graph needs MFA the assertion (or the session) lacks: AADSTS50076 with the policy's claims. */
+export function mfaRequired(policyId = 'c0a1d3b2-5e4f-4a6b-8c7d-9e0f1a2b3c4d'): EntraError {
+  return {
+    status: 400,
+    error: 'invalid_grant',
+    code: 50076,
+    description: `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${GRAPH_APP_ID}'.`,
+    suberror: 'basic_action',
+    claims: JSON.stringify({ access_token: { capolids: { essential: true, values: [policyId] } } }),
   };
 }
 
@@ -124,6 +140,18 @@ export function errorBody(failure: EntraError, baseUrl: string, req: IncomingMes
   };
 }
 
+/** A token request's failure as Entra sends it: the error body, its trace id as `x-ms-request-id`. */
+export function sendTokenError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  failure: EntraError,
+  baseUrl: string,
+  headers: Record<string, string>,
+): void {
+  const answer = errorBody(failure, baseUrl, req);
+  sendJson(res, failure.status, answer, { ...headers, 'x-ms-request-id': answer.trace_id });
+}
+
 /**
  * Failures Entra sends to an on-behalf-of request. msal-node throws InteractionRequiredAuthError for
  * `mfa_required` (suberror basic_action) and `consent_required` (suberror consent_required), ServerError for
@@ -136,14 +164,7 @@ export function entraPresets(baseUrl: () => string): Record<string, FaultPreset>
     body: (context: FaultContext) => errorBody(failure, baseUrl(), context.req),
   });
   return {
-    mfa_required: preset({
-      status: 400,
-      error: 'invalid_grant',
-      code: 50076,
-      description: `Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '${GRAPH_APP_ID}'.`,
-      suberror: 'basic_action',
-      claims: JSON.stringify({ access_token: { capolids: { essential: true, values: [randomUUID()] } } }),
-    }),
+    mfa_required: preset(mfaRequired(randomUUID())),
     consent_required: preset(consentRequired().failure),
     invalid_assertion: preset({
       status: 400,

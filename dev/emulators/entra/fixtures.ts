@@ -69,6 +69,11 @@ export function pairwiseSubject(oid: string, clientId: string): string {
   return createHash('sha256').update(`${oid}:${clientId}`).digest('base64url').slice(0, 43);
 }
 
+/** Entra's `client_info`: the home account's object id and tenant, base64url JSON. */
+export function clientInfo(oid: string, tenantId: string): string {
+  return Buffer.from(JSON.stringify({ uid: oid, utid: tenantId })).toString('base64url');
+}
+
 /** Where a request's tenant segment points: a sandbox tenant, a multi-tenant alias, or nowhere. */
 export interface TenantPath {
   kind: 'own' | 'multi' | 'unknown';

@@ -1,6 +1,9 @@
 // The tenant's discovery documents: OpenID configuration and MSAL's instance discovery (the JWKS is keys.ts').
 import { GRAPH_RESOURCE, type TenantPath } from './fixtures.js';
 
+/** The OpenID Connect scopes Entra knows (lower case): asked for beside a resource's permissions. */
+export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'profile', 'email', 'offline_access']);
+
 /** `/{tenant}/v2.0/.well-known/openid-configuration` as Entra answers it. */
 export function openIdConfiguration(baseUrl: string, tenant: TenantPath): Record<string, unknown> {
   const segment = tenant.segment;
@@ -14,7 +17,7 @@ export function openIdConfiguration(baseUrl: string, tenant: TenantPath): Record
     subject_types_supported: ['pairwise'],
     id_token_signing_alg_values_supported: ['RS256'],
     response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
-    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    scopes_supported: [...OIDC_SCOPES],
     issuer: `${baseUrl}/${issuerTenant}/v2.0`,
     request_uri_parameter_supported: false,
     userinfo_endpoint: `${GRAPH_RESOURCE}/oidc/userinfo`,

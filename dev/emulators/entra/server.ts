@@ -1,31 +1,19 @@
-// Entra ID (v2 endpoints) emulator for one tenant: the HTTPS server and its one table of routes. What each
-// route answers lives beside it: metadata.ts, keys.ts, grants.ts (one module per grant), errors.ts, control.ts.
-import { randomUUID } from 'node:crypto';
+// Entra ID (v2 endpoints) emulator for one tenant: the HTTPS server, its state, and the dispatch of a request to
+// the control endpoints (control.ts, signInRoutes.ts) or to its one table of routes (routes.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
 import { EmulatorControl } from '../kit/control.js';
-import {
-  closeServer,
-  headerValue,
-  listen,
-  parseJsonBody,
-  readBody,
-  safeDecode,
-  sendJson,
-} from '../kit/http.js';
+import { closeServer, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
 import {
   MANAGED_IDENTITY_PATH,
   MANAGED_IDENTITY_PRINCIPAL_ID,
   managedIdentityErrorBody,
-  managedIdentityTokenClaims,
-  managedIdentityTokenResponse,
-  parseManagedIdentityRequest,
   TOKEN_EXCHANGE_AUDIENCE,
 } from '../managedIdentity.js';
 import { handleEntraControl, handleEntraQuery } from './control.js';
 import { EntraDirectory } from './directory.js';
-import { defaultError, type EntraError, entraPresets, errorBody } from './errors.js';
+import { defaultError, type EntraError, entraPresets, errorBody, sendTokenError } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import {
   API_APP_ID_URI,
@@ -38,13 +26,12 @@ import {
   sandboxUser,
   SPA_CLIENT_ID,
   TENANT_ID,
-  type TenantPath,
 } from './fixtures.js';
 import type { EntraSettings, GrantContext } from './grants.js';
-import { OTHER_TOKEN_KIND, redeemToken, TOKEN_GRANTS, tokenKindOf } from './grants.js';
+import { OTHER_TOKEN_KIND, TOKEN_GRANTS } from './grants.js';
 import type { IssuedUserToken, UserTokenOptions } from './keys.js';
 import { SigningKeys } from './keys.js';
-import { instanceDiscovery, openIdConfiguration } from './metadata.js';
+import { entraRoutes, matchRoute, type RouteRequest } from './routes.js';
 import { createSignInRoutes, SIGN_IN_KINDS, type SignInRoutes } from './signInRoutes.js';
 
 export type { EntraSettings } from './grants.js';
@@ -92,29 +79,6 @@ export interface EntraEmulator {
   close(): Promise<void>;
 }
 
-/** A matched route's request: the URL, the raw body, the tenant path segment (decoded). */
-interface RouteRequest {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: URL;
-  body: Buffer;
-  tenant: string;
-}
-
-interface Route {
-  method: 'GET' | 'POST' | 'OPTIONS';
-  /** Matches the path after the tenant segment, or the whole path when `tenantless`. */
-  path: string;
-  tenantless?: boolean;
-  /** The one tenant segment it answers under, when not any. */
-  onlyTenant?: string;
-  /** Routes that name a tenant answer 90002 for an unknown one. */
-  needsTenant: boolean;
-  /** The request kind counted (and faulted). */
-  kindOf(request: RouteRequest): string;
-  answer(request: RouteRequest, tenant: TenantPath): Promise<void> | void;
-}
-
 export async function startEntraEmulator(options: EntraEmulatorOptions): Promise<EntraEmulator> {
   let baseUrl = '';
   const issuerOf = (tenant: string): string => `${baseUrl}/${tenant}/v2.0`;
@@ -135,10 +99,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     issuer: () => issuerOf(TENANT_ID),
     sign: (payload) => keys.sign(payload),
     userOf: (name) => ({ name: name.toLowerCase(), ...sandboxUser(name) }),
-    sendError: (req, res, failure, headers) => {
-      const answer = errorBody(failure, baseUrl, req);
-      sendJson(res, failure.status, answer, { ...headers, 'x-ms-request-id': answer.trace_id });
-    },
+    sendError: (req, res, failure, headers) => sendTokenError(req, res, failure, baseUrl, headers),
     sendJson,
     spa: { clientId: SPA_CLIENT_ID, displayName: 'obo-graph-api sample SPA' },
     api: {
@@ -170,138 +131,14 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
         : errorBody(defaultError(status), baseUrl, context.req),
   });
 
-  /** `GET /msi/token`: App Service's managed identity endpoint, for the sandbox's user-assigned identity. */
-  async function managedIdentityToken({ req, res, url }: RouteRequest): Promise<void> {
-    const request = parseManagedIdentityRequest(
-      url.searchParams,
-      headerValue(req, 'x-identity-header'),
-      options.identityHeader,
-    );
-    if (!request.ok) {
-      const body = managedIdentityErrorBody(request.failure.status, request.failure.message);
-      sendJson(res, request.failure.status, body, { 'x-correlation-id': body.correlationId });
-      return;
-    }
-    const now = Math.floor(Date.now() / 1000);
-    const claims = managedIdentityTokenClaims(
-      request.resource,
-      { id: TENANT_ID, issuer: issuerOf(TENANT_ID) },
-      now,
-    );
-    const accessToken = await keys.sign(claims);
-    sendJson(res, 200, managedIdentityTokenResponse(accessToken, request.resource, Number(claims.exp)), {
-      'x-correlation-id': randomUUID(),
-    });
-  }
-
-  async function token({ req, res, body }: RouteRequest, tenant: TenantPath): Promise<void> {
-    const headers: Record<string, string> = { 'cache-control': 'no-store, no-cache', pragma: 'no-cache' };
-    const clientRequestId = headerValue(req, 'client-request-id');
-    if (clientRequestId !== undefined && headerValue(req, 'return-client-request-id') === 'true') {
-      headers['client-request-id'] = clientRequestId;
-    }
-    const outcome = await redeemToken(
-      { form: formOf(req, body), basic: basicCredentials(req), tenant },
-      grantContext(),
-    );
-    if (outcome.ok) {
-      sendJson(res, 200, outcome.value, { ...headers, 'x-ms-request-id': randomUUID() });
-    } else {
-      const answer = errorBody(outcome.failure, baseUrl, req);
-      sendJson(res, outcome.failure.status, answer, { ...headers, 'x-ms-request-id': answer.trace_id });
-    }
-  }
-
-  const routes: readonly Route[] = [
-    {
-      method: 'GET',
-      path: MANAGED_IDENTITY_PATH,
-      tenantless: true,
-      needsTenant: false,
-      kindOf: () => 'managed-identity',
-      answer: managedIdentityToken,
-    },
-    {
-      method: 'GET',
-      path: 'discovery/instance',
-      onlyTenant: 'common',
-      needsTenant: false,
-      kindOf: () => 'instance-discovery',
-      answer: ({ res, url }) => sendJson(res, 200, instanceDiscovery(baseUrl, url.searchParams)),
-    },
-    {
-      method: 'GET',
-      path: 'v2.0/.well-known/openid-configuration',
-      needsTenant: true,
-      kindOf: () => 'openid-configuration',
-      // Entra serves its metadata and keys to any origin: msal-browser reads them cross-origin.
-      answer: ({ res }, tenant) =>
-        sendJson(res, 200, openIdConfiguration(baseUrl, tenant), { 'access-control-allow-origin': '*' }),
-    },
-    {
-      method: 'GET',
-      path: 'discovery/v2.0/keys',
-      needsTenant: true,
-      // The Graph emulator's own key fetches are counted apart: `keys` counts only the app's.
-      kindOf: ({ req }) => (headerValue(req, 'x-sandbox-client') === 'graph' ? 'keys.graph' : 'keys'),
-      answer: ({ res }) => sendJson(res, 200, keys.jwks(), { 'access-control-allow-origin': '*' }),
-    },
-    {
-      method: 'POST',
-      path: 'oauth2/v2.0/token',
-      needsTenant: true,
-      kindOf: ({ req, body }) => signIn.grantKindOf(formOf(req, body)) ?? tokenKindOf(formOf(req, body)),
-      answer: (request, tenant) => {
-        const form = formOf(request.req, request.body);
-        return signIn.grantKindOf(form) === undefined
-          ? token(request, tenant)
-          : signIn.token(request.req, request.res, form);
-      },
-    },
-    // The SPA's sign-in (signInRoutes.ts): authorize with its pages, CORS on the token endpoint, end_session.
-    {
-      method: 'OPTIONS',
-      path: 'oauth2/v2.0/token',
-      needsTenant: true,
-      kindOf: () => 'token.preflight',
-      answer: ({ req, res }) => signIn.preflight(req, res),
-    },
-    {
-      method: 'GET',
-      path: 'oauth2/v2.0/authorize',
-      needsTenant: true,
-      kindOf: () => 'authorize',
-      answer: ({ req, res, url, body, tenant }) => signIn.authorize(req, res, tenant, url, body),
-    },
-    {
-      method: 'POST',
-      path: 'oauth2/v2.0/authorize',
-      needsTenant: true,
-      // The sign-in pages' own form posts (user picked, second factor, consent), apart from apps' requests.
-      kindOf: () => 'authorize.form',
-      answer: ({ req, res, url, body, tenant }) => signIn.authorize(req, res, tenant, url, body),
-    },
-    {
-      method: 'GET',
-      path: 'oauth2/v2.0/logout',
-      needsTenant: true,
-      kindOf: () => 'logout',
-      answer: ({ res, url }) => signIn.logout(res, url),
-    },
-  ];
-
-  function matchRoute(method: string, path: string): { route: Route; tenant: string } | undefined {
-    const [tenant = '', ...rest] = path.split('/').slice(1).map(safeDecode);
-    const tail = rest.join('/');
-    const route = routes.find(
-      (candidate) =>
-        candidate.method === method &&
-        (candidate.tenantless === true
-          ? candidate.path === path
-          : candidate.path === tail && (candidate.onlyTenant ?? tenant) === tenant),
-    );
-    return route === undefined ? undefined : { route, tenant };
-  }
+  const routes = entraRoutes({
+    baseUrl: () => baseUrl,
+    issuerOf,
+    keys,
+    signIn,
+    grantContext,
+    identityHeader: options.identityHeader,
+  });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
@@ -315,7 +152,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       await handleEntraControl(req, res, url.pathname, body, { keys, settings, minting });
       return;
     }
-    const matched = matchRoute(req.method ?? '', url.pathname);
+    const matched = matchRoute(routes, req.method ?? '', url.pathname);
     const request: RouteRequest = { req, res, url, body, tenant: matched?.tenant ?? '' };
     const kind = matched === undefined ? 'other' : matched.route.kindOf(request);
     const pathTenant = matched === undefined ? undefined : sandboxTenant(matched.tenant);
@@ -376,22 +213,4 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       await closeServer(server);
     },
   };
-}
-
-/** The form body of a token request; empty unless it is form-encoded. */
-function formOf(req: IncomingMessage, body: Buffer): URLSearchParams {
-  const form = (headerValue(req, 'content-type') ?? '')
-    .toLowerCase()
-    .startsWith('application/x-www-form-urlencoded');
-  return form ? new URLSearchParams(body.toString('utf8')) : new URLSearchParams();
-}
-
-function basicCredentials(req: IncomingMessage): { clientId: string; secret: string } | undefined {
-  const header = headerValue(req, 'authorization');
-  const match = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
-  if (match?.[1] === undefined) return undefined;
-  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { clientId: safeDecode(decoded.slice(0, colon)), secret: safeDecode(decoded.slice(colon + 1)) };
 }

@@ -1,38 +1,15 @@
-// HTTP adapter of the Entra emulator's sign-in (signIn.ts): /authorize with its pages, the authorization_code and
-// refresh_token grants for the SPA with CORS for its registered origins only, end_session, and the control
+// The SPA's sign-in at the Entra emulator: /authorize with its pages (signInFlow.ts), the authorization_code and
+// refresh_token grants with CORS for its registered origins only (signInTokens.ts), end_session, and the control
 // endpoints that register the SPA's redirect URIs and make a user need MFA for the API's downstream calls.
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
-import type { EntraError } from './errors.js';
-import { pairwiseSubject } from './fixtures.js';
-import {
-  type ApiResource,
-  type AuthorizationCodeRecord,
-  type AuthorizationRequest,
-  authorizationResponseUrl,
-  claimsRequireMfa,
-  issueAuthorizationCode,
-  mfaRequired,
-  parseAuthorizationRequest,
-  postLogoutRedirect,
-  redeemAuthorizationCode,
-  redeemRefreshToken,
-  type RefreshTokenRecord,
-  type SignInSession,
-  SPA_REFRESH_TOKEN_LIFETIME_SECONDS,
-  spaOrigins,
-  type SpaRegistration,
-} from './signIn.js';
-import {
-  consentPage,
-  errorPage,
-  type PickerUser,
-  secondFactorPage,
-  signedOutPage,
-  userPickerPage,
-} from './signInPages.js';
+import { type EntraError, mfaRequired } from './errors.js';
+import type { ApiResource, SpaRegistration } from './signInAuthorize.js';
+import { createAuthorizeFlow } from './signInFlow.js';
+import type { AuthorizationCodeRecord } from './signInGrants.js';
+import type { PickerUser } from './signInPages.js';
+import { createSignInTokenEndpoint } from './signInTokens.js';
 
 /** The request kinds (counters, faults) of the SPA's sign-in routes. */
 export const SIGN_IN_KINDS = [
@@ -43,12 +20,6 @@ export const SIGN_IN_KINDS = [
   'token.refresh_token',
   'token.preflight',
 ] as const;
-
-/** The users the picker offers; any name works with the token control endpoint. */
-export const PICKER_USERS = ['alice', 'bob', 'carol'] as const;
-/** How long a user may take on the sign-in pages. */
-const FLOW_LIFETIME_SECONDS = 600;
-const ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
 
 export interface SignInUser extends PickerUser {
   oid: string;
@@ -81,13 +52,16 @@ export interface SignInContext {
   onConsent?(user: SignInUser): void;
 }
 
-interface PendingSignIn {
-  request: AuthorizationRequest;
-  tenantSegment: string;
-  userName?: string;
-  secondFactorDone: boolean;
-  consentDone: boolean;
-  expiresAt: number;
+/** What the sign-in's parts share: the emulator's context, the SPA's registration and the codes issued. */
+export interface SignInState {
+  context: SignInContext;
+  registration: SpaRegistration & { redirectUris: string[] };
+  /** Authorization codes issued by the pages, redeemed at the token endpoint. */
+  codes: Map<string, AuthorizationCodeRecord>;
+  /** The sandbox user called `name`, or undefined when it is not one. */
+  pickerUser: (name: string) => SignInUser | undefined;
+  /** Seconds since the epoch. */
+  now: () => number;
 }
 
 export interface SignInRoutes {
@@ -111,12 +85,7 @@ export interface SignInRoutes {
 
 export function createSignInRoutes(context: SignInContext): SignInRoutes {
   const registration: SpaRegistration & { redirectUris: string[] } = { ...context.spa, redirectUris: [] };
-  const pending = new Map<string, PendingSignIn>();
-  const codes = new Map<string, AuthorizationCodeRecord>();
-  const refreshTokens = new Map<string, RefreshTokenRecord>();
   const mfaUsers = new Set<string>();
-  const now = (): number => Math.floor(Date.now() / 1000);
-
   const pickerUser = (name: string): SignInUser | undefined => {
     try {
       return context.userOf(name);
@@ -124,283 +93,13 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
       return undefined;
     }
   };
-
-  function corsHeaders(req: IncomingMessage): Record<string, string> {
-    const origin = header(req, 'origin');
-    return origin !== undefined && spaOrigins(registration).has(origin)
-      ? { 'access-control-allow-origin': origin, vary: 'Origin' }
-      : { vary: 'Origin' };
-  }
-
-  function html(res: ServerResponse, status: number, body: string): void {
-    res
-      .writeHead(status, {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        // Entra's pages must not be framed by another site (clickjacking).
-        'x-frame-options': 'DENY',
-      })
-      .end(body);
-  }
-
-  function redirect(res: ServerResponse, location: string): void {
-    res.writeHead(302, { location, 'cache-control': 'no-store' }).end();
-  }
-
-  function redirectError(
-    res: ServerResponse,
-    request: Pick<AuthorizationRequest, 'redirectUri' | 'responseMode' | 'state'>,
-    failure: EntraError,
-    extra: Record<string, string> = {},
-  ): void {
-    redirect(
-      res,
-      authorizationResponseUrl(request.redirectUri, request.responseMode, {
-        error: failure.error,
-        error_description: `AADSTS${failure.code}: ${failure.description}`,
-        ...extra,
-        state: request.state,
-      }),
-    );
-  }
-
-  /** Shows the next page the sign-in needs, or completes it with a code. */
-  function continueSignIn(res: ServerResponse, flowId: string, flow: PendingSignIn): void {
-    const frame = { action: `/${flow.tenantSegment}/oauth2/v2.0/authorize`, flow: flowId };
-    const user = flow.userName === undefined ? undefined : pickerUser(flow.userName);
-    if (user === undefined) {
-      const users = PICKER_USERS.flatMap((name) => pickerUser(name) ?? []);
-      html(res, 200, userPickerPage(frame, registration.displayName, users));
-      return;
-    }
-    if (claimsRequireMfa(flow.request.claims) && !flow.secondFactorDone) {
-      html(res, 200, secondFactorPage(frame, user));
-      return;
-    }
-    if (flow.request.prompt === 'consent' && !flow.consentDone) {
-      const permissions = [
-        ...flow.request.apiScopes.map((scope) => `${context.api.displayName}: ${scope}`),
-        ...context.downstreamPermissions.map((permission) => `Microsoft Graph: ${permission}`),
-      ];
-      html(res, 200, consentPage(frame, user, registration.displayName, permissions));
-      return;
-    }
-    pending.delete(flowId);
-    const session: SignInSession = {
-      userName: user.name,
-      clientId: flow.request.clientId,
-      apiScopes: flow.request.apiScopes,
-      oidcScopes: flow.request.oidcScopes,
-      amr: flow.secondFactorDone ? ['pwd', 'mfa'] : ['pwd'],
-    };
-    const { code, record } = issueAuthorizationCode(flow.request, session, now());
-    for (const [old, oldRecord] of codes) if (oldRecord.expiresAt <= now()) codes.delete(old);
-    codes.set(code, record);
-    redirect(
-      res,
-      authorizationResponseUrl(flow.request.redirectUri, flow.request.responseMode, {
-        code,
-        state: flow.request.state,
-        client_info: clientInfo(user.oid, context.tenantId),
-      }),
-    );
-  }
-
-  function authorize(
-    req: IncomingMessage,
-    res: ServerResponse,
-    tenantSegment: string,
-    url: URL,
-    body: Buffer,
-  ): void {
-    if (req.method === 'POST') {
-      const form = new URLSearchParams(body.toString('utf8'));
-      const flowId = form.get('flow') ?? '';
-      const flow = pending.get(flowId);
-      if (flow === undefined || flow.expiresAt <= now()) {
-        pending.delete(flowId);
-        html(
-          res,
-          400,
-          errorPage(50089, 'invalid_request', 'Authentication failed due to flow token expired.'),
-        );
-        return;
-      }
-      const userName = form.get('user');
-      const step = form.get('step');
-      if (userName !== null) {
-        if (pickerUser(userName) === undefined) {
-          html(
-            res,
-            400,
-            errorPage(50034, 'invalid_request', 'The user account does not exist in the directory.'),
-          );
-          return;
-        }
-        flow.userName = userName;
-      } else if (step === 'mfa' && flow.userName !== undefined) {
-        flow.secondFactorDone = true;
-      } else if (step === 'consent' && flow.userName !== undefined) {
-        flow.consentDone = true;
-        const user = pickerUser(flow.userName);
-        if (user !== undefined) context.onConsent?.(user);
-      } else if (step === 'decline') {
-        pending.delete(flowId);
-        redirectError(res, flow.request, {
-          status: 400,
-          error: 'access_denied',
-          code: 65004,
-          description: 'User declined to consent to access the app.',
-        });
-        return;
-      }
-      continueSignIn(res, flowId, flow);
-      return;
-    }
-    const parsed = parseAuthorizationRequest(url.searchParams, registration, context.api);
-    if (!parsed.ok) {
-      if (parsed.shown) {
-        html(
-          res,
-          parsed.failure.status,
-          errorPage(parsed.failure.code, parsed.failure.error, parsed.failure.description),
-        );
-      } else {
-        redirectError(res, parsed, parsed.failure);
-      }
-      return;
-    }
-    if (parsed.value.prompt === 'none') {
-      // The emulator keeps no browser session: a silent request always needs the user.
-      redirectError(res, parsed.value, {
-        status: 400,
-        error: 'login_required',
-        code: 50058,
-        description: 'A silent sign-in request was sent but no user is signed in.',
-      });
-      return;
-    }
-    const flowId = randomBytes(24).toString('base64url');
-    const flow: PendingSignIn = {
-      request: parsed.value,
-      tenantSegment,
-      secondFactorDone: false,
-      consentDone: false,
-      expiresAt: now() + FLOW_LIFETIME_SECONDS,
-    };
-    for (const [id, old] of pending) if (old.expiresAt <= now()) pending.delete(id);
-    pending.set(flowId, flow);
-    continueSignIn(res, flowId, flow);
-  }
-
-  async function issueTokens(
-    session: SignInSession,
-    refreshExpiresAt: number,
-    options: { nonce?: string; clientInfo: boolean },
-  ): Promise<Record<string, unknown>> {
-    const user = context.userOf(session.userName);
-    const issuedAt = now();
-    const accessToken = await context.sign({
-      aud: context.api.clientId,
-      iss: context.issuer(),
-      iat: issuedAt,
-      nbf: issuedAt,
-      exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
-      amr: session.amr,
-      azp: session.clientId,
-      azpacr: '0',
-      name: user.displayName,
-      oid: user.oid,
-      preferred_username: user.userPrincipalName,
-      scp: session.apiScopes.join(' '),
-      sub: pairwiseSubject(user.oid, context.api.clientId),
-      tid: context.tenantId,
-      uti: randomBytes(16).toString('base64url'),
-      ver: '2.0',
-    });
-    const response: Record<string, unknown> = {
-      token_type: 'Bearer',
-      scope: session.apiScopes.map((scope) => `${context.api.appIdUri}/${scope}`).join(' '),
-      expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-      ext_expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-      access_token: accessToken,
-    };
-    if (session.oidcScopes.includes('offline_access')) {
-      const refreshToken = `1.A${randomBytes(96).toString('base64url')}`;
-      refreshTokens.set(refreshToken, { ...session, expiresAt: refreshExpiresAt });
-      response.refresh_token = refreshToken;
-      response.refresh_token_expires_in = refreshExpiresAt - issuedAt;
-    }
-    if (session.oidcScopes.includes('openid')) {
-      const { nonce } = options;
-      response.id_token = await context.sign({
-        aud: session.clientId,
-        iss: context.issuer(),
-        iat: issuedAt,
-        nbf: issuedAt,
-        exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
-        ...(nonce === undefined ? {} : { nonce }),
-        ...(session.oidcScopes.includes('profile')
-          ? { name: user.displayName, preferred_username: user.userPrincipalName }
-          : {}),
-        oid: user.oid,
-        sub: pairwiseSubject(user.oid, session.clientId),
-        tid: context.tenantId,
-        ver: '2.0',
-      });
-    }
-    if (options.clientInfo) response.client_info = clientInfo(user.oid, context.tenantId);
-    return response;
-  }
-
-  async function token(req: IncomingMessage, res: ServerResponse, form: URLSearchParams): Promise<void> {
-    const headers = { ...corsHeaders(req), 'cache-control': 'no-store, no-cache', pragma: 'no-cache' };
-    const origin = header(req, 'origin');
-    const grantType = form.get('grant_type');
-    let outcome:
-      { ok: true; value: SignInSession; refreshExpiresAt: number } | { ok: false; failure: EntraError };
-    if (grantType === 'authorization_code') {
-      const code = form.get('code') ?? '';
-      const record = codes.get(code);
-      const redeemed = redeemAuthorizationCode(form, origin, record, registration, now());
-      if (redeemed.ok && record !== undefined) record.redeemed = true;
-      outcome = redeemed.ok
-        ? { ...redeemed, refreshExpiresAt: now() + SPA_REFRESH_TOKEN_LIFETIME_SECONDS }
-        : redeemed;
-    } else {
-      const record = refreshTokens.get(form.get('refresh_token') ?? '');
-      const redeemed = redeemRefreshToken(form, origin, record, registration, context.api, now());
-      outcome = redeemed.ok ? { ...redeemed, refreshExpiresAt: record?.expiresAt ?? now() } : redeemed;
-    }
-    if (!outcome.ok) {
-      context.sendError(req, res, outcome.failure, headers);
-      return;
-    }
-    // An id token carries the nonce of the authorize request, kept with the code.
-    const nonce = grantType === 'authorization_code' ? codes.get(form.get('code') ?? '')?.nonce : undefined;
-    const tokens = await issueTokens(outcome.value, outcome.refreshExpiresAt, {
-      ...(nonce === undefined ? {} : { nonce }),
-      clientInfo: form.get('client_info') === '1',
-    });
-    context.sendJson(res, 200, tokens, headers);
-  }
-
-  function preflight(req: IncomingMessage, res: ServerResponse): void {
-    const headers = corsHeaders(req);
-    if (headers['access-control-allow-origin'] !== undefined) {
-      headers['access-control-allow-methods'] = 'POST, OPTIONS';
-      const requested = header(req, 'access-control-request-headers');
-      if (requested !== undefined) headers['access-control-allow-headers'] = requested;
-      headers['access-control-max-age'] = '86400';
-    }
-    res.writeHead(204, headers).end();
-  }
-
-  function logout(res: ServerResponse, url: URL): void {
-    const target = postLogoutRedirect(url.searchParams, registration);
-    if (target === undefined) html(res, 200, signedOutPage());
-    else redirect(res, target);
-  }
+  const state: SignInState = {
+    context,
+    registration,
+    codes: new Map(),
+    pickerUser,
+    now: () => Math.floor(Date.now() / 1000),
+  };
 
   return {
     registration,
@@ -412,10 +111,8 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
       const grant = form.get('grant_type');
       return grant === 'authorization_code' || grant === 'refresh_token' ? `token.${grant}` : undefined;
     },
-    authorize,
-    token,
-    preflight,
-    logout,
+    ...createAuthorizeFlow(state),
+    ...createSignInTokenEndpoint(state),
     handleControl(req, res, path, body) {
       if (req.method !== 'POST') return false;
       if (path === '/_emulator/spa/redirect-uris') {
@@ -453,14 +150,4 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
       return Array.isArray(amr) && amr.includes('mfa') ? undefined : mfaRequired();
     },
   };
-}
-
-/** Entra's `client_info`: the home account's object id and tenant, base64url JSON. */
-function clientInfo(oid: string, tenantId: string): string {
-  return Buffer.from(JSON.stringify({ uid: oid, utid: tenantId })).toString('base64url');
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-import type { FaultContext, FaultPreset } from '../kit/control.js';
+import type { FaultContext, FaultPreset } from '../kit/faults.js';
 import { sendJson } from '../kit/http.js';
 
 const ODATA_JSON =

@@ -1,30 +1,21 @@
-// Microsoft Graph emulator: GET /v1.0/me for the user a valid Graph token names, with Graph's error shape.
+// Microsoft Graph emulator: GET /v1.0/me and the calendar for the user a valid Graph token names, with Graph's
+// error shape. The token checks are in graphToken.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
-import type { CryptoKey, JWTPayload } from 'jose';
-import { decodeProtectedHeader, errors, importJWK, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
 
 import { isRecord } from '../../../shared/narrow.js';
 import { EmulatorControl } from '../kit/control.js';
 import { closeServer, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
-import { httpsJson } from '../kit/httpsClient.js';
 import { SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, graphError, graphPresets, send, unauthorized } from './answers.js';
 import { caeChallengeFor } from './cae.js';
 import { eventsBetween } from './calendar.js';
+import { EntraSigningKeys, verifyGraphToken } from './graphToken.js';
 import { type GraphPathRule, permits, ruleFor } from './permissions.js';
 
 export const GRAPH_KINDS = ['me', 'calendar', 'other'] as const;
-/** Sent with the emulator's own JWKS requests so that Entra counts them apart from the app's. */
-export const GRAPH_JWKS_CLIENT_HEADER = { 'x-sandbox-client': 'graph' } as const;
-
-const GRAPH_AUDIENCES = [
-  'https://graph.microsoft.com',
-  'https://graph.microsoft.com/',
-  '00000003-0000-0000-c000-000000000000',
-];
-const CLOCK_SKEW_SECONDS = 300;
 
 export interface GraphEmulatorOptions {
   cert: string;
@@ -47,7 +38,7 @@ export interface GraphEmulator {
 }
 
 export async function startGraphEmulator(options: GraphEmulatorOptions): Promise<GraphEmulator> {
-  const signingKeys = new SigningKeys(
+  const signingKeys = new EntraSigningKeys(
     `${options.entraUrl}/${options.tenantId}/discovery/v2.0/keys`,
     options.ca,
   );
@@ -198,83 +189,6 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       await closeServer(server);
     },
   };
-}
-
-/** The token's claims, or Graph's message for why it is refused. */
-async function verifyGraphToken(
-  token: string,
-  keys: SigningKeys,
-  tenantIds: readonly string[],
-): Promise<JWTPayload | string> {
-  let kid: string | undefined;
-  try {
-    kid = decodeProtectedHeader(token).kid;
-  } catch {
-    return 'CompactToken parsing failed with error code: 80049217';
-  }
-  const key = kid === undefined ? undefined : await keys.get(kid);
-  if (key === undefined) return 'Access token validation failure. Invalid signature.';
-  try {
-    const { payload } = await jwtVerify(token, key, {
-      algorithms: ['RS256'],
-      audience: GRAPH_AUDIENCES,
-      issuer: tenantIds.map((tenantId) => `https://sts.windows.net/${tenantId}/`),
-      clockTolerance: CLOCK_SKEW_SECONDS,
-    });
-    if (
-      typeof payload.tid !== 'string' ||
-      payload.iss !== `https://sts.windows.net/${payload.tid}/` ||
-      typeof payload.oid !== 'string'
-    )
-      return 'Access token validation failure.';
-    return payload;
-  } catch (error) {
-    if (error instanceof errors.JWTExpired) return 'Lifetime validation failed, the token is expired.';
-    if (error instanceof errors.JWTClaimValidationFailed) {
-      if (error.claim === 'aud') return 'Access token validation failure. Invalid audience.';
-      if (error.claim === 'iss') return 'Access token validation failure. Invalid issuer.';
-      if (error.claim === 'nbf') return 'Lifetime validation failed, the token is not yet valid.';
-    }
-    if (error instanceof errors.JWSSignatureVerificationFailed)
-      return 'Access token validation failure. Invalid signature.';
-    return 'Access token validation failure.';
-  }
-}
-
-/** Entra's signing keys fetched over HTTPS, fetched again when a token names an unknown kid. */
-class SigningKeys {
-  #keys = new Map<string, CryptoKey>();
-  #refreshing: Promise<void> | undefined;
-
-  constructor(
-    readonly jwksUrl: string,
-    readonly ca: string,
-  ) {}
-
-  async get(kid: string): Promise<CryptoKey | undefined> {
-    if (!this.#keys.has(kid)) {
-      this.#refreshing ??= this.#refresh().finally(() => {
-        this.#refreshing = undefined;
-      });
-      await this.#refreshing;
-    }
-    return this.#keys.get(kid);
-  }
-
-  async #refresh(): Promise<void> {
-    const { status, body } = await httpsJson(this.jwksUrl, {
-      ca: this.ca,
-      headers: GRAPH_JWKS_CLIENT_HEADER,
-    });
-    if (status !== 200 || !isRecord(body) || !Array.isArray(body.keys)) return;
-    const keys = new Map<string, CryptoKey>();
-    for (const jwk of body.keys as unknown[]) {
-      if (!isRecord(jwk) || typeof jwk.kid !== 'string' || jwk.kty !== 'RSA') continue;
-      const key = await importJWK({ kty: 'RSA', n: String(jwk.n), e: String(jwk.e) }, 'RS256');
-      if (!(key instanceof Uint8Array)) keys.set(jwk.kid, key);
-    }
-    this.#keys = keys;
-  }
 }
 
 function profileOf(claims: JWTPayload, baseUrl: string): Record<string, unknown> {

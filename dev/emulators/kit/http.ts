@@ -26,14 +26,14 @@ export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
 }
 
-/** Listens on 127.0.0.1 (`port` 0: an ephemeral port) and gives the port taken. */
-export async function listen(server: Server, port: number): Promise<number> {
+/** Listens on `hostname` (`port` 0: an ephemeral port) and gives the port taken. */
+export async function listen(server: Server, port: number, hostname = '127.0.0.1'): Promise<number> {
   // Longer than any idle gap between a test's requests: a client reusing a kept-alive socket the server just
-  // closed gets "other side closed" (seen on loaded machines with Node's 5 s default).
-  server.keepAliveTimeout = 65_000;
+  // closed gets "other side closed" (seen on loaded machines with Node's 5 s default). A longer one set stays.
+  server.keepAliveTimeout = Math.max(server.keepAliveTimeout, 65_000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, hostname, () => {
       server.off('error', reject);
       resolve();
     });

@@ -3,7 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
 
 import { createAuthenticator } from '../../../shared/auth/authenticate.js';
-import type { Env } from '../../../shared/config.js';
+import type { Env } from '../../../shared/config/settingReader.js';
 import type { ErrorCode } from '../../../shared/errors.js';
 import {
   API_CLIENT_ID,

@@ -3,7 +3,8 @@ import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:cryp
 import { expect } from '@jest/globals';
 import type { JWK, JWTPayload } from 'jose';
 
-import { type AppConfig, type Env, loadConfig } from '../../../shared/config.js';
+import { type AppConfig, loadConfig } from '../../../shared/config.js';
+import type { Env } from '../../../shared/config/settingReader.js';
 import { isApiError } from '../../../shared/errors.js';
 import { isRecord } from '../../../shared/narrow.js';
 import { problemResponse } from '../../../shared/problem.js';
