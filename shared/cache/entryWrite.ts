@@ -1,3 +1,4 @@
+/** The writes of one entry into the caller's document: adding it (with conflict retries) and removing it. */
 import { conflictBackoffMs } from '../retry.js';
 import type { RequestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
@@ -79,4 +80,33 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
     telemetry.add('cosmosReads', 1);
     telemetry.add('cosmosRequestCharge', base.requestCharge);
   }
+}
+
+/**
+ * Removes one entry with one conditional write, best effort: a conflict means another writer changed the
+ * document, and its entry for this assertion is as stale as ours. A Cosmos DB failure is thrown.
+ */
+export async function removeEntry(
+  write: Pick<
+    EntryWrite,
+    'store' | 'accountId' | 'assertionHash' | 'maxEntriesPerDocument' | 'now' | 'telemetry'
+  >,
+): Promise<void> {
+  const { store, accountId, assertionHash, telemetry } = write;
+  const stored = await telemetry.calls.cosmos('read', () => store.read(accountId));
+  telemetry.add('cosmosReads', 1);
+  telemetry.add('cosmosRequestCharge', stored.requestCharge);
+  const entries = { ...stored.document?.entries };
+  if (stored.etag === undefined || entries[assertionHash] === undefined) return;
+  delete entries[assertionHash];
+  const document = withHygiene(
+    accountId,
+    entries,
+    write.now() / 1000,
+    write.maxEntriesPerDocument,
+    stored.document?.erasure,
+  );
+  const outcome = await telemetry.calls.cosmos('write', () => store.write(document, stored.etag));
+  telemetry.add('cosmosWrites', 1);
+  telemetry.add('cosmosRequestCharge', outcome.requestCharge);
 }

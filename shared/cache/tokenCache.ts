@@ -6,15 +6,9 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { describeCause } from '../observability/causes.js';
 import type { RequestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
-import {
-  isTombstone,
-  RENEWAL_OFFSET_SECONDS,
-  STALE_SAVE_SECONDS,
-  tombstone,
-  withHygiene,
-} from './document.js';
+import { isTombstone, RENEWAL_OFFSET_SECONDS, STALE_SAVE_SECONDS, tombstone } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
-import { writeEntry } from './entryWrite.js';
+import { removeEntry, writeEntry } from './entryWrite.js';
 import { L1TokenCache, type L1Usage, sourceOf } from './l1.js';
 import { latestAccessTokenExpiry, usableAccessToken, withoutRefreshTokens } from './msalCache.js';
 
@@ -254,25 +248,7 @@ export class TokenCache {
       return;
     }
     try {
-      const stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
-      telemetry.add('cosmosReads', 1);
-      telemetry.add('cosmosRequestCharge', stored.requestCharge);
-      const entries = { ...stored.document?.entries };
-      if (stored.etag === undefined || entries[assertionHash] === undefined) return;
-      delete entries[assertionHash];
-      const document = withHygiene(
-        caller.accountId,
-        entries,
-        this.options.now() / 1000,
-        this.options.maxEntriesPerDocument,
-        stored.document?.erasure,
-      );
-      // A conflict means another writer changed the document; its entry for this token is as stale as ours.
-      const outcome = await telemetry.calls.cosmos('write', () =>
-        this.options.store.write(document, stored.etag),
-      );
-      telemetry.add('cosmosWrites', 1);
-      telemetry.add('cosmosRequestCharge', outcome.requestCharge);
+      await removeEntry({ ...this.options, accountId: caller.accountId, assertionHash, telemetry });
     } catch (error) {
       this.degrade(telemetry, 'write', error);
     }
