@@ -23,11 +23,11 @@ interface Running {
 let dir: string;
 let sandboxes: Running[] = [];
 
-/** `npm run dev` on free ports serving the sources (no build), resolved at its ready line. */
+/** `npm run dev` on free ports serving `npm test`'s bundle or the sources (no build), resolved at its ready line. */
 function startDev(): Promise<Running> {
   const child = startCli(
     'dev/cli/dev.ts',
-    ['--port', '0', '--spa-port', '0', '--entry', 'functions/index.ts'],
+    ['--port', '0', '--spa-port', '0', '--entry', process.env.TEST_HOST_ENTRY ?? 'functions/index.ts'],
     {
       SANDBOX_DIR: dir,
     },

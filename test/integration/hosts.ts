@@ -33,3 +33,20 @@ export function requestLogs(host: TestHost): Record<string, unknown>[] {
     return [JSON.parse(line.slice(start)) as Record<string, unknown>];
   });
 }
+
+/**
+ * The request log lines written after the first `seen`, once `count` of them have arrived: a host writes a
+ * request's line as it answers, so the line can reach this process just after the answer does.
+ */
+export async function nextRequestLogs(
+  host: TestHost,
+  seen: number,
+  count = 1,
+): Promise<Record<string, unknown>[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const logs = requestLogs(host).slice(seen);
+    if (logs.length >= count || Date.now() > deadline) return logs;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

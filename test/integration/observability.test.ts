@@ -18,7 +18,7 @@ import { type InMemoryObservability, inMemoryObservability } from '../../shared/
 import { ATTRIBUTE, METRIC, SPAN } from '../../shared/observability/names.js';
 import { createServices } from '../../shared/runtime.js';
 import { injectFault, resetEmulators, sandbox, type UserToken, userToken } from '../sandbox.js';
-import { requestLogs, startHosts, type TestHost } from './hosts.js';
+import { nextRequestLogs, requestLogs, startHosts, type TestHost } from './hosts.js';
 
 /** The Functions host's span for the invocation (W3C traceparent), as the worker receives it. */
 const HOST_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -298,11 +298,12 @@ describe('the local host', () => {
 
   test('stamps every line of a request with the time and the request id', async () => {
     const user = await userToken('otel-host');
+    const seen = requestLogs(host).length;
     expect(
       (await fetch(`${host.url}/api/me`, { headers: { Authorization: `Bearer ${user.accessToken}` } }))
         .status,
     ).toBe(200);
-    const line = requestLogs(host).at(-1);
+    const line = (await nextRequestLogs(host, seen)).at(-1);
     const requestId = line?.requestId;
     expect(typeof requestId).toBe('string');
     const written = host.lines.filter((text) => text.includes(String(requestId)));
@@ -312,9 +313,10 @@ describe('the local host', () => {
   });
 
   test('logs the 404 and 405 it answers itself', async () => {
+    const seen = requestLogs(host).length;
     expect((await fetch(`${host.url}/api/nowhere?token=abc`)).status).toBe(404);
     expect((await fetch(`${host.url}/api/me`, { method: 'PUT' })).status).toBe(405);
-    const [notFound, notAllowed] = requestLogs(host).slice(-2);
+    const [notFound, notAllowed] = (await nextRequestLogs(host, seen, 2)).slice(-2);
     expect(notFound).toMatchObject({
       status: 404,
       code: 'ERR_NOT_FOUND',

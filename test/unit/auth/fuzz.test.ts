@@ -53,7 +53,10 @@ async function outcomeOf(header: string | null): Promise<Outcome> {
     outcome = { caller: await authenticator.authenticate(header) };
   } catch (error) {
     const answer = answerFor(error);
-    expect([400, 401, 403]).toContain(answer.status);
+    // A plain check: jest's matchers build an error per call, which would dominate 10,000 cases.
+    if (![400, 401, 403].includes(answer.status)) {
+      throw new Error(`answered ${answer.status} (${answer.code}), not a 400, 401 or 403`, { cause: error });
+    }
     outcome = { status: answer.status };
   }
   const elapsed = performance.now() - started;
@@ -144,7 +147,7 @@ describe('authenticate under fuzzing', () => {
     );
     await fc.assert(
       fc.asyncProperty(header, async (value) => {
-        expect(statusOf(await outcomeOf(value))).not.toBe(200);
+        return statusOf(await outcomeOf(value)) !== 200;
       }),
       { numRuns: fuzzRuns(3000) },
     );
@@ -155,7 +158,7 @@ describe('authenticate under fuzzing', () => {
       fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 4 }), async (changes) => {
         const mutated = changes.reduce(mutate, goodToken);
         fc.pre(mutated !== goodToken);
-        expect([400, 401]).toContain(statusOf(await outcomeOf(`Bearer ${mutated}`)));
+        return [400, 401].includes(statusOf(await outcomeOf(`Bearer ${mutated}`)));
       }),
       { numRuns: fuzzRuns(3000) },
     );
@@ -164,7 +167,7 @@ describe('authenticate under fuzzing', () => {
   test('refuses arbitrary payload bytes signed with the Entra key with 401', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 600 }), async (payload) => {
-        expect(statusOf(await outcomeOf(`Bearer ${signRaw(payload, entraKey)}`))).toBe(401);
+        return statusOf(await outcomeOf(`Bearer ${signRaw(payload, entraKey)}`)) === 401;
       }),
       { numRuns: fuzzRuns(1000) },
     );
@@ -173,7 +176,7 @@ describe('authenticate under fuzzing', () => {
   test('refuses arbitrary JSON payloads signed with the Entra key with 401', async () => {
     await fc.assert(
       fc.asyncProperty(fc.jsonValue({ maxDepth: 3 }), async (payload) => {
-        expect(statusOf(await outcomeOf(`Bearer ${signRaw(JSON.stringify(payload), entraKey)}`))).toBe(401);
+        return statusOf(await outcomeOf(`Bearer ${signRaw(JSON.stringify(payload), entraKey)}`)) === 401;
       }),
       { numRuns: fuzzRuns(1000) },
     );
@@ -192,7 +195,7 @@ describe('authenticate under fuzzing', () => {
       fc.asyncProperty(fc.array(override, { minLength: 1, maxLength: 3 }), async (overrides) => {
         const claims = userClaims(Object.fromEntries(overrides));
         fc.pre(!Object.entries(claims).every(([claim, value]) => stillValid(claim, value)));
-        expect([401, 403]).toContain(statusOf(await outcomeOf(`Bearer ${signToken(claims, entraKey)}`)));
+        return [401, 403].includes(statusOf(await outcomeOf(`Bearer ${signToken(claims, entraKey)}`)));
       }),
       { numRuns: fuzzRuns(1000) },
     );
@@ -221,8 +224,7 @@ describe('authenticate under fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(parameters, async (header) => {
         const outcome = await outcomeOf(`Bearer ${signRaw(JSON.stringify(userClaims()), entraKey, header)}`);
-        if ('caller' in outcome) expect(outcome.caller.oid).toBe(USER_OID);
-        else expect(outcome.status).toBe(401);
+        return 'caller' in outcome ? outcome.caller.oid === USER_OID : outcome.status === 401;
       }),
       { numRuns: fuzzRuns(1000) },
     );
