@@ -20,6 +20,8 @@ import {
 } from '@azure/msal-node';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
+import { loadConfig } from '../shared/config.js';
+import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
 
 function setting(name: string): string {
@@ -36,7 +38,10 @@ const clientId = setting('API_CLIENT_ID');
 const appIdUri = setting('API_APP_ID_URI');
 const clientSecret = setting('OBO_CLIENT_SECRET');
 const graphUrl = `${setting('GRAPH_BASE_URL')}/v1.0/me`;
-const scopes = setting('GRAPH_SCOPES').split(/[ ,]+/);
+// The scopes the app's /api/me requests, from the same settings (GRAPH_RESOURCE_URI).
+const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, {
+  graph: loadConfig(process.env).graph.resourceUri,
+});
 const authority = `${authorityHost}/${tenantId}`;
 const discovery = `${authority}/v2.0/.well-known/openid-configuration`;
 const jwks = createRemoteJWKSet(new URL(`${authority}/discovery/v2.0/keys`));

@@ -16,6 +16,8 @@ import { CosmosClient } from '@azure/cosmos';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
 import { type HostProcess, startHostProcess } from '../dev/host/hostProcess.js';
+import { loadConfig } from '../shared/config.js';
+import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { counters, sandbox, userToken } from '../test/sandbox.js';
 import { estimatedReadRu, estimatedWriteRu, percentile } from './costModel.js';
 
@@ -488,7 +490,9 @@ async function msalGraphToken(assertion: string): Promise<string> {
   });
   const result = await client.acquireTokenOnBehalfOf({
     oboAssertion: assertion,
-    scopes: [state.settings.GRAPH_SCOPES ?? ''],
+    scopes: scopesFor(DOWNSTREAM_OPERATIONS.myProfile, {
+      graph: loadConfig(state.settings).graph.resourceUri,
+    }),
   });
   if (result === null) throw new Error('no Graph token for the floor measurement');
   return result.accessToken;
