@@ -2,7 +2,7 @@
 // (PKCE S256 only), the redirect back with a code or an error, and end_session's redirect check. Pure rules, no
 // I/O: signInFlow.ts serves them; signInGrants.ts redeems the codes.
 import { isRecord } from '../../../shared/narrow.js';
-import { type EntraError, missingParameter, type Outcome } from './errors.js';
+import { type EntraError, fail, type Failed, missingParameter, type Outcome } from './errors.js';
 import { OIDC_SCOPES } from './metadata.js';
 
 /** The SPA's app registration: a public client whose redirect URIs are of type "Single-page application". */
@@ -129,6 +129,11 @@ export function parseAuthorizationRequest(
   };
 }
 
+/** AADSTS70011. */
+function invalidScope(description: string): Failed {
+  return fail(400, 'invalid_scope', 70011, description);
+}
+
 /** Splits `scope` into OIDC scopes and the API's permissions; any other resource is refused. */
 export function parseScopes(
   scope: string,
@@ -146,28 +151,16 @@ export function parseScopes(
     );
     const permission = prefix === undefined ? undefined : item.slice(prefix.length);
     if (permission === undefined || !(permission === '.default' || api.scopes.includes(permission))) {
-      return {
-        ok: false,
-        failure: {
-          status: 400,
-          error: 'invalid_scope',
-          code: 70011,
-          description: `The provided value for the input parameter 'scope' is not valid. The scope '${item}' does not exist: the sandbox issues single-page app tokens for ${api.displayName} only.`,
-        },
-      };
+      return invalidScope(
+        `The provided value for the input parameter 'scope' is not valid. The scope '${item}' does not exist: the sandbox issues single-page app tokens for ${api.displayName} only.`,
+      );
     }
     apiScopes.push(permission === '.default' ? (api.scopes[0] ?? permission) : permission);
   }
   if (apiScopes.length === 0) {
-    return {
-      ok: false,
-      failure: {
-        status: 400,
-        error: 'invalid_scope',
-        code: 70011,
-        description: `The provided value for the input parameter 'scope' is not valid: it names no scope of ${api.displayName}.`,
-      },
-    };
+    return invalidScope(
+      `The provided value for the input parameter 'scope' is not valid: it names no scope of ${api.displayName}.`,
+    );
   }
   return { ok: true, value: { apiScopes: [...new Set(apiScopes)], oidcScopes: [...new Set(oidcScopes)] } };
 }
