@@ -242,4 +242,11 @@ describe('MFA policy for the downstream API', () => {
     expect((await obo(afterMfa.accessToken)).status).toBe(200);
     expect((await obo((await userToken('bob')).accessToken)).status).toBe(200);
   });
+
+  it('forgets the MFA requirement at the sandbox reset, as the next test file expects', async () => {
+    expect((await control('/_emulator/users/alice/mfa', { required: true })).status).toBe(200);
+    expect((await obo((await userToken('alice')).accessToken)).status).toBe(400);
+    await resetEmulators();
+    expect((await obo((await userToken('alice')).accessToken)).status).toBe(200);
+  });
 });

@@ -144,7 +144,10 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     const url = new URL(req.url ?? '/', baseUrl);
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
-      if (url.pathname === '/_emulator/reset' && req.method === 'POST') directory.clear();
+      if (url.pathname === '/_emulator/reset' && req.method === 'POST') {
+        directory.clear();
+        signIn.reset();
+      }
       if (control.handleControlRequest(req, res, url.pathname, body)) return;
       if (req.method === 'GET' && handleEntraQuery(res, url, directory)) return;
       const parsed = parseJsonBody(body);

@@ -80,6 +80,8 @@ export interface SignInRoutes {
   /** An OBO failure when the user must do MFA for the downstream API and the assertion shows none. */
   stepUpFailure(assertion: Record<string, unknown>): EntraError | undefined;
   registerRedirectUris(uris: readonly string[]): void;
+  /** The sandbox's reset: no user needs MFA (registered redirect URIs stay, as the SPA's registration does). */
+  reset(): void;
   readonly registration: SpaRegistration;
 }
 
@@ -103,6 +105,9 @@ export function createSignInRoutes(context: SignInContext): SignInRoutes {
 
   return {
     registration,
+    reset() {
+      mfaUsers.clear();
+    },
     registerRedirectUris(uris) {
       for (const uri of uris)
         if (!registration.redirectUris.includes(uri)) registration.redirectUris.push(uri);
