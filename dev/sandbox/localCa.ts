@@ -2,7 +2,7 @@
 import 'reflect-metadata'; // @peculiar/x509's dependency injection (tsyringe) needs it loaded first
 
 import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import * as x509 from '@peculiar/x509';
@@ -36,21 +36,61 @@ export async function ensureLocalCa(dir: string): Promise<LocalCa> {
     cert: join(dir, 'server.pem'),
     key: join(dir, 'server-key.pem'),
   };
-  const now = Date.now();
+  const existing = await loadAll(paths, Date.now());
+  if (existing !== undefined) return existing;
+  // Two sandboxes starting at once in an empty folder must not each write half of a CA: one creates, the
+  // other waits and then loads what the first wrote.
+  return withLock(join(dir, 'ca.lock'), async () => {
+    const now = Date.now();
+    let ca = await loadCa(paths.caCert, paths.caKey, now);
+    let server = ca === undefined ? undefined : await loadServer(paths.cert, paths.key, ca.cert, now);
+    if (ca === undefined) {
+      ca = await createCa();
+      await writeAtomically(paths.caKey, ca.keyPem, 0o600);
+      await writeAtomically(paths.caCert, ca.certPem, 0o644);
+    }
+    if (server === undefined) {
+      server = await createServerCertificate(ca);
+      await writeAtomically(paths.key, server.key, 0o600);
+      await writeAtomically(paths.cert, server.cert, 0o644);
+    }
+    return { caCertPath: paths.caCert, cert: server.cert, key: server.key };
+  });
+}
 
-  let ca = await loadCa(paths.caCert, paths.caKey, now);
-  let server = ca === undefined ? undefined : await loadServer(paths.cert, paths.key, ca.cert, now);
-  if (ca === undefined) {
-    ca = await createCa();
-    await writeAtomically(paths.caKey, ca.keyPem, 0o600);
-    await writeAtomically(paths.caCert, ca.certPem, 0o644);
+async function loadAll(
+  paths: { caCert: string; caKey: string; cert: string; key: string },
+  now: number,
+): Promise<LocalCa | undefined> {
+  const ca = await loadCa(paths.caCert, paths.caKey, now);
+  const server = ca === undefined ? undefined : await loadServer(paths.cert, paths.key, ca.cert, now);
+  return server === undefined ? undefined : { caCertPath: paths.caCert, cert: server.cert, key: server.key };
+}
+
+/** A lock older than this was left by a process that died while creating: it is taken over. */
+const STALE_LOCK_MS = 60_000;
+
+/** Runs `work` while holding a lock directory (mkdir is atomic), waiting for another holder to finish. */
+async function withLock<T>(lock: string, work: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      await mkdir(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const since = await stat(lock).then(
+        (info) => Date.now() - info.mtimeMs,
+        () => 0,
+      );
+      if (since > STALE_LOCK_MS) await rm(lock, { recursive: true, force: true });
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
-  if (server === undefined) {
-    server = await createServerCertificate(ca);
-    await writeAtomically(paths.key, server.key, 0o600);
-    await writeAtomically(paths.cert, server.cert, 0o644);
+  try {
+    return await work();
+  } finally {
+    await rm(lock, { recursive: true, force: true });
   }
-  return { caCertPath: paths.caCert, cert: server.cert, key: server.key };
 }
 
 interface CaMaterial {
