@@ -4,6 +4,7 @@
  * (account, client, tenant, scopes), so a single blob per account would thrash between two clients.
  */
 
+import { callerAssertionKey } from '../auth/caller.js';
 import { isRecord } from '../narrow.js';
 
 export const SCHEMA_VERSION = 1;
@@ -54,6 +55,11 @@ export function tombstone(id: string, erasure: Erasure): CacheDocument {
 }
 
 /** True when `stored` records an erase that `loaded` (what the writer started from) did not know of. */
+/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
+export function entryAssociatedData(accountId: string, assertionHash: string): string {
+  return callerAssertionKey(accountId, assertionHash);
+}
+
 /** An erase's document: an erase marker and no entries. */
 export function isTombstone(document: CacheDocument | undefined): boolean {
   return document?.erasure !== undefined && Object.keys(document.entries).length === 0;

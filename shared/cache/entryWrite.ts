@@ -1,8 +1,23 @@
-/** The writes of one entry into the caller's document: adding it (with conflict retries) and removing it. */
+/**
+ * The token cache's writes to the caller's document: adding an entry (with conflict retries), removing one,
+ * and replacing the whole document with an erase's tombstone.
+ */
+import type { CacheKey } from '../config.js';
 import { conflictBackoffMs } from '../retry.js';
 import type { RequestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
-import { type CacheEntry, erasedSince, isTombstone, mergeEntry, withHygiene } from './document.js';
+import {
+  type CacheEntry,
+  entryAssociatedData,
+  erasedSince,
+  type Erasure,
+  isTombstone,
+  mergeEntry,
+  tombstone,
+  withHygiene,
+} from './document.js';
+import { decryptBlob } from './encryption.js';
+import { holdsAccessToken } from './msalCache.js';
 
 /** How a write of one entry ended; a Cosmos DB failure other than a conflict is thrown. */
 export type EntryWriteResult =
@@ -83,21 +98,25 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
 }
 
 /**
- * Removes one entry with one conditional write, best effort: a conflict means another writer changed the
- * document, and its entry for this assertion is as stale as ours. A Cosmos DB failure is thrown.
+ * Removes the entry when it still holds the token a resource rejected (or no longer decrypts), with one
+ * conditional write, best effort: an entry refilled with a new token stays, and a conflict means another
+ * writer changed the document since, which leaves it as they wrote it. A Cosmos DB failure is thrown.
  */
 export async function removeEntry(
   write: Pick<
     EntryWrite,
     'store' | 'accountId' | 'assertionHash' | 'maxEntriesPerDocument' | 'now' | 'telemetry'
-  >,
+  > & { keys: readonly CacheKey[]; rejectedToken: string },
 ): Promise<void> {
   const { store, accountId, assertionHash, telemetry } = write;
   const stored = await telemetry.calls.cosmos('read', () => store.read(accountId));
   telemetry.add('cosmosReads', 1);
   telemetry.add('cosmosRequestCharge', stored.requestCharge);
   const entries = { ...stored.document?.entries };
-  if (stored.etag === undefined || entries[assertionHash] === undefined) return;
+  const entry = entries[assertionHash];
+  if (stored.etag === undefined || entry === undefined) return;
+  const cacheJson = decryptBlob(entry.blob, write.keys, entryAssociatedData(accountId, assertionHash));
+  if (cacheJson !== undefined && !holdsAccessToken(cacheJson, write.rejectedToken)) return;
   delete entries[assertionHash];
   const document = withHygiene(
     accountId,
@@ -109,4 +128,18 @@ export async function removeEntry(
   const outcome = await telemetry.calls.cosmos('write', () => store.write(document, stored.etag));
   telemetry.add('cosmosWrites', 1);
   telemetry.add('cosmosRequestCharge', outcome.requestCharge);
+}
+
+/** Replaces the caller's document with a tombstone: one request, whatever is there. A failure is thrown. */
+export async function writeTombstone(
+  store: TokenCacheStore,
+  accountId: string,
+  erasure: Erasure,
+  telemetry: RequestTelemetry,
+): Promise<void> {
+  const { requestCharge } = await telemetry.calls.cosmos('delete', () =>
+    store.erase(tombstone(accountId, erasure)),
+  );
+  telemetry.add('cosmosWrites', 1);
+  telemetry.add('cosmosRequestCharge', requestCharge);
 }

@@ -110,6 +110,12 @@ export class L1TokenCache {
     this.entries?.delete(callerAssertionKey(accountId, assertionHash));
   }
 
+  /** Drops the entry only when it holds this token: a fresher one stored since stays. */
+  deleteToken(accountId: string, assertionHash: string, accessToken: string): void {
+    const key = callerAssertionKey(accountId, assertionHash);
+    if (this.entries?.peek(key)?.accessToken === accessToken) this.entries.delete(key);
+  }
+
   /** Drops every entry of the caller. */
   forget(accountId: string): void {
     if (this.entries === undefined) return;

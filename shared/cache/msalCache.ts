@@ -64,6 +64,11 @@ export function usableAccessToken(
   return undefined;
 }
 
+/** Whether the blob holds this access token (the one a resource rejected, say). */
+export function holdsAccessToken(cacheJson: string, secret: string): boolean {
+  return accessTokens(cacheJson).some((token) => token.secret === secret);
+}
+
 /** The newest access-token expiry in the blob, or undefined when it holds none. */
 export function latestAccessTokenExpiry(cacheJson: string): number | undefined {
   const expiries = accessTokens(cacheJson).map((t) => t.expiresOn);

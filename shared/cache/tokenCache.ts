@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
+import type { CallerAccount } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { describeCause } from '../observability/causes.js';
 import type { RequestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
-import { isTombstone, RENEWAL_OFFSET_SECONDS, STALE_SAVE_SECONDS, tombstone } from './document.js';
+import { entryAssociatedData, isTombstone, RENEWAL_OFFSET_SECONDS, STALE_SAVE_SECONDS } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
-import { removeEntry, writeEntry } from './entryWrite.js';
+import { removeEntry, writeEntry, writeTombstone } from './entryWrite.js';
 import { L1TokenCache, type L1Usage, sourceOf } from './l1.js';
 import { latestAccessTokenExpiry, usableAccessToken, withoutRefreshTokens } from './msalCache.js';
 
@@ -137,7 +137,7 @@ export class TokenCache {
     const cacheJson =
       entry === undefined
         ? undefined
-        : decryptBlob(entry.blob, this.options.keys, associatedData(caller, assertionHash));
+        : decryptBlob(entry.blob, this.options.keys, entryAssociatedData(caller.accountId, assertionHash));
     if (entry !== undefined && cacheJson === undefined) telemetry.set('cacheDocumentUnreadable', true);
     const token =
       cacheJson === undefined
@@ -204,7 +204,11 @@ export class TokenCache {
       return;
     }
 
-    const blob = encryptBlob(cacheJson, this.options.keys, associatedData(caller, assertionHash));
+    const blob = encryptBlob(
+      cacheJson,
+      this.options.keys,
+      entryAssociatedData(caller.accountId, assertionHash),
+    );
     try {
       const result = await writeEntry({
         ...this.options,
@@ -238,17 +242,29 @@ export class TokenCache {
   }
 
   /**
-   * Forgets one entry whose token a resource rejected (revoked, or a policy changed), so the next
-   * request exchanges again instead of reusing it until it expires. Best effort: one conditional write.
+   * Forgets the entry that holds a token a resource rejected (revoked, or a policy changed), so the next
+   * request exchanges again instead of reusing it until it expires. An entry another instance has since
+   * refilled with a new token stays. Best effort: one conditional write.
    */
-  async evict(caller: CallerAccount, assertionHash: string, telemetry: RequestTelemetry): Promise<void> {
-    this.l1.delete(caller.accountId, assertionHash);
+  async evict(
+    caller: CallerAccount,
+    assertionHash: string,
+    rejectedToken: string,
+    telemetry: RequestTelemetry,
+  ): Promise<void> {
+    this.l1.deleteToken(caller.accountId, assertionHash, rejectedToken);
     if (this.options.now() < this.cosmosBrokenUntil) {
       telemetry.set('cosmosFailure', 'breaker-open');
       return;
     }
     try {
-      await removeEntry({ ...this.options, accountId: caller.accountId, assertionHash, telemetry });
+      await removeEntry({
+        ...this.options,
+        accountId: caller.accountId,
+        assertionHash,
+        rejectedToken,
+        telemetry,
+      });
     } catch (error) {
       this.degrade(telemetry, 'write', error);
     }
@@ -262,11 +278,7 @@ export class TokenCache {
     this.l1.markErased(caller.accountId);
     const erasure = { id: this.newEraseId(), at: this.options.now() };
     try {
-      const { requestCharge } = await telemetry.calls.cosmos('delete', () =>
-        this.options.store.erase(tombstone(caller.accountId, erasure)),
-      );
-      telemetry.add('cosmosWrites', 1);
-      telemetry.add('cosmosRequestCharge', requestCharge);
+      await writeTombstone(this.options.store, caller.accountId, erasure, telemetry);
     } catch (error) {
       const failure = classifyCosmosFailure(error);
       telemetry.set('cosmosFailure', failure);
@@ -294,9 +306,4 @@ export class TokenCache {
     });
     return failure;
   }
-}
-
-/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
-function associatedData(caller: CallerAccount, assertionHash: string): string {
-  return callerAssertionKey(caller.accountId, assertionHash);
 }

@@ -15,8 +15,16 @@ export interface DelegatedTokenSource {
     claims: string,
     telemetry: RequestTelemetry,
   ): Promise<string>;
-  /** Forgets the cached token for (caller's assertion, scopes), in memory and in the shared cache. */
-  evict(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<void>;
+  /**
+   * Forgets the cached token for (caller's assertion, scopes), in memory and in the shared cache, when it is
+   * still the one the resource rejected.
+   */
+  evict(
+    caller: CallerAccount,
+    scopes: readonly string[],
+    rejectedToken: string,
+    telemetry: RequestTelemetry,
+  ): Promise<void>;
 }
 
 export interface ResourceClient {
@@ -57,7 +65,7 @@ export async function callDownstream(
       const decision = decideOnDownstreamFailure(error, attempt);
       if (decision.action === 'fail') throw decision.error;
       // Whatever happens next, this token must never be served again from this instance's or the shared cache.
-      await deps.tokens.evict(caller, scopes, telemetry);
+      await deps.tokens.evict(caller, scopes, token, telemetry);
       if (decision.action === 'evict-and-fail') throw decision.error;
       attempt = 'after-claims-exchange';
       try {

@@ -66,10 +66,15 @@ export class GraphTokenService implements DelegatedTokenSource {
   }
 
   /** Forgets the caller's cached token for this assertion and scopes (L1 and L2) after a resource rejected it. */
-  evict(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<void> {
+  evict(
+    caller: CallerAccount,
+    scopes: readonly string[],
+    rejectedToken: string,
+    telemetry: RequestTelemetry,
+  ): Promise<void> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
     this.inFlight.delete(callerAssertionKey(caller.accountId, entryKey));
-    return this.cache.evict(caller, entryKey, telemetry);
+    return this.cache.evict(caller, entryKey, rejectedToken, telemetry);
   }
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */

@@ -491,7 +491,7 @@ describe('evict', () => {
     await acquire(c, one, 'token-1');
     await acquire(c, two, 'token-2');
     const writes = store.calls.write;
-    await c.evict(one, 'one', telemetry());
+    await c.evict(one, 'one', 'token-1', telemetry());
     expect(store.calls.write).toBe(writes + 1);
     expect(entriesOf('ann.tid')).toEqual(['two']);
     expect(documentOf('ann.tid')?.erasure?.id).toBe('erase-1');
@@ -499,14 +499,30 @@ describe('evict', () => {
     expect(c.warmHit(two, 'two', SCOPES)).toBe('token-2');
   });
 
+  test('keeps an entry another instance refilled with a new token since the rejected one was served', async () => {
+    const [a, b] = [cache(), cache()];
+    const ann = caller('ann');
+    await acquire(a, ann, 'token-1');
+    // Instance b already evicted token-1 and stored its successor under the same key.
+    await b.evict(ann, ann.assertion, 'token-1', telemetry());
+    await acquire(b, ann, 'token-2');
+    const writes = store.calls.write;
+    await a.evict(ann, ann.assertion, 'token-1', telemetry());
+    expect(store.calls.write).toBe(writes);
+    expect(entriesOf('ann.tid')).toEqual([ann.assertion]);
+    expect(a.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
+    expect(b.warmHit(ann, ann.assertion, SCOPES)).toBe('token-2');
+    expect((await a.load(ann, ann.assertion, SCOPES, telemetry())).outcome).toBe('l2-hit');
+  });
+
   test('writes nothing when the entry is not there, and reads nothing while the breaker is open', async () => {
     const c = cache();
-    await c.evict(caller('ann'), 'none', telemetry());
+    await c.evict(caller('ann'), 'none', 'token-0', telemetry());
     expect(store.calls).toMatchObject({ read: 1, write: 0 });
     store.failNext(503, { operations: ['read'] });
     await l2Load(c, caller('bob'));
     const t = telemetry();
-    await c.evict(caller('ann'), 'none', t);
+    await c.evict(caller('ann'), 'none', 'token-0', t);
     expect(store.calls.read).toBe(2);
     expect(t.fields.cosmosFailure).toBe('breaker-open');
   });
@@ -518,11 +534,11 @@ describe('evict, failing', () => {
     await acquire(c, caller('ann'), 'token-1');
     store.failNext(429, { operations: ['write'] });
     const t = telemetry();
-    await c.evict(caller('ann'), caller('ann').assertion, t);
+    await c.evict(caller('ann'), caller('ann').assertion, 'token-1', t);
     expect(t.fields).toMatchObject({ cosmosDegraded: true, cosmosFailure: 'throttled' });
     expect(c.warmHit(caller('ann'), caller('ann').assertion, SCOPES)).toBeUndefined();
     store.failNext(503, { operations: ['read'] });
-    await c.evict(caller('ann'), caller('ann').assertion, telemetry());
+    await c.evict(caller('ann'), caller('ann').assertion, 'token-1', telemetry());
     const next = telemetry();
     await c.load(caller('bob'), 'h', SCOPES, next);
     expect(next.fields.cosmosFailure).toBe('breaker-open');
