@@ -121,6 +121,25 @@ describe('consent', () => {
     expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
   });
 
+  test('asks for the calendar the user never consented to, records the consent, then shows the events', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    // No fault: Calendars.Read is not consented for alice in the sandbox's directory.
+    await page.getByTestId('call-events').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('consent-accept').click();
+
+    expect(await waitForText(page, 'events')).toMatch(/^\d+ events in the coming days$/);
+    expect(await textOf(page, 'error')).toBe('');
+    // One refused exchange before the consent and one after.
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+    // The directory now holds alice's consent for the API, as Entra would after the consent page.
+    const consent = await fetch(`${sandbox().entraUrl}/_emulator/consent?user=alice`);
+    expect(((await consent.json()) as { scopes: string[] }).scopes).toContain(
+      'https://graph.microsoft.com/Calendars.Read',
+    );
+  });
+
   test('shows consent still missing after the consent round trip as an error', async () => {
     const page = await openSpa(harness);
     await signIn(page, 'alice');

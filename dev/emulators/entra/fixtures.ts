@@ -21,6 +21,11 @@ export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
 /** The Graph permissions an administrator has consented to for the API, in every tenant it is installed in. */
 export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
+/**
+ * The Graph permissions the API's registration declares (what its routes need): a user consents to them
+ * together with the API's own scope when the SPA asks with `prompt=consent` (combined consent).
+ */
+export const API_GRAPH_PERMISSIONS = ['User.Read', 'Calendars.Read'] as const;
 /** A second tenant where the API is installed and consented (a multi-tenant API's customer). */
 export const PARTNER_TENANT_ID = '8e2d4f61-3c5a-4b7e-9f10-6a2b3c4d5e6f';
 export const PARTNER_TENANT_DOMAIN = 'partner.onmicrosoft.com';

@@ -12,15 +12,15 @@ import {
   TOKEN_EXCHANGE_AUDIENCE,
 } from '../managedIdentity.js';
 import { handleEntraControl, handleEntraQuery } from './control.js';
-import { EntraDirectory } from './directory.js';
+import { EntraDirectory, graphPermission } from './directory.js';
 import { defaultError, type EntraError, entraPresets, errorBody, sendTokenError } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import {
   API_APP_ID_URI,
   API_CLIENT_ID,
   API_DISPLAY_NAME,
+  API_GRAPH_PERMISSIONS,
   API_SCOPE,
-  CONSENTED_GRAPH_PERMISSIONS,
   resolveTenant,
   sandboxTenant,
   sandboxUser,
@@ -108,7 +108,15 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       displayName: API_DISPLAY_NAME,
       scopes: [API_SCOPE],
     },
-    downstreamPermissions: CONSENTED_GRAPH_PERMISSIONS,
+    downstreamPermissions: API_GRAPH_PERMISSIONS,
+    // What the user accepted on the consent page is recorded as Entra does: the API's OBO exchanges for
+    // these Graph permissions succeed for this user from now on (until the sandbox's reset).
+    onConsent: (user) =>
+      directory.consents.set(
+        { tenant: TENANT_ID, oid: user.oid, client: API_CLIENT_ID },
+        API_GRAPH_PERMISSIONS.map(graphPermission),
+        true,
+      ),
   });
   const grantContext = (): GrantContext => ({
     issuer: issuerOf(TENANT_ID),

@@ -6,7 +6,13 @@ import { type AccountInfo, InteractionRequiredAuthError, PublicClientApplication
 import { isRecord } from '../../../shared/narrow.js';
 import { parseSpaConfig } from './config.js';
 
-type Action = 'call-api' | 'erase-cache';
+/** What each button asks of the API. */
+const ACTIONS = {
+  'call-api': { path: 'me', method: 'GET' },
+  'call-events': { path: 'me/events', method: 'GET' },
+  'erase-cache': { path: 'me/token-cache', method: 'DELETE' },
+} as const;
+type Action = keyof typeof ACTIONS;
 /** Carried through a redirect in msal's `state`: what to do on return, and what the round trip satisfied. */
 interface Retry {
   action: Action;
@@ -49,12 +55,13 @@ async function run(action: Action, retry?: Retry): Promise<void> {
   show('status', '');
   const token = await tokenFor(action);
   if (token === undefined) return;
-  const response = await fetch(`${config.apiBaseUrl}/${action === 'call-api' ? 'me' : 'me/token-cache'}`, {
-    method: action === 'call-api' ? 'GET' : 'DELETE',
+  const response = await fetch(`${config.apiBaseUrl}/${ACTIONS[action].path}`, {
+    method: ACTIONS[action].method,
     headers: { Authorization: `Bearer ${token}` },
   });
   if (response.ok) {
     if (action === 'erase-cache') show('status', 'The API erased your cached tokens.');
+    else if (action === 'call-events') showEvents(await response.json());
     else showProfile(await response.json());
     return;
   }
@@ -102,6 +109,11 @@ function showProfile(profile: unknown): void {
   show('profile-upn', field('userPrincipalName'));
 }
 
+function showEvents(events: unknown): void {
+  const count = isRecord(events) && Array.isArray(events.value) ? events.value.length : 0;
+  show('events', `${count} events in the coming days`);
+}
+
 function show(testId: string, text: string): void {
   const element = document.querySelector(`[data-testid="${testId}"]`);
   if (element !== null) element.textContent = text;
@@ -116,7 +128,7 @@ function render(): void {
 function retryOf(state: string | undefined): Retry | undefined {
   try {
     const value: unknown = state === undefined ? undefined : JSON.parse(state);
-    return isRecord(value) && (value.action === 'call-api' || value.action === 'erase-cache')
+    return isRecord(value) && typeof value.action === 'string' && value.action in ACTIONS
       ? (value as unknown as Retry)
       : undefined;
   } catch {
@@ -138,6 +150,7 @@ await msal.initialize();
 on('sign-in', () => msal.loginRedirect({ scopes }));
 on('sign-out', signOut);
 on('call-api', () => run('call-api'));
+on('call-events', () => run('call-events'));
 on('erase-cache', () => run('erase-cache'));
 try {
   const result = await msal.handleRedirectPromise();
