@@ -80,6 +80,34 @@ export async function userToken(name: string, options: UserTokenOptions = {}): P
   return { accessToken: body.access_token, oid: body.oid, tid: body.tid };
 }
 
+/**
+ * The API's on-behalf-of token request at the Entra emulator (client secret, Graph's User.Read); `fields` add
+ * to or replace the form's fields (undefined leaves one out), `headers` the request's.
+ */
+export function requestObo(
+  assertion: string,
+  fields: Record<string, string | undefined> = {},
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const { entraUrl, tenantId, api } = sandbox();
+  const form: Record<string, string | undefined> = {
+    client_id: api.clientId,
+    client_secret: api.clientSecret,
+    grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+    requested_token_use: 'on_behalf_of',
+    assertion,
+    scope: 'https://graph.microsoft.com/User.Read',
+    ...fields,
+  };
+  return fetch(`${entraUrl}/${tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(
+      Object.entries(form).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ),
+  });
+}
+
 /** What App Service's managed identity endpoint (IDENTITY_ENDPOINT) answered, status and JSON body. */
 export interface ManagedIdentityAnswer {
   status: number;

@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 
 import { claimsFromChallenge } from '../../shared/graph/claimsChallenge.js';
-import { resetEmulators, revokeSessions, sandbox, setConsent, userToken } from '../sandbox.js';
+import { requestObo, resetEmulators, revokeSessions, sandbox, setConsent, userToken } from '../sandbox.js';
 
 const USER_READ = 'https://graph.microsoft.com/User.Read';
 const CALENDARS_READ = 'https://graph.microsoft.com/Calendars.Read';
@@ -68,20 +68,7 @@ describe('client capabilities and claims requests', () => {
 
   it('refuses claims that are not JSON', async () => {
     const user = await userToken('bad-claims');
-    const { entraUrl, tenantId, api } = sandbox();
-    const response = await fetch(`${entraUrl}/${tenantId}/oauth2/v2.0/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: api.clientId,
-        client_secret: api.clientSecret,
-        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-        requested_token_use: 'on_behalf_of',
-        assertion: user.accessToken,
-        scope: USER_READ,
-        claims: '{not json',
-      }),
-    });
+    const response = await requestObo(user.accessToken, { scope: USER_READ, claims: '{not json' });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ error: 'invalid_request', error_codes: [90100] });
   });

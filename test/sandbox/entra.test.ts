@@ -14,6 +14,7 @@ import {
   counters,
   injectFault,
   managedIdentityToken,
+  requestObo as requestOboAs,
   resetEmulators,
   rotateKeys,
   sandbox,
@@ -26,32 +27,18 @@ const TOKEN_EXCHANGE = 'api://AzureADTokenExchange';
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** The token request msal-node sends for acquireTokenOnBehalfOf with a client secret. */
-async function requestObo(
+function requestObo(
   assertion: string,
   overrides: Record<string, string | undefined> = {},
 ): Promise<Response> {
-  const { entraUrl, tenantId, api } = sandbox();
-  const fields: Record<string, string | undefined> = {
-    client_id: api.clientId,
-    scope: `${GRAPH_USER_READ} openid profile offline_access`,
-    grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-    client_info: '1',
-    requested_token_use: 'on_behalf_of',
+  return requestOboAs(
     assertion,
-    client_secret: api.clientSecret,
-    ...overrides,
-  };
-  const form = new URLSearchParams(
-    Object.entries(fields).filter((e): e is [string, string] => e[1] !== undefined),
-  );
-  return fetch(`${entraUrl}/${tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    headers: {
+    { scope: `${GRAPH_USER_READ} openid profile offline_access`, client_info: '1', ...overrides },
+    {
       'content-type': 'application/x-www-form-urlencoded;charset=utf-8',
       'client-request-id': 'test-correlation',
     },
-    body: form,
-  });
+  );
 }
 
 async function errorOf(

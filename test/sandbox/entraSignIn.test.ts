@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 
-import { counters, resetEmulators, sandbox, userToken } from '../sandbox.js';
+import { counters, requestObo, resetEmulators, sandbox, userToken } from '../sandbox.js';
 
 const SPA_ORIGIN = 'http://localhost:5999';
 const REDIRECT_URI = `${SPA_ORIGIN}/`;
@@ -214,39 +214,23 @@ describe('end_session', () => {
 });
 
 describe('MFA policy for the downstream API', () => {
-  async function obo(assertion: string): Promise<Response> {
-    const { api } = sandbox();
-    return fetch(oauthUrl('token'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: api.clientId,
-        client_secret: api.clientSecret,
-        grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-        requested_token_use: 'on_behalf_of',
-        scope: 'https://graph.microsoft.com/User.Read',
-        assertion,
-      }).toString(),
-    });
-  }
-
   it('answers AADSTS50076 with claims until the assertion shows MFA', async () => {
     expect((await control('/_emulator/users/alice/mfa', { required: true })).status).toBe(200);
-    const refused = await obo((await userToken('alice')).accessToken);
+    const refused = await requestObo((await userToken('alice')).accessToken);
     expect(refused.status).toBe(400);
     const body = (await refused.json()) as { error_codes?: number[]; suberror?: string; claims?: string };
     expect([body.error_codes?.[0], body.suberror]).toEqual([50076, 'basic_action']);
     expect(JSON.parse(body.claims ?? '{}')).toHaveProperty('access_token.capolids');
 
     const afterMfa = await userToken('alice', { set: { amr: ['pwd', 'mfa'] } });
-    expect((await obo(afterMfa.accessToken)).status).toBe(200);
-    expect((await obo((await userToken('bob')).accessToken)).status).toBe(200);
+    expect((await requestObo(afterMfa.accessToken)).status).toBe(200);
+    expect((await requestObo((await userToken('bob')).accessToken)).status).toBe(200);
   });
 
   it('forgets the MFA requirement at the sandbox reset, as the next test file expects', async () => {
     expect((await control('/_emulator/users/alice/mfa', { required: true })).status).toBe(200);
-    expect((await obo((await userToken('alice')).accessToken)).status).toBe(400);
+    expect((await requestObo((await userToken('alice')).accessToken)).status).toBe(400);
     await resetEmulators();
-    expect((await obo((await userToken('alice')).accessToken)).status).toBe(200);
+    expect((await requestObo((await userToken('alice')).accessToken)).status).toBe(200);
   });
 });

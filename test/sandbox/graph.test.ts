@@ -1,23 +1,12 @@
 // The Microsoft Graph emulator over HTTPS: /v1.0/me with Graph tokens from the Entra emulator's OBO grant.
 import { beforeEach, describe, expect, it } from '@jest/globals';
 
-import { counters, resetEmulators, rotateKeys, sandbox, userToken } from '../sandbox.js';
+import { counters, requestObo, resetEmulators, rotateKeys, sandbox, userToken } from '../sandbox.js';
 
 /** A Graph token for `user` from the Entra emulator's on-behalf-of grant. */
 async function graphToken(user = 'alice'): Promise<{ token: string; oid: string }> {
-  const { entraUrl, tenantId, api } = sandbox();
   const { accessToken, oid } = await userToken(user);
-  const response = await fetch(`${entraUrl}/${tenantId}/oauth2/v2.0/token`, {
-    method: 'POST',
-    body: new URLSearchParams({
-      client_id: api.clientId,
-      client_secret: api.clientSecret,
-      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      requested_token_use: 'on_behalf_of',
-      assertion: accessToken,
-      scope: 'https://graph.microsoft.com/User.Read',
-    }),
-  });
+  const response = await requestObo(accessToken);
   const body = (await response.json()) as { access_token: string };
   return { token: body.access_token, oid };
 }
