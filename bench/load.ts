@@ -20,6 +20,7 @@ import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { counters, sandbox, userToken } from '../test/sandbox.js';
 import { estimatedReadRu, estimatedWriteRu, percentile } from './costModel.js';
+import { mulberry32 } from './seededRandom.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -724,17 +725,6 @@ async function faultPhases(hosts: BenchHost[]): Promise<void> {
 }
 
 // ---------------------------------------------------------------- main
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'inherit' });
 if (build.status !== 0) process.exit(1);

@@ -14,22 +14,12 @@ import type { CallerAccount } from '../shared/auth/caller.js';
 import { TokenCache } from '../shared/cache/tokenCache.js';
 import { RequestTelemetry } from '../shared/telemetry.js';
 import { MemoryTokenCacheStore } from '../test/fakes/memoryStore.js';
+import { mulberry32 } from './seededRandom.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
 const WARM_UP_SECONDS = 600;
 const MEASURED_SECONDS = 1800;
 const quiet = new RequestTelemetry({ warn: () => undefined });
-
-/** Seeded PRNG (mulberry32): the same arrivals for every interval compared. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The MSAL cache JSON msal-node would hand back after an exchange (only what the cache reads). */
 function msalCacheJson(accessToken: string, expiresOn: number): string {
@@ -51,7 +41,8 @@ interface Scenario {
 
 /** Cosmos DB reads per second of one instance over the measured window, for one interval. */
 async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Promise<number> {
-  const random = seeded(42);
+  // The same arrivals for every interval compared.
+  const random = mulberry32(42);
   let clock = 0;
   const store = new MemoryTokenCacheStore();
   const reads = () => store.reads;

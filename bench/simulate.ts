@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 
 import { COSMOS_PRICES, estimatedReadRu, estimatedWriteRu } from './costModel.js';
+import { mulberry32 } from './seededRandom.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -55,17 +56,6 @@ const ENTRY_BYTES = num('entry-bytes');
 const BASE_BYTES = num('document-base-bytes');
 const RENEWAL = 300;
 const MAX_ENTRIES = 16;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Call {
   at: number;
