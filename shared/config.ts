@@ -28,6 +28,8 @@ export interface AppConfig {
     clientId: string;
     appIdUri: string;
     scope: string;
+    /** Client ids of the applications whose tokens may call (`azp`/`appid`), or `any` (the setting's `*`). */
+    allowedClientApps: readonly string[] | 'any';
   };
   obo: {
     credential: OboCredential;
@@ -113,6 +115,7 @@ export function loadConfig(
       clientId,
       appIdUri: read.optional('API_APP_ID_URI') ?? `api://${clientId}`,
       scope: read.optional('API_SCOPE') ?? 'access_as_user',
+      allowedClientApps: readAllowedClientApps(read, 'API_ALLOWED_CLIENT_APPS'),
     },
     obo: {
       credential,
@@ -166,6 +169,7 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     apiClientId: config.api.clientId,
     apiAppIdUri: config.api.appIdUri,
     apiScope: config.api.scope,
+    allowedClientApps: config.api.allowedClientApps,
     oboCredential: config.obo.credential.kind,
     oboClientCapabilities: config.obo.clientCapabilities,
     graphBaseUrl: config.graph.baseUrl.origin,
@@ -176,6 +180,27 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     cosmosAuth: config.cosmos.key === undefined ? 'managed-identity' : 'key',
     tokenCacheKeyIds: config.tokenCache.keys.map((k) => k.id),
   };
+}
+
+/**
+ * The client applications that may call: required, so that an API is never open to every app a user consented
+ * to by omission. `*` allows any app explicitly.
+ */
+function readAllowedClientApps(read: SettingReader, name: string): readonly string[] | 'any' {
+  const expected =
+    'the client ids (GUIDs) of the apps that may call this API, comma-separated, or * for any app';
+  const value = read.optional(name);
+  if (value === undefined) {
+    read.problem(name, `is required: ${expected}`);
+    return [];
+  }
+  if (value === '*') return 'any';
+  const ids = read.list(name, []);
+  if (ids.some((id) => !GUID.test(id))) {
+    read.problem(name, `must be ${expected}`);
+    return [];
+  }
+  return ids.map((id) => id.toLowerCase());
 }
 
 /** Comma-separated capability names (`cp1`), or `none` for no capability. */

@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'ERR_AUTHORIZATION_MALFORMED'
   | 'ERR_SCOPE_INSUFFICIENT'
   | 'ERR_APP_ONLY_TOKEN'
+  | 'ERR_CLIENT_APP_NOT_ALLOWED'
+  | 'ERR_ROLE_REQUIRED'
   | 'ERR_SIGNING_KEYS_UNAVAILABLE'
   | 'ERR_CLAIMS_CHALLENGE'
   | 'ERR_CONSENT_REQUIRED'
@@ -29,7 +31,7 @@ export interface ApiErrorDetails {
   cause?: unknown;
   /** RFC 6750 `error_description`: names the failed check, never echoes token material. */
   description?: string;
-  /** For ERR_SCOPE_INSUFFICIENT: the scope the caller lacks. */
+  /** For ERR_SCOPE_INSUFFICIENT: the scope (or space-separated scopes) the caller lacks. */
   requiredScope?: string;
   /** For ERR_CLAIMS_CHALLENGE: the claims JSON Entra asked for (sent back base64-encoded). */
   claims?: string;

@@ -48,6 +48,8 @@ const HTTP_BY_CODE: Record<ProblemCode, HttpMapping> = {
   ERR_TOKEN_INVALID: { status: 401, title: 'Invalid access token', bearerError: 'invalid_token' },
   ERR_SCOPE_INSUFFICIENT: { status: 403, title: 'Insufficient scope', bearerError: 'insufficient_scope' },
   ERR_APP_ONLY_TOKEN: { status: 403, title: 'A user token is required', bearerError: 'insufficient_scope' },
+  ERR_CLIENT_APP_NOT_ALLOWED: { status: 403, title: 'Client application not allowed' },
+  ERR_ROLE_REQUIRED: { status: 403, title: 'App role required', bearerError: 'insufficient_scope' },
   ERR_SIGNING_KEYS_UNAVAILABLE: { status: 503, title: 'Token signing keys unavailable' },
   ERR_CLAIMS_CHALLENGE: {
     status: 401,

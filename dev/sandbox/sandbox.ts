@@ -118,6 +118,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       API_CLIENT_ID,
       API_APP_ID_URI,
       API_SCOPE,
+      // The sample SPA is the one client app of the sandbox (the Entra emulator's tokens name it in azp).
+      API_ALLOWED_CLIENT_APPS: SPA_CLIENT_ID,
       OBO_CLIENT_CREDENTIAL: 'client-secret',
       OBO_CLIENT_SECRET: clientSecret,
       GRAPH_BASE_URL: graph.url,

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config.js';
 import { assertCompactJws, parseBearerToken } from './bearer.js';
 import type { CallerAccount } from './caller.js';
 import { callerFromClaims, REQUIRED_CLAIMS, tokenPolicyFrom } from './claims.js';
+import type { RouteAccess } from './routeAccess.js';
 import { createSigningKeys, jwksUriOf } from './signingKeys.js';
 import { verificationFailure } from './tokenErrors.js';
 
@@ -11,9 +12,10 @@ export interface Authenticator {
   /**
    * The caller named by a valid `Authorization: Bearer` access token. Rejects with an ApiError only:
    * ERR_TOKEN_MISSING, ERR_AUTHORIZATION_MALFORMED, ERR_TOKEN_INVALID, ERR_SCOPE_INSUFFICIENT,
-   * ERR_APP_ONLY_TOKEN or ERR_SIGNING_KEYS_UNAVAILABLE.
+   * ERR_APP_ONLY_TOKEN, ERR_CLIENT_APP_NOT_ALLOWED, ERR_ROLE_REQUIRED or ERR_SIGNING_KEYS_UNAVAILABLE.
+   * `access` is what the route requires beyond the API's scope.
    */
-  authenticate(authorization: string | null): Promise<CallerAccount>;
+  authenticate(authorization: string | null, access?: RouteAccess): Promise<CallerAccount>;
 }
 
 export interface AuthenticatorDeps {
@@ -45,7 +47,7 @@ export function createAuthenticator(config: AppConfig, deps: AuthenticatorDeps =
   } satisfies JWTVerifyOptions;
 
   return {
-    async authenticate(authorization) {
+    async authenticate(authorization, access) {
       const token = parseBearerToken(authorization);
       assertCompactJws(token);
       const nowMs = now();
@@ -58,7 +60,7 @@ export function createAuthenticator(config: AppConfig, deps: AuthenticatorDeps =
       } catch (error) {
         throw verificationFailure(error);
       }
-      return callerFromClaims(claims, token, policy, Math.floor(nowMs / 1000));
+      return callerFromClaims(claims, token, policy, Math.floor(nowMs / 1000), access);
     },
   };
 }

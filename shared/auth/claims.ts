@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config.js';
 import { ApiError } from '../errors.js';
 import { accountIdOf, type CallerAccount } from './caller.js';
+import { assertRouteAccess, type RouteAccess } from './routeAccess.js';
 import { invalidToken as invalid } from './tokenErrors.js';
 
 /** What a token must satisfy, derived once from configuration. */
@@ -16,6 +17,8 @@ export interface TokenPolicy {
   audiences: readonly string[];
   /** The delegated scope that must be an element of `scp`. */
   requiredScope: string;
+  /** Lowercase client ids whose tokens may call (`azp`/`appid`), or `any`. */
+  allowedClientApps: readonly string[] | 'any';
   clockToleranceSeconds: number;
 }
 
@@ -51,6 +54,7 @@ export function tokenPolicyFrom(config: AppConfig): TokenPolicy {
     issuers,
     audiences: [config.api.clientId, config.api.appIdUri],
     requiredScope: config.api.scope,
+    allowedClientApps: config.api.allowedClientApps,
     clockToleranceSeconds: config.entra.clockToleranceSeconds,
   };
 }
@@ -64,6 +68,7 @@ export function callerFromClaims(
   assertion: string,
   policy: TokenPolicy,
   nowSeconds: number,
+  access?: RouteAccess,
 ): CallerAccount {
   const { tid, oid } = claims;
   if (typeof tid !== 'string' || !GUID.test(tid))
@@ -77,6 +82,8 @@ export function callerFromClaims(
   checkAudience(claims.aud, policy);
   const expiresAt = checkLifetime(claims, policy.clockToleranceSeconds, nowSeconds);
   const scopes = delegatedScopes(claims, policy.requiredScope);
+  assertAllowedClientApp(claims, policy.allowedClientApps);
+  assertRouteAccess(scopes, assignedRoles(claims.roles), access);
 
   const objectId = oid.toLowerCase();
   return {
@@ -87,6 +94,33 @@ export function callerFromClaims(
     assertion,
     expiresAt,
   };
+}
+
+/**
+ * The client application that obtained the token, when it may call: `azp` names it in v2 tokens, `appid` in v1
+ * (`ver` was checked against the issuer already).
+ */
+function assertAllowedClientApp(claims: Claims, allowed: readonly string[] | 'any'): void {
+  const claim = claims.ver === '1.0' ? 'appid' : 'azp';
+  const value = claims[claim];
+  if (typeof value !== 'string' || !GUID.test(value)) {
+    throw invalid(`the ${claim} claim is missing or not a client id`);
+  }
+  const clientAppId = value.toLowerCase();
+  if (allowed !== 'any' && !allowed.includes(clientAppId)) {
+    throw new ApiError(
+      'ERR_CLIENT_APP_NOT_ALLOWED',
+      'The client application is not allowed to call this API.',
+      {
+        description: `the ${claim} claim names a client application this API does not allow`,
+      },
+    );
+  }
+}
+
+/** A delegated token carries the user's app roles of this API in `roles`; anything else there counts as none. */
+function assignedRoles(roles: unknown): string[] {
+  return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
 }
 
 /** The issuer must be the one of the token's own tenant, and `ver` must match its format. */

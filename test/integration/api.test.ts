@@ -74,6 +74,16 @@ describe('GET /api/me', () => {
     expect((cosmos.create ?? 0) + (cosmos.replace ?? 0)).toBe(1);
   });
 
+  test('answers 403 ERR_CLIENT_APP_NOT_ALLOWED to a token another app obtained (azp), with no exchange', async () => {
+    const { accessToken } = await userToken('alice', { client: 'c0ffee00-1234-4abc-8def-0123456789ab' });
+    const response = await me(accessToken);
+    expect(response.status).toBe(403);
+    expect(response.headers.get('content-type')).toBe('application/problem+json');
+    expect(await response.json()).toMatchObject({ code: 'ERR_CLIENT_APP_NOT_ALLOWED', status: 403 });
+    expect((await counters('entra'))['token.obo'] ?? 0).toBe(0);
+    expect(Object.values(await counters('graph')).every((count) => count === 0)).toBe(true);
+  });
+
   test('serves a second call with the same token from the warm cache: no exchange, no Cosmos request', async () => {
     const user = await userToken('bob');
     expect((await me(user.accessToken)).status).toBe(200);

@@ -7,6 +7,7 @@ const KEY = Buffer.alloc(32, 7).toString('base64');
 const valid = {
   ENTRA_TENANT_ID: '11111111-1111-4111-8111-111111111111',
   API_CLIENT_ID: '22222222-2222-4222-8222-222222222222',
+  API_ALLOWED_CLIENT_APPS: '33333333-3333-4333-8333-333333333333',
   OBO_CLIENT_CREDENTIAL: 'client-secret',
   OBO_CLIENT_SECRET: 'not-a-real-secret',
   COSMOS_ENDPOINT: 'https://127.0.0.1:8081/',
@@ -113,5 +114,34 @@ describe('loadConfig', () => {
     expect(text).not.toContain(valid.OBO_CLIENT_SECRET);
     expect(text).not.toContain(valid.COSMOS_KEY);
     expect(text).not.toContain(KEY);
+  });
+});
+
+describe('API_ALLOWED_CLIENT_APPS', () => {
+  const { API_ALLOWED_CLIENT_APPS: _allowed, ...withoutAllowedApps } = valid;
+
+  test('is required, and the error says what to set', () => {
+    const error = configError(withoutAllowedApps);
+    expect(error.setting).toBe('API_ALLOWED_CLIENT_APPS');
+    expect(error.message).toMatch(/client ids .* or \* for any app/);
+  });
+
+  test('reads client ids, comma-separated, lowercased', () => {
+    const config = loadConfig({
+      ...valid,
+      API_ALLOWED_CLIENT_APPS: 'AAAAAAAA-1111-4111-8111-111111111111, bbbbbbbb-2222-4222-8222-222222222222',
+    });
+    expect(config.api.allowedClientApps).toEqual([
+      'aaaaaaaa-1111-4111-8111-111111111111',
+      'bbbbbbbb-2222-4222-8222-222222222222',
+    ]);
+  });
+
+  test('reads * as any app', () => {
+    expect(loadConfig({ ...valid, API_ALLOWED_CLIENT_APPS: '*' }).api.allowedClientApps).toBe('any');
+  });
+
+  test.each(['spa', '*,33333333-3333-4333-8333-333333333333'])('refuses %s', (value) => {
+    expect(configError({ ...valid, API_ALLOWED_CLIENT_APPS: value }).setting).toBe('API_ALLOWED_CLIENT_APPS');
   });
 });

@@ -28,6 +28,7 @@ import {
   USER_NAME,
   USER_OID,
   userClaims,
+  v1UserClaims,
   v2Issuer,
 } from './entraFixture.js';
 
@@ -193,13 +194,7 @@ const attacks: Attack[] = [
   },
   {
     name: 'a v1 token when only v2 is accepted',
-    header: () =>
-      bearer(
-        signToken(
-          userClaims({ iss: `https://sts.windows.net/${TENANT_ID}/`, ver: '1.0', aud: APP_ID_URI }),
-          entraKey,
-        ),
-      ),
+    header: () => bearer(signToken(v1UserClaims(), entraKey)),
     status: 401,
     code: 'ERR_TOKEN_INVALID',
   },
@@ -391,7 +386,7 @@ describe('authenticate accepts', () => {
 
   test('a v1 token when v1 tokens are accepted', async () => {
     const { authenticator } = setUp(ACCEPT_V1);
-    const claims = userClaims({ iss: `https://sts.windows.net/${TENANT_ID}/`, ver: '1.0', aud: APP_ID_URI });
+    const claims = v1UserClaims();
     await expect(authenticator.authenticate(bearer(signToken(claims, entraKey)))).resolves.toMatchObject({
       tid: TENANT_ID,
     });

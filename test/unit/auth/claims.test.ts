@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { callerFromClaims, type Claims, tokenPolicyFrom } from '../../../shared/auth/claims.js';
+import type { RouteAccess } from '../../../shared/auth/routeAccess.js';
 import {
   answerFor,
   API_CLIENT_ID,
@@ -9,11 +10,13 @@ import {
   NOW_SECONDS,
   PARTNER_TENANT_ID,
   REALM,
+  SPA_CLIENT_ID,
   STRANGER_TENANT_ID,
   TENANT_ID,
   testConfig,
   USER_OID,
   userClaims,
+  v1UserClaims,
   v2Issuer,
 } from './entraFixture.js';
 
@@ -24,9 +27,9 @@ const multiTenant = tokenPolicyFrom(
 );
 const acceptingV1 = tokenPolicyFrom(testConfig({ ENTRA_ACCEPT_V1_TOKENS: 'true' }));
 
-function refusal(claims: Claims, policy = singleTenant) {
+function refusal(claims: Claims, policy = singleTenant, access?: RouteAccess) {
   try {
-    callerFromClaims(claims, ASSERTION, policy, NOW_SECONDS);
+    callerFromClaims(claims, ASSERTION, policy, NOW_SECONDS, access);
   } catch (error) {
     return answerFor(error);
   }
@@ -95,7 +98,7 @@ describe('callerFromClaims', () => {
   });
 
   test('accepts a v1 token when v1 tokens are accepted', () => {
-    const claims = userClaims({ iss: `https://sts.windows.net/${TENANT_ID}/`, ver: '1.0', aud: APP_ID_URI });
+    const claims = v1UserClaims();
     expect(callerFromClaims(claims, ASSERTION, acceptingV1, NOW_SECONDS).tid).toBe(TENANT_ID);
   });
 
@@ -165,5 +168,76 @@ describe('callerFromClaims', () => {
     expect(answer.status).toBe(403);
     expect(answer.challenge).toMatch(/error="insufficient_scope"/);
     expect(answer.code).toBe('ERR_APP_ONLY_TOKEN');
+  });
+});
+
+describe('callerFromClaims: which client apps may call', () => {
+  const OTHER_APP = 'c0ffee00-1234-4abc-8def-0123456789ab';
+  const anyApp = tokenPolicyFrom(testConfig({ API_ALLOWED_CLIENT_APPS: '*' }));
+  const twoApps = tokenPolicyFrom(testConfig({ API_ALLOWED_CLIENT_APPS: `${OTHER_APP}, ${SPA_CLIENT_ID}` }));
+
+  test('accepts a v2 token whose azp is an allowed app, in any letter case', () => {
+    const claims = userClaims({ azp: SPA_CLIENT_ID.toUpperCase() });
+    expect(callerFromClaims(claims, ASSERTION, twoApps, NOW_SECONDS).oid).toBe(USER_OID);
+  });
+
+  test('answers 403 with ERR_CLIENT_APP_NOT_ALLOWED for a v2 token from another app (azp)', () => {
+    const answer = refusal(userClaims({ azp: OTHER_APP }));
+    expect(answer.status).toBe(403);
+    expect(answer.code).toBe('ERR_CLIENT_APP_NOT_ALLOWED');
+    expect(answer.challenge).toBeUndefined();
+    expect(answer.text).not.toContain(OTHER_APP);
+  });
+
+  test('checks appid, not azp, in a v1 token', () => {
+    const policy = tokenPolicyFrom(testConfig({ ENTRA_ACCEPT_V1_TOKENS: 'true' }));
+    expect(callerFromClaims(v1UserClaims(), ASSERTION, policy, NOW_SECONDS).oid).toBe(USER_OID);
+    expect(refusal(v1UserClaims({ appid: OTHER_APP, azp: SPA_CLIENT_ID }), policy).code).toBe(
+      'ERR_CLIENT_APP_NOT_ALLOWED',
+    );
+  });
+
+  test.each([
+    ['azp is missing', { azp: undefined }],
+    ['azp is not a client id', { azp: 'spa' }],
+  ])('answers 401 invalid_token when %s', (_name, overrides) => {
+    const answer = refusal(userClaims(overrides), anyApp);
+    expect(answer.status).toBe(401);
+    expect(answer.code).toBe('ERR_TOKEN_INVALID');
+  });
+
+  test('accepts any app when the setting is *', () => {
+    expect(callerFromClaims(userClaims({ azp: OTHER_APP }), ASSERTION, anyApp, NOW_SECONDS).oid).toBe(
+      USER_OID,
+    );
+  });
+});
+
+describe('callerFromClaims: what a route requires beyond the API scope', () => {
+  test('passes when the token holds every scope and one of the roles the route requires', () => {
+    const claims = userClaims({ scp: 'access_as_user Tasks.Admin Reports.Read', roles: ['Auditor'] });
+    const access: RouteAccess = { scopes: ['Tasks.Admin', 'Reports.Read'], anyRole: ['Admin', 'Auditor'] };
+    expect(callerFromClaims(claims, ASSERTION, singleTenant, NOW_SECONDS, access).oid).toBe(USER_OID);
+  });
+
+  test('answers 403 insufficient_scope naming the missing scopes', () => {
+    const answer = refusal(userClaims({ scp: 'access_as_user Tasks.Admin' }), singleTenant, {
+      scopes: ['Tasks.Admin', 'Reports.Read'],
+    });
+    expect(answer.status).toBe(403);
+    expect(answer.code).toBe('ERR_SCOPE_INSUFFICIENT');
+    expect(answer.challenge).toMatch(/error="insufficient_scope"/);
+    expect(answer.challenge).toMatch(/, scope="Reports.Read"$/);
+  });
+
+  test.each([
+    ['no roles claim', {}],
+    ['other roles', { roles: ['Reader'] }],
+    ['a roles claim that is not a list', { roles: 'Admin' }],
+  ])('answers 403 ERR_ROLE_REQUIRED with insufficient_scope for %s', (_name, overrides) => {
+    const answer = refusal(userClaims(overrides), singleTenant, { anyRole: ['Admin'] });
+    expect(answer.status).toBe(403);
+    expect(answer.code).toBe('ERR_ROLE_REQUIRED');
+    expect(answer.challenge).toMatch(/error="insufficient_scope"/);
   });
 });

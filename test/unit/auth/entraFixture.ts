@@ -18,6 +18,8 @@ export const PARTNER_TENANT_ID = '5d1b7c1e-29a4-4e0f-8b47-2b8c1d3e4f50';
 export const STRANGER_TENANT_ID = 'a0a0a0a0-b1b1-4c2c-8d3d-e4e4e4e4e4e4';
 export const API_CLIENT_ID = '6e2c1d4b-0a8f-4c3e-9b71-2d5f8a9c0e13';
 export const APP_ID_URI = `api://${API_CLIENT_ID}`;
+/** The SPA whose tokens the API allows (API_ALLOWED_CLIENT_APPS): the `azp` of {@link userClaims}. */
+export const SPA_CLIENT_ID = '1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b';
 export const USER_OID = '9b8c7d6e-5f4a-4b3c-8d2e-1f0a9b8c7d6e';
 export const USER_NAME = 'Adele Vance';
 /** Frozen clock for every test: epoch seconds. */
@@ -28,6 +30,7 @@ export const JWKS_URL = `${AUTHORITY_HOST}/${TENANT_ID}/discovery/v2.0/keys`;
 const BASE_ENV: Env = {
   ENTRA_TENANT_ID: TENANT_ID,
   API_CLIENT_ID,
+  API_ALLOWED_CLIENT_APPS: SPA_CLIENT_ID,
   COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
   TOKEN_CACHE_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
   TOKEN_CLOCK_TOLERANCE_SECONDS: '60',
@@ -106,7 +109,7 @@ export function userClaims(overrides: Record<string, unknown> = {}): JWTPayload 
     nbf: NOW_SECONDS - 300,
     exp: NOW_SECONDS + 3600,
     aio: 'AWQAm/8ZAAAA',
-    azp: '1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b',
+    azp: SPA_CLIENT_ID,
     azpacr: '0',
     name: USER_NAME,
     oid: USER_OID,
@@ -124,6 +127,20 @@ export function userClaims(overrides: Record<string, unknown> = {}): JWTPayload 
     if (value === undefined) delete claims[name];
   }
   return claims;
+}
+
+/** Claims of a good Entra v1 user access token for this API: sts.windows.net issuer, `appid` for the client. */
+export function v1UserClaims(overrides: Record<string, unknown> = {}): JWTPayload {
+  return userClaims({
+    iss: `https://sts.windows.net/${TENANT_ID}/`,
+    ver: '1.0',
+    aud: APP_ID_URI,
+    azp: undefined,
+    azpacr: undefined,
+    appid: SPA_CLIENT_ID,
+    appidacr: '0',
+    ...overrides,
+  });
 }
 
 /**
