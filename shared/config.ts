@@ -36,6 +36,8 @@ export interface AppConfig {
     timeoutMs: number;
     /** msal-node `clientCapabilities`: `cp1` declares that the API handles claims challenges (CAE). */
     clientCapabilities: readonly string[];
+    /** Token exchanges one caller may cause per minute in one instance (0: no bound). */
+    exchangesPerCallerPerMinute: number;
   };
   graph: {
     baseUrl: URL;
@@ -121,6 +123,7 @@ export function loadConfig(
       credential,
       timeoutMs: read.integer('OBO_TIMEOUT_MS', 10_000, 100, 60_000),
       clientCapabilities: readClientCapabilities(read, 'OBO_CLIENT_CAPABILITIES', ['cp1']),
+      exchangesPerCallerPerMinute: read.integer('OBO_EXCHANGES_PER_CALLER_PER_MINUTE', 30, 0, 10_000),
     },
     graph: {
       baseUrl: read.httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com'),

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ERR_GRAPH_FAILED'
   | 'ERR_GRAPH_TOKEN_REJECTED'
   | 'ERR_TOKEN_CACHE_UNAVAILABLE'
+  | 'ERR_TOO_MANY_EXCHANGES'
   | 'ERR_CONFIG_INVALID';
 
 /** Retry-After of a 503 when the upstream gave no hint: long enough for a blip, short for a user. */

@@ -70,6 +70,7 @@ const HTTP_BY_CODE: Record<ProblemCode, HttpMapping> = {
   ERR_GRAPH_FAILED: { status: 502, title: 'Microsoft Graph request failed' },
   ERR_GRAPH_TOKEN_REJECTED: { status: 502, title: 'Microsoft Graph rejected the delegated token' },
   ERR_TOKEN_CACHE_UNAVAILABLE: { status: 503, title: 'Token cache unavailable' },
+  ERR_TOO_MANY_EXCHANGES: { status: 429, title: 'Too many token exchanges' },
   ERR_CONFIG_INVALID: { status: 503, title: 'Service misconfigured' },
   ERR_INTERNAL: { status: 500, title: 'Internal error' },
 };
