@@ -16,11 +16,9 @@ import { ConfidentialClientApplication } from '@azure/msal-node';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { createServices } from '../shared/runtime.js';
-import { RequestTelemetry } from '../shared/telemetry.js';
 import { callerAccount as caller, counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const quiet = new RequestTelemetry({ warn: () => undefined });
 const state = sandbox();
 const config = loadConfig(state.settings);
 const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, { graph: config.graph.resourceUri });
@@ -78,7 +76,7 @@ async function cacheHitCost(): Promise<void> {
   const shared = await msalClient();
   await shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes });
   const services = await createServices(config);
-  await services.graphTokens.acquire(user, scopes, quiet);
+  await services.graphTokens.acquire(user, scopes);
   const iterations = 1000;
   const baselines: number[] = [];
   const ours: number[] = [];
@@ -88,7 +86,7 @@ async function cacheHitCost(): Promise<void> {
     const baseline = await timePerCall(iterations, () =>
       shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes }),
     );
-    const warm = await timePerCall(iterations, () => services.graphTokens.acquire(user, scopes, quiet));
+    const warm = await timePerCall(iterations, () => services.graphTokens.acquire(user, scopes));
     baselines.push(baseline);
     ours.push(warm);
     ratios.push(warm / baseline);
@@ -119,8 +117,7 @@ async function alternatingClients(): Promise<void> {
 
   await resetEmulators();
   const services = await createServices(config);
-  for (let i = 0; i < calls; i++)
-    await services.graphTokens.acquire(i % 2 === 0 ? first : second, scopes, quiet);
+  for (let i = 0; i < calls; i++) await services.graphTokens.acquire(i % 2 === 0 ? first : second, scopes);
   const ours = (await counters('entra'))['token.obo'] ?? 0;
   report(
     `Entra token requests, ${calls} calls from two alternating clients of one user`,
@@ -140,9 +137,9 @@ async function requestsPerOutcome(): Promise<void> {
     const writes = (cosmos.create ?? 0) + (cosmos.replace ?? 0);
     return `entra ${entra['token.obo'] ?? 0}, cosmos reads ${cosmos.read ?? 0}, writes ${writes}`;
   };
-  const miss = await measure(() => a.graphTokens.acquire(user, scopes, quiet));
-  const warm = await measure(() => a.graphTokens.acquire(user, scopes, quiet));
-  const otherInstance = await measure(() => b.graphTokens.acquire(user, scopes, quiet));
+  const miss = await measure(() => a.graphTokens.acquire(user, scopes));
+  const warm = await measure(() => a.graphTokens.acquire(user, scopes));
+  const otherInstance = await measure(() => b.graphTokens.acquire(user, scopes));
   results.push({
     name: 'requests per call: miss / warm hit / hit on another instance',
     baseline: miss,

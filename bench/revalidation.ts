@@ -12,14 +12,12 @@ import { randomBytes } from 'node:crypto';
 
 import type { CallerAccount } from '../shared/auth/caller.js';
 import { TokenCache } from '../shared/cache/tokenCache.js';
-import { RequestTelemetry } from '../shared/telemetry.js';
 import { MemoryTokenCacheStore } from '../test/fakes/memoryStore.js';
 import { mulberry32 } from './seededRandom.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
 const WARM_UP_SECONDS = 600;
 const MEASURED_SECONDS = 1800;
-const quiet = new RequestTelemetry({ warn: () => undefined });
 
 /** The MSAL cache JSON msal-node would hand back after an exchange (only what the cache reads). */
 function msalCacheJson(accessToken: string, expiresOn: number): string {
@@ -85,10 +83,10 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
     if (caller === undefined) continue;
     const hash = caller.assertion;
     if (cache.warmHit(caller, hash, SCOPES) !== undefined) continue;
-    const loaded = await cache.load(caller, hash, SCOPES, quiet);
+    const loaded = await cache.load(caller, hash, SCOPES);
     if (loaded.outcome !== 'miss') continue;
     const expiresOn = Math.floor(clock / 1000) + 3600 + Math.floor(random() * 1800);
-    await cache.save(caller, hash, msalCacheJson(`token-${index}-${clock}`, expiresOn), loaded, quiet);
+    await cache.save(caller, hash, msalCacheJson(`token-${index}-${clock}`, expiresOn), loaded);
   }
   return (reads() - (readsAtStart ?? 0)) / MEASURED_SECONDS;
 }

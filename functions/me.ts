@@ -7,9 +7,9 @@ import { instanceServices } from './instance.js';
 /** GET /api/me: the caller's Microsoft Graph profile, fetched on the caller's behalf. */
 export function createGetMe(services: ServicesProvider): ApiHandler {
   return (request, context) =>
-    handle(request, context, services, async ({ authenticator, downstream }, telemetry) => {
+    handle(request, context, services, async ({ authenticator, downstream }) => {
       const caller = await authenticator.authenticate(request.headers.get('authorization'));
-      const profile = await getMyProfile(downstream, caller, telemetry);
+      const profile = await getMyProfile(downstream, caller);
       return { status: 200, headers: NO_STORE, jsonBody: profile };
     });
 }

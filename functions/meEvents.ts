@@ -7,9 +7,9 @@ import { instanceServices } from './instance.js';
 /** GET /api/me/events: the caller's calendar events of the coming days (needs consent to Calendars.Read). */
 export function createGetMyEvents(services: ServicesProvider): ApiHandler {
   return (request, context) =>
-    handle(request, context, services, async ({ authenticator, downstream }, telemetry) => {
+    handle(request, context, services, async ({ authenticator, downstream }) => {
       const caller = await authenticator.authenticate(request.headers.get('authorization'));
-      const events = await getMyUpcomingEvents(downstream, caller, telemetry);
+      const events = await getMyUpcomingEvents(downstream, caller);
       return { status: 200, headers: NO_STORE, jsonBody: events };
     });
 }

@@ -6,9 +6,9 @@ import { instanceServices } from './instance.js';
 /** DELETE /api/me/token-cache: forgets the caller's cached tokens (sign-out, erasure). */
 export function createDeleteMyTokenCache(services: ServicesProvider): ApiHandler {
   return (request, context) =>
-    handle(request, context, services, async ({ authenticator, graphTokens }, telemetry) => {
+    handle(request, context, services, async ({ authenticator, graphTokens }) => {
       const caller = await authenticator.authenticate(request.headers.get('authorization'));
-      await graphTokens.erase(caller, telemetry);
+      await graphTokens.erase(caller);
       return { status: 204, headers: NO_STORE };
     });
 }

@@ -4,7 +4,7 @@
  */
 import type { CacheKey } from '../config.js';
 import { conflictBackoffMs } from '../retry.js';
-import type { RequestTelemetry } from '../telemetry.js';
+import { requestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import {
   type CacheEntry,
@@ -42,7 +42,6 @@ export interface EntryWrite {
   now: () => number;
   random: () => number;
   sleep: (ms: number) => Promise<void>;
-  telemetry: RequestTelemetry;
 }
 
 /**
@@ -50,7 +49,8 @@ export interface EntryWrite {
  * retries with backoff; a document too large for Cosmos DB is rewritten once with this entry alone.
  */
 export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
-  const { store, accountId, assertionHash, entry, telemetry } = write;
+  const { store, accountId, assertionHash, entry } = write;
+  const telemetry = requestTelemetry();
   const loadedDocument = write.loaded.document;
   let base = write.loaded;
   let pruned = false;
@@ -66,7 +66,6 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
           base.document?.erasure,
         )
       : mergeEntry(base.document, accountId, assertionHash, entry, nowSeconds, write.maxEntriesPerDocument);
-    telemetry.add('cosmosWrites', 1);
     let outcome;
     try {
       outcome = await telemetry.calls.cosmos('write', () => store.write(document, base.etag));
@@ -78,7 +77,6 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
       }
       throw error;
     }
-    telemetry.add('cosmosRequestCharge', outcome.requestCharge);
     if (outcome.written) return 'written';
     if (outcome.reason === 'gone') {
       if (!isTombstone(base.document) || attempt >= write.writeRetries) return 'gone';
@@ -87,13 +85,11 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
       continue;
     }
 
-    telemetry.add('cacheWriteConflicts', 1);
+    telemetry.writeConflict();
     if (attempt >= write.writeRetries) return 'lost';
-    telemetry.add('conflictRetries', 1);
+    telemetry.conflictRetry();
     await write.sleep(conflictBackoffMs(attempt, write.random));
     base = await telemetry.calls.cosmos('read', () => store.read(accountId));
-    telemetry.add('cosmosReads', 1);
-    telemetry.add('cosmosRequestCharge', base.requestCharge);
   }
 }
 
@@ -103,15 +99,14 @@ export async function writeEntry(write: EntryWrite): Promise<EntryWriteResult> {
  * writer changed the document since, which leaves it as they wrote it. A Cosmos DB failure is thrown.
  */
 export async function removeEntry(
-  write: Pick<
-    EntryWrite,
-    'store' | 'accountId' | 'assertionHash' | 'maxEntriesPerDocument' | 'now' | 'telemetry'
-  > & { keys: readonly CacheKey[]; rejectedToken: string },
+  write: Pick<EntryWrite, 'store' | 'accountId' | 'assertionHash' | 'maxEntriesPerDocument' | 'now'> & {
+    keys: readonly CacheKey[];
+    rejectedToken: string;
+  },
 ): Promise<void> {
-  const { store, accountId, assertionHash, telemetry } = write;
-  const stored = await telemetry.calls.cosmos('read', () => store.read(accountId));
-  telemetry.add('cosmosReads', 1);
-  telemetry.add('cosmosRequestCharge', stored.requestCharge);
+  const { store, accountId, assertionHash } = write;
+  const { calls } = requestTelemetry();
+  const stored = await calls.cosmos('read', () => store.read(accountId));
   const entries = { ...stored.document?.entries };
   const entry = entries[assertionHash];
   if (stored.etag === undefined || entry === undefined) return;
@@ -125,9 +120,7 @@ export async function removeEntry(
     write.maxEntriesPerDocument,
     stored.document?.erasure,
   );
-  const outcome = await telemetry.calls.cosmos('write', () => store.write(document, stored.etag));
-  telemetry.add('cosmosWrites', 1);
-  telemetry.add('cosmosRequestCharge', outcome.requestCharge);
+  await calls.cosmos('write', () => store.write(document, stored.etag));
 }
 
 /** Replaces the caller's document with a tombstone: one request, whatever is there. A failure is thrown. */
@@ -135,11 +128,6 @@ export async function writeTombstone(
   store: TokenCacheStore,
   accountId: string,
   erasure: Erasure,
-  telemetry: RequestTelemetry,
 ): Promise<void> {
-  const { requestCharge } = await telemetry.calls.cosmos('delete', () =>
-    store.erase(tombstone(accountId, erasure)),
-  );
-  telemetry.add('cosmosWrites', 1);
-  telemetry.add('cosmosRequestCharge', requestCharge);
+  await requestTelemetry().calls.cosmos('delete', () => store.erase(tombstone(accountId, erasure)));
 }

@@ -4,7 +4,7 @@ import type { CallerAccount } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { describeCause } from '../observability/causes.js';
-import type { RequestTelemetry } from '../telemetry.js';
+import { requestTelemetry } from '../telemetry.js';
 import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
 import { entryAssociatedData, isTombstone, RENEWAL_OFFSET_SECONDS, STALE_SAVE_SECONDS } from './document.js';
 import { decryptBlob, encryptBlob } from './encryption.js';
@@ -85,8 +85,8 @@ export class TokenCache {
     caller: CallerAccount,
     assertionHash: string,
     scopes: readonly string[],
-    telemetry: RequestTelemetry,
   ): Promise<L1Hit | LoadedCache> {
+    const telemetry = requestTelemetry();
     const startedAt = this.options.now();
     const l1Token = this.l1.usable(caller.accountId, assertionHash, scopes, startedAt);
     if (l1Token !== undefined && startedAt - l1Token.checkedAt < this.revalidateMs) {
@@ -111,11 +111,9 @@ export class TokenCache {
     try {
       stored = await telemetry.calls.cosmos('read', () => this.options.store.read(caller.accountId));
     } catch (error) {
-      this.degrade(telemetry, 'read', error);
+      this.degrade('read', error);
       return l1Token !== undefined ? { outcome: 'l1-hit', accessToken: l1Token.accessToken } : withoutL2;
     }
-    telemetry.add('cosmosReads', 1);
-    telemetry.add('cosmosRequestCharge', stored.requestCharge);
     if (stored.etag !== undefined && stored.document === undefined) {
       telemetry.set('cacheDocumentUnreadable', true);
       // No caller id in the line (oid and tid are claim values): the request id ties it to its request.
@@ -168,8 +166,8 @@ export class TokenCache {
     assertionHash: string,
     changedCacheJson: string,
     loaded: LoadedCache,
-    telemetry: RequestTelemetry,
   ): Promise<void> {
+    const telemetry = requestTelemetry();
     // The caller erased their cache on this instance while this acquisition ran: storing it would undo the erase.
     if (this.l1.erasedSince(caller.accountId, loaded.startedAt)) {
       telemetry.set('cacheWriteSkipped', 'erased');
@@ -216,7 +214,6 @@ export class TokenCache {
         assertionHash,
         entry: { blob, exp },
         loaded: loaded.stored ?? EMPTY,
-        telemetry,
       });
       if (result === 'written') {
         remember(sourceOf(blob));
@@ -227,7 +224,7 @@ export class TokenCache {
       } else if (result === 'gone') {
         telemetry.set('cacheWriteSkipped', 'gone');
       } else {
-        telemetry.set('cacheWriteLost', true);
+        telemetry.writeLost();
         telemetry.warn(
           'token cache write gave up after conflicting writers; the token stays cached in this instance only',
           { retries: this.options.writeRetries },
@@ -235,7 +232,7 @@ export class TokenCache {
         remember(undefined);
       }
     } catch (error) {
-      const failure = this.degrade(telemetry, 'write', error);
+      const failure = this.degrade('write', error);
       if (failure === 'too-large') telemetry.set('cacheWriteSkipped', 'too-large');
       remember(undefined);
     }
@@ -246,15 +243,10 @@ export class TokenCache {
    * request exchanges again instead of reusing it until it expires. An entry another instance has since
    * refilled with a new token stays. Best effort: one conditional write.
    */
-  async evict(
-    caller: CallerAccount,
-    assertionHash: string,
-    rejectedToken: string,
-    telemetry: RequestTelemetry,
-  ): Promise<void> {
+  async evict(caller: CallerAccount, assertionHash: string, rejectedToken: string): Promise<void> {
     this.l1.deleteToken(caller.accountId, assertionHash, rejectedToken);
     if (this.options.now() < this.cosmosBrokenUntil) {
-      telemetry.set('cosmosFailure', 'breaker-open');
+      requestTelemetry().set('cosmosFailure', 'breaker-open');
       return;
     }
     try {
@@ -263,10 +255,9 @@ export class TokenCache {
         accountId: caller.accountId,
         assertionHash,
         rejectedToken,
-        telemetry,
       });
     } catch (error) {
-      this.degrade(telemetry, 'write', error);
+      this.degrade('write', error);
     }
   }
 
@@ -274,14 +265,14 @@ export class TokenCache {
    * Replaces the caller's document with a tombstone (no entries, a new erase marker, a short TTL) and
    * drops this instance's L1 entries for the caller (nobody else's). One request, whatever is there.
    */
-  async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+  async erase(caller: CallerAccount): Promise<void> {
     this.l1.markErased(caller.accountId);
     const erasure = { id: this.newEraseId(), at: this.options.now() };
     try {
-      await writeTombstone(this.options.store, caller.accountId, erasure, telemetry);
+      await writeTombstone(this.options.store, caller.accountId, erasure);
     } catch (error) {
       const failure = classifyCosmosFailure(error);
-      telemetry.set('cosmosFailure', failure);
+      requestTelemetry().set('cosmosFailure', failure);
       // Erasure is what the caller asked for: unlike a cache read, it cannot quietly degrade.
       throw new ApiError('ERR_TOKEN_CACHE_UNAVAILABLE', 'The token cache could not be erased; try again.', {
         cause: error,
@@ -294,7 +285,8 @@ export class TokenCache {
   }
 
   /** Records a Cosmos DB failure; only an availability failure opens the instance-wide breaker. */
-  private degrade(telemetry: RequestTelemetry, operation: 'read' | 'write', error: unknown) {
+  private degrade(operation: 'read' | 'write', error: unknown) {
+    const telemetry = requestTelemetry();
     const failure = classifyCosmosFailure(error);
     if (failure === 'unavailable') this.cosmosBrokenUntil = this.options.now() + COSMOS_BREAKER_MS;
     telemetry.degraded(operation, 'failure');

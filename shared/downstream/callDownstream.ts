@@ -1,34 +1,23 @@
 import type { CallerAccount } from '../auth/caller.js';
 import { ApiError } from '../errors.js';
 import type { GraphObject } from '../graph/graphClient.js';
-import type { RequestTelemetry } from '../telemetry.js';
 import { afterClaimsExchangeFailed, decideOnDownstreamFailure, type DownstreamAttempt } from './caePolicy.js';
 import { type DownstreamOperation, requestPathFor } from './operations.js';
 
 /** Delegated tokens for (caller, scopes): cached, or from an exchange. */
 export interface DelegatedTokenSource {
-  acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string>;
+  acquire(caller: CallerAccount, scopes: readonly string[]): Promise<string>;
   /** An exchange with a resource's claims, past every cache (msal-node skips its own for claims). */
-  acquireWithClaims(
-    caller: CallerAccount,
-    scopes: readonly string[],
-    claims: string,
-    telemetry: RequestTelemetry,
-  ): Promise<string>;
+  acquireWithClaims(caller: CallerAccount, scopes: readonly string[], claims: string): Promise<string>;
   /**
    * Forgets the cached token for (caller's assertion, scopes), in memory and in the shared cache, when it is
    * still the one the resource rejected.
    */
-  evict(
-    caller: CallerAccount,
-    scopes: readonly string[],
-    rejectedToken: string,
-    telemetry: RequestTelemetry,
-  ): Promise<void>;
+  evict(caller: CallerAccount, scopes: readonly string[], rejectedToken: string): Promise<void>;
 }
 
 export interface ResourceClient {
-  get(path: string, accessToken: string, telemetry: RequestTelemetry): Promise<GraphObject>;
+  get(path: string, accessToken: string): Promise<GraphObject>;
 }
 
 export interface DownstreamDependencies {
@@ -52,27 +41,26 @@ export async function callDownstream(
   deps: DownstreamDependencies,
   caller: CallerAccount,
   operation: DownstreamOperation,
-  telemetry: RequestTelemetry,
 ): Promise<GraphObject> {
   const scopes = deps.scopesFor(operation);
   const path = requestPathFor(operation, new Date(deps.now()));
-  let token = await withConsentHint(deps, scopes, deps.tokens.acquire(caller, scopes, telemetry));
+  let token = await withConsentHint(deps, scopes, deps.tokens.acquire(caller, scopes));
   let attempt: DownstreamAttempt = 'first';
   for (;;) {
     try {
-      return await deps.graph.get(path, token, telemetry);
+      return await deps.graph.get(path, token);
     } catch (error) {
       const decision = decideOnDownstreamFailure(error, attempt);
       if (decision.action === 'fail') throw decision.error;
       // Whatever happens next, this token must never be served again from this instance's or the shared cache.
-      await deps.tokens.evict(caller, scopes, token, telemetry);
+      await deps.tokens.evict(caller, scopes, token);
       if (decision.action === 'evict-and-fail') throw decision.error;
       attempt = 'after-claims-exchange';
       try {
         token = await withConsentHint(
           deps,
           scopes,
-          deps.tokens.acquireWithClaims(caller, scopes, decision.claims, telemetry),
+          deps.tokens.acquireWithClaims(caller, scopes, decision.claims),
         );
       } catch (exchangeError) {
         throw afterClaimsExchangeFailed(exchangeError, decision.claims);

@@ -1,7 +1,7 @@
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { isRecord } from '../narrow.js';
 import { graphRetryDelayMs, retryAfterSeconds } from '../retry.js';
-import type { RequestTelemetry } from '../telemetry.js';
+import { requestTelemetry } from '../telemetry.js';
 import { claimsFromChallenge } from './claimsChallenge.js';
 
 export interface GraphClientOptions {
@@ -20,12 +20,11 @@ export class GraphClient {
   constructor(private readonly options: GraphClientOptions) {}
 
   /** GET a Graph resource (`/v1.0/me`) with the caller's delegated token. */
-  async get(path: string, accessToken: string, telemetry: RequestTelemetry): Promise<GraphObject> {
+  async get(path: string, accessToken: string): Promise<GraphObject> {
+    const telemetry = requestTelemetry();
     const url = new URL(path, this.options.baseUrl);
     const started = this.options.now();
     for (let attempt = 0; ; attempt++) {
-      telemetry.add('graphAttempts', 1);
-      const attemptStarted = performance.now();
       let response: Response;
       try {
         response = await telemetry.calls.graph(path, attempt, () =>
@@ -35,13 +34,11 @@ export class GraphClient {
           }),
         );
       } catch (error) {
-        telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
         throw new ApiError('ERR_GRAPH_UNAVAILABLE', 'Microsoft Graph could not be reached.', {
           cause: error,
           retryAfterSeconds: DEFAULT_RETRY_AFTER_SECONDS,
         });
       }
-      telemetry.add('graphMs', Math.round(performance.now() - attemptStarted));
       if (response.ok) return readObject(response);
 
       const retryAfter = response.headers.get('retry-after');
@@ -59,7 +56,7 @@ export class GraphClient {
           response.status === 401 ? claimsFromChallenge(response.headers.get('www-authenticate')) : undefined;
         throw graphError(response.status, upstreamCode, retryAfter, this.options.now(), claims);
       }
-      telemetry.calls.metrics.graphRetry(response.status);
+      telemetry.graphRetry(response.status);
       await this.options.sleep(delay);
     }
   }

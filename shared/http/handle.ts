@@ -2,7 +2,6 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 
 import { ApiError, ConfigError } from '../errors.js';
 import { isRecord } from '../narrow.js';
-import { RequestCalls } from '../observability/calls.js';
 import { describeCause } from '../observability/causes.js';
 import { ATTRIBUTE } from '../observability/names.js';
 import { RequestTrace } from '../observability/observability.js';
@@ -16,14 +15,15 @@ export const NO_STORE = { 'Cache-Control': 'no-store' } as const;
 export type ApiHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
 
 /**
- * The frame every handler runs in: awaits the instance's services, maps any error to problem+json,
- * and writes one structured log line for the request (outcomes and costs, never tokens).
+ * The frame every handler runs in: awaits the instance's services, runs the handler inside the request's
+ * telemetry (what it calls records there), maps any error to problem+json, and writes one structured log
+ * line for the request (outcomes and costs, never tokens).
  */
 export async function handle(
   request: HttpRequest,
   context: InvocationContext,
   services: ServicesProvider,
-  run: (services: Services, telemetry: RequestTelemetry) => Promise<HttpResponseInit>,
+  run: (services: Services) => Promise<HttpResponseInit>,
 ): Promise<HttpResponseInit> {
   const started = performance.now();
   // The invocation id is the request's id: on every line it writes, and in Application Insights' InvocationId.
@@ -45,9 +45,8 @@ export async function handle(
       context.traceContext,
     );
     trace = requestTrace;
-    telemetry = new RequestTelemetry(logger, new RequestCalls(requestTrace, built.observability.metrics));
-    const observed = telemetry;
-    response = await requestTrace.withActiveSpan(() => run(built, observed));
+    telemetry = new RequestTelemetry(logger, { trace: requestTrace, metrics: built.observability.metrics });
+    response = await telemetry.run(() => requestTrace.withActiveSpan(() => run(built)));
   } catch (error) {
     response = problemResponse(error, realm);
     if (!(error instanceof ApiError) || error instanceof ConfigError) {

@@ -1,7 +1,7 @@
 import { type CallerAccount, callerAssertionKey } from '../auth/caller.js';
 import type { TokenCache } from '../cache/tokenCache.js';
 import type { DelegatedTokenSource } from '../downstream/callDownstream.js';
-import type { RequestTelemetry } from '../telemetry.js';
+import { requestTelemetry } from '../telemetry.js';
 import { cacheEntryKeyOf } from './cacheEntryKey.js';
 import type { OboClient } from './oboClient.js';
 
@@ -22,20 +22,20 @@ export class GraphTokenService implements DelegatedTokenSource {
     private readonly obo: OboClient,
   ) {}
 
-  acquire(caller: CallerAccount, scopes: readonly string[], telemetry: RequestTelemetry): Promise<string> {
+  acquire(caller: CallerAccount, scopes: readonly string[]): Promise<string> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
     const warm = this.cache.warmHit(caller, entryKey, scopes);
     if (warm !== undefined) {
-      telemetry.set('cache', 'l1-hit');
+      requestTelemetry().cacheLookup('l1-hit');
       return Promise.resolve(warm);
     }
     const key = callerAssertionKey(caller.accountId, entryKey);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
-      telemetry.set('cache', 'coalesced');
+      requestTelemetry().cacheLookup('coalesced');
       return pending;
     }
-    const started: Promise<string> = this.acquireOnce(caller, entryKey, scopes, telemetry).finally(() => {
+    const started: Promise<string> = this.acquireOnce(caller, entryKey, scopes).finally(() => {
       // An erase may have replaced this entry with a newer acquisition: only remove our own.
       if (this.inFlight.get(key) === started) this.inFlight.delete(key);
     });
@@ -47,59 +47,48 @@ export class GraphTokenService implements DelegatedTokenSource {
    * An exchange with a resource's claims challenge: never from a cache (msal-node skips its own for
    * claims) and never joined with a cached acquisition; the new token replaces the entry.
    */
-  async acquireWithClaims(
-    caller: CallerAccount,
-    scopes: readonly string[],
-    claims: string,
-    telemetry: RequestTelemetry,
-  ): Promise<string> {
+  async acquireWithClaims(caller: CallerAccount, scopes: readonly string[], claims: string): Promise<string> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
     // Read for the document's ETag (the save needs it); the entry itself was evicted and is not used.
-    const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
-    const result = await this.obo.acquire(caller, scopes, undefined, telemetry, claims);
-    telemetry.set('oboExchange', true);
+    const loaded = await this.cache.load(caller, entryKey, scopes);
+    const result = await this.obo.acquire(caller, scopes, undefined, claims);
+    requestTelemetry().set('oboExchange', true);
     // An L1 hit here means a concurrent request already stored a newer token: keep that one, store nothing.
     if (loaded.outcome !== 'l1-hit' && result.changedCacheJson !== undefined) {
-      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
+      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded);
     }
     return result.accessToken;
   }
 
   /** Forgets the caller's cached token for this assertion and scopes (L1 and L2) after a resource rejected it. */
-  evict(
-    caller: CallerAccount,
-    scopes: readonly string[],
-    rejectedToken: string,
-    telemetry: RequestTelemetry,
-  ): Promise<void> {
+  evict(caller: CallerAccount, scopes: readonly string[], rejectedToken: string): Promise<void> {
     const entryKey = cacheEntryKeyOf(caller.assertion, scopes);
     this.inFlight.delete(callerAssertionKey(caller.accountId, entryKey));
-    return this.cache.evict(caller, entryKey, rejectedToken, telemetry);
+    return this.cache.evict(caller, entryKey, rejectedToken);
   }
 
   /** Erases the caller's cache; requests after this never join an acquisition that started before. */
-  async erase(caller: CallerAccount, telemetry: RequestTelemetry): Promise<void> {
+  async erase(caller: CallerAccount): Promise<void> {
     const prefix = callerAssertionKey(caller.accountId, '');
     for (const key of [...this.inFlight.keys()]) {
       if (key.startsWith(prefix)) this.inFlight.delete(key);
     }
-    await this.cache.erase(caller, telemetry);
+    await this.cache.erase(caller);
   }
 
   private async acquireOnce(
     caller: CallerAccount,
     entryKey: string,
     scopes: readonly string[],
-    telemetry: RequestTelemetry,
   ): Promise<string> {
-    const loaded = await this.cache.load(caller, entryKey, scopes, telemetry);
-    telemetry.set('cache', loaded.outcome);
+    const loaded = await this.cache.load(caller, entryKey, scopes);
+    requestTelemetry().cacheLookup(loaded.outcome);
     if (loaded.outcome === 'l1-hit') return loaded.accessToken;
 
-    const result = await this.obo.acquire(caller, scopes, loaded.cacheJson, telemetry);
-    if (!result.fromCache) telemetry.set('oboExchange', true);
+    const result = await this.obo.acquire(caller, scopes, loaded.cacheJson);
+    if (!result.fromCache) requestTelemetry().set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
-      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded, telemetry);
+      await this.cache.save(caller, entryKey, result.changedCacheJson, loaded);
     }
     return result.accessToken;
   }

@@ -11,7 +11,8 @@ import type { CallerAccount } from '../auth/caller.js';
 import type { AppConfig } from '../config.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
 import { isRecord } from '../narrow.js';
-import type { RequestTelemetry } from '../telemetry.js';
+import type { RequestCalls } from '../observability/calls.js';
+import { requestTelemetry } from '../telemetry.js';
 import { type EntraResponseHint, mapEntraError } from './entraErrors.js';
 
 export interface OboResult {
@@ -27,7 +28,6 @@ export interface OboClient {
     caller: CallerAccount,
     scopes: readonly string[],
     cacheJson: string | undefined,
-    telemetry: RequestTelemetry,
     /** A resource's claims challenge to satisfy (msal-node then skips its cache). */
     claims?: string,
   ): Promise<OboResult>;
@@ -82,7 +82,8 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
   }
 
   return {
-    async acquire(caller, scopes, cacheJson, telemetry, claims) {
+    async acquire(caller, scopes, cacheJson, claims) {
+      const telemetry = requestTelemetry();
       const tenant = caller.tid;
       let metadata: string;
       try {
@@ -112,7 +113,7 @@ export function createOboClient(config: AppConfig, deps: OboDependencies): OboCl
             : { clientAssertion: assertionCallback(deps) }),
         },
         system: {
-          networkClient: fetchNetworkClient(deps.fetch, config.obo.timeoutMs, telemetry, lastResponse),
+          networkClient: fetchNetworkClient(deps.fetch, config.obo.timeoutMs, telemetry.calls, lastResponse),
           loggerOptions: {
             logLevel: LogLevel.Error,
             piiLoggingEnabled: false,
@@ -183,12 +184,13 @@ async function fetchAuthorityMetadata(
 
 /**
  * msal-node's network client over fetch: a timeout on every call, pooled keep-alive connections
- * (msal's default client opens a new TLS connection per request) and Entra latency in the request log.
+ * (msal's default client opens a new TLS connection per request), and each call recorded in the
+ * request's `calls`, which the client is built for (one per request, as its MSAL client).
  */
 function fetchNetworkClient(
   fetchImpl: typeof fetch,
   timeoutMs: number,
-  telemetry: RequestTelemetry,
+  calls: RequestCalls,
   lastResponse: EntraResponseHint,
 ): INetworkModule {
   // Each call msal-node makes is a child span of the request (an exchange when it is the token endpoint).
@@ -197,39 +199,34 @@ function fetchNetworkClient(
     url: string,
     options: NetworkRequestOptions | undefined,
   ): Promise<NetworkResponse<T>> {
-    return telemetry.calls.entra(url, method, () => call<T>(method, url, options));
+    return calls.entra(url, method, () => call<T>(method, url, options));
   }
   async function call<T>(
     method: 'GET' | 'POST',
     url: string,
     options: NetworkRequestOptions | undefined,
   ): Promise<NetworkResponse<T>> {
-    const started = performance.now();
+    const response = await fetchImpl(url, {
+      method,
+      headers: options?.headers,
+      body: method === 'POST' ? options?.body : undefined,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    lastResponse.status = response.status;
+    lastResponse.retryAfter = response.headers.get('retry-after');
+    const text = await response.text();
+    let body: unknown;
     try {
-      const response = await fetchImpl(url, {
-        method,
-        headers: options?.headers,
-        body: method === 'POST' ? options?.body : undefined,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      lastResponse.status = response.status;
-      lastResponse.retryAfter = response.headers.get('retry-after');
-      const text = await response.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        // Entra always answers JSON; anything else (a proxy's error page) is an outage.
-        throw new Error(`identity provider answered ${response.status} with a non-JSON body`);
-      }
-      const headers: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        headers[name] = value;
-      });
-      return { status: response.status, headers, body: body as T };
-    } finally {
-      telemetry.add('entraMs', Math.round(performance.now() - started));
+      body = JSON.parse(text);
+    } catch {
+      // Entra always answers JSON; anything else (a proxy's error page) is an outage.
+      throw new Error(`identity provider answered ${response.status} with a non-JSON body`);
     }
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    return { status: response.status, headers, body: body as T };
   }
   return {
     sendGetRequestAsync: (url, options) => send('GET', url, options),

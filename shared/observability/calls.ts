@@ -3,19 +3,39 @@ import { SpanKind } from '@opentelemetry/api';
 import { describeCause } from './causes.js';
 import type { AppMetrics, CosmosOperation } from './metrics.js';
 import { ATTRIBUTE, SPAN } from './names.js';
-import { noObservability, RequestTrace } from './observability.js';
+import type { RequestTrace } from './observability.js';
+
+/** The request log line's fields that outgoing calls fill in (shared/telemetry.ts has the others). */
+export interface CallFields {
+  cosmosRequestCharge?: number;
+  /** Cosmos DB point reads that answered (a 404 included). */
+  cosmosReads?: number;
+  /** Cosmos DB writes and deletes that answered (a 412 or 409 included). */
+  cosmosWrites?: number;
+  entraMs?: number;
+  graphMs?: number;
+  graphAttempts?: number;
+}
+
+/** Adds to one of the request's call fields. */
+export type CountCallField = (field: keyof CallFields, by: number) => void;
 
 /**
- * The spans and metrics of one request's outgoing calls, in one place so every call site records the same
- * things the same way. Attributes come only from the names table: statuses, codes, operations, charges.
+ * One request's outgoing calls, each recorded once, here: its span, its metric and its fields of the request
+ * log line, so every call site records the same things the same way and the three always agree. Attributes
+ * come only from the names table: statuses, codes, operations, charges.
  */
 export class RequestCalls {
   constructor(
-    readonly trace: RequestTrace,
-    readonly metrics: AppMetrics,
+    private readonly trace: RequestTrace,
+    private readonly metrics: AppMetrics,
+    private readonly count: CountCallField,
   ) {}
 
-  /** One Cosmos DB point operation: a span, and its request units counted by operation. */
+  /**
+   * One Cosmos DB point operation: a span, its request units counted by operation, and a read or a write
+   * (a delete is a write) with its charge on the log line.
+   */
   cosmos<T extends { requestCharge: number }>(operation: CosmosOperation, run: () => Promise<T>): Promise<T> {
     const name =
       operation === 'read' ? SPAN.cosmosRead : operation === 'write' ? SPAN.cosmosWrite : SPAN.cosmosDelete;
@@ -24,6 +44,8 @@ export class RequestCalls {
         const result = await run();
         span.set({ [ATTRIBUTE.requestCharge]: result.requestCharge });
         this.metrics.cosmosCharge(operation, result.requestCharge);
+        this.count(operation === 'read' ? 'cosmosReads' : 'cosmosWrites', 1);
+        this.count('cosmosRequestCharge', result.requestCharge);
         return result;
       } catch (error) {
         const cause = describeCause(error);
@@ -38,8 +60,9 @@ export class RequestCalls {
   }
 
   /**
-   * One HTTP call msal-node makes to Entra ID. A call to the token endpoint is an exchange, counted by
-   * result; the URL itself never becomes an attribute (its path names the caller's tenant).
+   * One HTTP call msal-node makes to Entra ID, its time added to `entraMs`. A call to the token endpoint is
+   * an exchange, counted by result; the URL itself never becomes an attribute (its path names the caller's
+   * tenant).
    */
   entra<T extends { status: number }>(
     url: string,
@@ -54,11 +77,14 @@ export class RequestCalls {
     };
     return this.trace.call(SPAN.entra, SpanKind.CLIENT, attributes, async (span) => {
       let result: T;
+      const started = performance.now();
       try {
         result = await run();
       } catch (error) {
         if (operation === 'token') this.metrics.exchange('failure');
         throw error;
+      } finally {
+        this.count('entraMs', Math.round(performance.now() - started));
       }
       span.set({ [ATTRIBUTE.httpStatus]: result.status });
       if (result.status >= 400) span.fail(String(result.status));
@@ -67,26 +93,33 @@ export class RequestCalls {
     });
   }
 
-  /** One attempt of a Microsoft Graph call; `path` is the app's own constant (/v1.0/me). */
-  graph<T extends { status: number }>(path: string, attempt: number, run: () => Promise<T>): Promise<T> {
+  /**
+   * One attempt of a Microsoft Graph call, counted in `graphAttempts` with its time in `graphMs`; `path` is
+   * the app's own constant (/v1.0/me).
+   */
+  async graph<T extends { status: number }>(
+    path: string,
+    attempt: number,
+    run: () => Promise<T>,
+  ): Promise<T> {
     const attributes = {
       [ATTRIBUTE.httpMethod]: 'GET',
       [ATTRIBUTE.urlPath]: path,
       [ATTRIBUTE.attempt]: attempt,
     };
-    return this.trace.call(SPAN.graph, SpanKind.CLIENT, attributes, async (span) => {
-      const result = await run();
-      span.set({ [ATTRIBUTE.httpStatus]: result.status });
-      if (result.status >= 400) span.fail(String(result.status));
-      return result;
-    });
+    this.count('graphAttempts', 1);
+    const started = performance.now();
+    try {
+      return await this.trace.call(SPAN.graph, SpanKind.CLIENT, attributes, async (span) => {
+        const result = await run();
+        span.set({ [ATTRIBUTE.httpStatus]: result.status });
+        if (result.status >= 400) span.fail(String(result.status));
+        return result;
+      });
+    } finally {
+      this.count('graphMs', Math.round(performance.now() - started));
+    }
   }
-}
-
-/** Calls that record nothing: for a request outside a handler (benchmarks, tests of one piece). */
-export function untracedCalls(): RequestCalls {
-  const none = noObservability();
-  return new RequestCalls(new RequestTrace(none.tracer, {}, undefined), none.metrics);
 }
 
 export function entraOperationOf(url: string): 'token' | 'metadata' | 'other' {

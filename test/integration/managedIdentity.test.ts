@@ -60,7 +60,7 @@ describe('OBO with the managed identity as federated credential', () => {
     const services = await managedIdentityInstance();
     await injectFault('entra', { kind: 'managed-identity', status: 400 });
     const caller = await callerAccount(`mi-refused-${run}`);
-    const error = await getMyProfile(services.downstream, caller, telemetry()).then(
+    const error = await getMyProfile(services.downstream, caller).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
@@ -73,14 +73,13 @@ describe('OBO with the managed identity as federated credential', () => {
   test('exchanges for a user and reads /v1.0/me; the next call is cached and the identity token reused', async () => {
     const services = await managedIdentityInstance();
     const alice = await callerAccount(`mi-alice-${run}`);
-    expect(await getMyProfile(services.downstream, alice, telemetry())).toMatchObject({ id: alice.oid });
+    expect(await getMyProfile(services.downstream, alice)).toMatchObject({ id: alice.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
 
     // The Graph token was issued to the API authenticated by an assertion (appidacr 2), not a secret.
     const graphToken = await services.graphTokens.acquire(
       alice,
       services.downstream.scopesFor(DOWNSTREAM_OPERATIONS.myProfile),
-      telemetry(),
     );
     expect(decodeJwt(graphToken)).toMatchObject({
       oid: alice.oid,
@@ -89,13 +88,13 @@ describe('OBO with the managed identity as federated credential', () => {
     });
 
     const cached = telemetry();
-    expect(await getMyProfile(services.downstream, alice, cached)).toMatchObject({ id: alice.oid });
+    expect(await cached.run(() => getMyProfile(services.downstream, alice))).toMatchObject({ id: alice.oid });
     expect(cached.fields.cache).toBe('l1-hit');
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
 
     // Another user needs a new exchange, but ManagedIdentityCredential serves the identity token from its cache.
     const bob = await callerAccount(`mi-bob-${run}`);
-    expect(await getMyProfile(services.downstream, bob, telemetry())).toMatchObject({ id: bob.oid });
+    expect(await getMyProfile(services.downstream, bob)).toMatchObject({ id: bob.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 2 });
     expect((await counters('graph')).me).toBe(3);
   });
@@ -103,7 +102,7 @@ describe('OBO with the managed identity as federated credential', () => {
   test('another instance of the app reuses the identity token too (msal-node keeps it per process)', async () => {
     const services = await managedIdentityInstance();
     const carol = await callerAccount(`mi-carol-${run}`);
-    expect(await getMyProfile(services.downstream, carol, telemetry())).toMatchObject({ id: carol.oid });
+    expect(await getMyProfile(services.downstream, carol)).toMatchObject({ id: carol.oid });
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 0, 'token.obo': 1 });
   });
 });

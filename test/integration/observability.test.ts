@@ -14,10 +14,10 @@ import { createGetMe } from '../../functions/me.js';
 import { loadConfig } from '../../shared/config.js';
 import { HttpRequest, InvocationContext } from '../../shared/http/azureFunctions.js';
 import { isRecord } from '../../shared/narrow.js';
-import { type InMemoryObservability, inMemoryObservability } from '../../shared/observability/inMemory.js';
 import { ATTRIBUTE, METRIC, SPAN } from '../../shared/observability/names.js';
 import { createServices } from '../../shared/runtime.js';
 import { injectFault, resetEmulators, sandbox, type UserToken, userToken } from '../sandbox.js';
+import { type InMemoryObservability, inMemoryObservability } from '../support/inMemoryObservability.js';
 import { nextRequestLogs, requestLogs, startHosts, type TestHost } from './hosts.js';
 
 /** The Functions host's span for the invocation (W3C traceparent), as the worker receives it. */

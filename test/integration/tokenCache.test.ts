@@ -39,11 +39,11 @@ describe('token cache across instances', () => {
   test('a hit on another instance makes one read and no write', async () => {
     const [a, b] = [await instance(), await instance()];
     const user = await caller('hop');
-    await a.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await a.graphTokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
 
     const t = telemetry();
-    await b.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    await t.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('l2-hit');
     expect((await counters('cosmos')).read).toBe(1);
     expect(await writes()).toBe(0);
@@ -69,11 +69,11 @@ describe('token cache across instances', () => {
 
     // Both instances read before either writes, so the second write carries a stale view.
     const [t1, t2] = [telemetry(), telemetry()];
-    const loadedA = await loadForMsal(a, first, t1);
-    const loadedB = await loadForMsal(b, second, t2);
+    const loadedA = await t1.run(() => loadForMsal(a, first));
+    const loadedB = await t2.run(() => loadForMsal(b, second));
     expect(loadedA.stored?.etag).toBe(loadedB.stored?.etag);
-    await a.tokenCache.save(first, hashA, jsonA, loadedA, t1);
-    await b.tokenCache.save(second, hashB, jsonB, loadedB, t2);
+    await t1.run(() => a.tokenCache.save(first, hashA, jsonA, loadedA));
+    await t2.run(() => b.tokenCache.save(second, hashB, jsonB, loadedB));
 
     expect(t1.fields.conflictRetries).toBeUndefined();
     expect(t2.fields.conflictRetries).toBe(1);
@@ -96,8 +96,8 @@ describe('token cache across instances', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
-    const profile = await app.graph.get('/v1.0/me', token, t);
+    const token = await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    const profile = await t.run(() => app.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(user.oid);
     expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 2, cacheWriteConflicts: 3 });
     expect(warnings.some((w) => w.includes('gave up'))).toBe(true);
@@ -113,11 +113,11 @@ describe('token cache hygiene', () => {
     // Without cp1: Entra gives CAE-capable clients day-long tokens, whatever the lifetime setting.
     const app = await instance(WITHOUT_CAE);
     const user = await caller('expiring');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
     await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
 
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES);
     expect((await counters('entra'))['token.obo']).toBe(1);
     expect(await writes()).toBe(1);
   });
@@ -127,7 +127,7 @@ describe('token cache hygiene', () => {
     const user = await caller('many-clients');
     for (let i = 0; i < 5; i++) {
       const assertion = (await userToken(`many-clients-${run}`)).accessToken;
-      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES, telemetry());
+      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
     }
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(3);
   });
@@ -135,7 +135,7 @@ describe('token cache hygiene', () => {
   test('writes a TTL that outlives the newest token, encrypted entries and no refresh token', async () => {
     const app = await instance(WITHOUT_CAE);
     const user = await caller('at-rest');
-    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES);
     const document = await readCacheDocument(user.accountId);
     const ttl = Number(document?.ttl);
     expect(ttl).toBeGreaterThan(3600);
@@ -152,7 +152,7 @@ describe('token cache hygiene', () => {
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: 'garbage' });
     const t = telemetry();
 
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cacheDocumentUnreadable).toBe(true);
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
       cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
@@ -163,7 +163,7 @@ describe('token cache hygiene', () => {
     const app = await instance();
     const victim = await caller('victim');
     const attacker = await caller('attacker');
-    await app.graphTokens.acquire(victim, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(victim, GRAPH_SCOPES);
     const victimEntries = entriesOf(await readCacheDocument(victim.accountId));
     await cacheContainer().items.upsert({
       id: attacker.accountId,
@@ -173,9 +173,9 @@ describe('token cache hygiene', () => {
     });
     const other = await instance();
     const t = telemetry();
-    const token = await other.graphTokens.acquire(attacker, GRAPH_SCOPES, t);
+    const token = await t.run(() => other.graphTokens.acquire(attacker, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('miss');
-    const profile = await other.graph.get('/v1.0/me', token, t);
+    const profile = await t.run(() => other.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(attacker.oid);
   });
 });
@@ -185,14 +185,14 @@ describe('erasure and deletion', () => {
     const app = await instance();
     const user = await caller('erase-race');
     await injectFault('entra', { kind: 'token.obo', delayMs: 1000 });
-    const acquiring = app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    const acquiring = app.graphTokens.acquire(user, GRAPH_SCOPES);
     await until(async () => (await counters('entra'))['token.obo'] === 1);
-    await app.graphTokens.erase(user, telemetry());
+    await app.graphTokens.erase(user);
     await acquiring;
 
     expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
     const t = telemetry();
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('miss');
     expect((await counters('entra'))['token.obo']).toBe(2);
   });
@@ -207,10 +207,10 @@ describe('erasure and deletion', () => {
     await cacheContainer().item(user.accountId, user.accountId).delete();
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: {}, ttl: 600 });
     const t = telemetry();
-    const loaded = await loadForMsal(app, user, t);
+    const loaded = await t.run(() => loadForMsal(app, user));
     await cacheContainer().item(user.accountId, user.accountId).delete();
 
-    await app.tokenCache.save(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), json, loaded, t);
+    await t.run(() => app.tokenCache.save(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), json, loaded));
     expect(t.fields.cosmosDegraded).toBeUndefined();
     expect(t.fields.cacheWriteSkipped).toBe('gone');
     expect(await readCacheDocument(user.accountId)).toBeUndefined();
@@ -219,9 +219,9 @@ describe('erasure and deletion', () => {
   test("an erase leaves a tombstone, and a new caller's first write is still a single create", async () => {
     const app = await instance();
     const user = await caller('tombstone');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES);
     const t = telemetry();
-    await app.graphTokens.erase(user, t);
+    await t.run(() => app.graphTokens.erase(user));
     const document = await readCacheDocument(user.accountId);
     expect(entriesOf(document)).toEqual({});
     expect(document).toMatchObject({ erasure: { id: expect.any(String), at: expect.any(Number) } });
@@ -230,7 +230,7 @@ describe('erasure and deletion', () => {
 
     await resetEmulators();
     const newcomer = await caller('newcomer');
-    await app.graphTokens.acquire(newcomer, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(newcomer, GRAPH_SCOPES);
     expect(await counters('cosmos')).toMatchObject({ read: 1, create: 1, replace: 0, upsert: 0 });
   });
 
@@ -238,19 +238,19 @@ describe('erasure and deletion', () => {
     const [a, b] = [await instance(), await instance()];
     const user = await caller('erase-two');
     const second = { ...user, assertion: (await userToken(`erase-two-${run}`)).accessToken };
-    await a.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await a.graphTokens.acquire(user, GRAPH_SCOPES);
     const warmOnB = telemetry();
-    await b.graphTokens.acquire(user, GRAPH_SCOPES, warmOnB);
+    await warmOnB.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(warmOnB.fields.cache).toBe('l2-hit');
 
     // B reads the live document, then its exchange for the second client is held by Entra.
     await resetEmulators();
     await injectFault('entra', { kind: 'token.obo', delayMs: 1500 });
     const onB = telemetry();
-    const acquiringOnB = b.graphTokens.acquire(second, GRAPH_SCOPES, onB);
+    const acquiringOnB = onB.run(() => b.graphTokens.acquire(second, GRAPH_SCOPES));
     await until(async () => (await counters('entra'))['token.obo'] === 1);
     expect((await counters('cosmos')).read).toBe(1);
-    await a.graphTokens.erase(user, telemetry());
+    await a.graphTokens.erase(user);
     expect(typeof (await acquiringOnB)).toBe('string');
     expect(onB.fields.cacheWriteSkipped).toBe('erased');
     expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
@@ -264,7 +264,7 @@ describe('erasure and deletion', () => {
       [await instance(), second],
     ] as const) {
       const t = telemetry();
-      await app.graphTokens.acquire(who, GRAPH_SCOPES, t);
+      await t.run(() => app.graphTokens.acquire(who, GRAPH_SCOPES));
       outcomes.push(t.fields.cache);
     }
     expect(outcomes).toEqual(['miss', 'miss', 'l2-hit']);
@@ -277,18 +277,18 @@ describe('erasure and deletion', () => {
     const b = await createServices(loadConfig(settings), { now: () => clock });
     const a = await instance();
     const user = await caller('revalidate');
-    await b.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
-    await a.graphTokens.erase(user, telemetry());
+    await b.graphTokens.acquire(user, GRAPH_SCOPES);
+    await a.graphTokens.erase(user);
     await resetEmulators();
 
     const within = telemetry();
-    await b.graphTokens.acquire(user, GRAPH_SCOPES, within);
+    await within.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(within.fields.cache).toBe('l1-hit');
     expect((await counters('cosmos')).read).toBe(0);
 
     clock += 31_000;
     const after = telemetry();
-    await b.graphTokens.acquire(user, GRAPH_SCOPES, after);
+    await after.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(after.fields).toMatchObject({ cacheRevalidated: true, cache: 'miss', cosmosReads: 1 });
     expect((await counters('entra'))['token.obo']).toBe(1);
   });
@@ -298,14 +298,14 @@ describe('erasure and deletion', () => {
     let clock = Date.now();
     const app = await createServices(loadConfig(settings), { now: () => clock });
     const user = await caller('revalidate-same');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
     clock += 31_000;
     const t = telemetry();
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields).toMatchObject({ cacheRevalidated: true, cache: 'l1-hit', cosmosReads: 1 });
     const next = telemetry();
-    await app.graphTokens.acquire(user, GRAPH_SCOPES, next);
+    await next.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
     expect(next.fields.cosmosReads).toBeUndefined();
     expect(await counters('cosmos')).toMatchObject({ read: 1, replace: 0, create: 0 });
     expect((await counters('entra'))['token.obo']).toBe(0);
@@ -321,11 +321,11 @@ describe('degraded Cosmos DB', () => {
       count: 1,
       body: { code: 'InternalServerError', message: 'x' },
     });
-    await app.graphTokens.acquire(await caller('breaker-1'), GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(await caller('breaker-1'), GRAPH_SCOPES);
     const readsAfterFailure = (await counters('cosmos')).read;
 
     const t = telemetry();
-    await app.graphTokens.acquire(await caller('breaker-2'), GRAPH_SCOPES, t);
+    await t.run(async () => app.graphTokens.acquire(await caller('breaker-2'), GRAPH_SCOPES));
     expect(t.fields).toMatchObject({ cosmosDegraded: true, cache: 'miss' });
     expect((await counters('cosmos')).read).toBe(readsAfterFailure);
   });
@@ -342,8 +342,8 @@ describe('degraded Cosmos DB', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
-    const profile = await app.graph.get('/v1.0/me', token, t);
+    const token = await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    const profile = await t.run(() => app.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(user.oid);
     expect(t.fields.cosmosDegraded).toBe(true);
     expect(warnings.some((w) => w.includes('without the shared cache'))).toBe(true);
@@ -355,7 +355,7 @@ describe('Cosmos DB failures by class', () => {
     const source = await instance();
     const hot = await caller('hot');
     const others = await Promise.all([1, 2, 3, 4].map((i) => caller(`cold-${i}`)));
-    for (const user of [hot, ...others]) await source.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
+    for (const user of [hot, ...others]) await source.graphTokens.acquire(user, GRAPH_SCOPES);
     const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
     await resetEmulators();
     await injectFault('cosmos', {
@@ -368,14 +368,14 @@ describe('Cosmos DB failures by class', () => {
     const outcomes: Record<string, number> = {};
     for (let round = 0; round < 2; round++) {
       const onHot = telemetry();
-      await app.graphTokens.acquire(hot, GRAPH_SCOPES, onHot);
+      await onHot.run(() => app.graphTokens.acquire(hot, GRAPH_SCOPES));
       // The hot caller goes to Entra once; its token then lives in this instance's L1.
       expect(onHot.fields).toMatchObject(
         round === 0 ? { cosmosDegraded: true, cosmosFailure: 'throttled' } : { cache: 'l1-hit' },
       );
       for (const user of others) {
         const t = telemetry();
-        await app.graphTokens.acquire(user, GRAPH_SCOPES, t);
+        await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
         expect(t.fields.cosmosDegraded).toBeUndefined();
         const outcome = String(t.fields.cache);
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
@@ -391,7 +391,7 @@ describe('Cosmos DB failures by class', () => {
     const user = await caller('too-large');
     for (let i = 0; i < 2; i++) {
       const assertion = (await userToken(`too-large-${run}`)).accessToken;
-      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES, telemetry());
+      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
     }
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(2);
     const tooLarge = { kind: 'replace', status: 413, partitionKey: user.accountId };
@@ -399,7 +399,7 @@ describe('Cosmos DB failures by class', () => {
     await injectFault('cosmos', tooLarge);
     const third = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
     const pruned = telemetry();
-    await app.graphTokens.acquire(third, GRAPH_SCOPES, pruned);
+    await pruned.run(() => app.graphTokens.acquire(third, GRAPH_SCOPES));
     expect(pruned.fields.cacheWriteSkipped).toBeUndefined();
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
       cacheEntryKeyOf(third.assertion, GRAPH_SCOPES),
@@ -408,10 +408,10 @@ describe('Cosmos DB failures by class', () => {
     await injectFault('cosmos', { ...tooLarge, count: 2 });
     const fourth = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
     const refused = telemetry();
-    await app.graphTokens.acquire(fourth, GRAPH_SCOPES, refused);
+    await refused.run(() => app.graphTokens.acquire(fourth, GRAPH_SCOPES));
     expect(refused.fields).toMatchObject({ cacheWriteSkipped: 'too-large', cosmosFailure: 'too-large' });
     const other = telemetry();
-    await app.graphTokens.acquire(await caller('too-large-neighbour'), GRAPH_SCOPES, other);
+    await other.run(async () => app.graphTokens.acquire(await caller('too-large-neighbour'), GRAPH_SCOPES));
     expect(other.fields.cosmosDegraded).toBeUndefined();
     expect(other.fields.cosmosReads).toBe(1);
   });
@@ -426,41 +426,32 @@ describe('Cosmos DB failures by class', () => {
       count: 100,
       headers: { 'x-ms-retry-after-ms': '5' },
     });
-    await app.graphTokens.acquire(hot, GRAPH_SCOPES, telemetry());
+    await app.graphTokens.acquire(hot, GRAPH_SCOPES);
     const next = telemetry();
-    await app.graphTokens.acquire(await caller('breaker-next'), GRAPH_SCOPES, next);
+    await next.run(async () => app.graphTokens.acquire(await caller('breaker-next'), GRAPH_SCOPES));
     expect(next.fields.cosmosFailure).toBeUndefined();
 
     await injectFault('cosmos', { preset: 'unavailable', kind: 'read', count: 10 });
     const failing = telemetry();
-    await app.graphTokens.acquire(await caller('breaker-503'), GRAPH_SCOPES, failing);
+    await failing.run(async () => app.graphTokens.acquire(await caller('breaker-503'), GRAPH_SCOPES));
     expect(failing.fields.cosmosFailure).toBe('unavailable');
     const skipped = telemetry();
-    await app.graphTokens.acquire(await caller('breaker-after'), GRAPH_SCOPES, skipped);
+    await skipped.run(async () => app.graphTokens.acquire(await caller('breaker-after'), GRAPH_SCOPES));
     expect(skipped.fields).toMatchObject({ cosmosFailure: 'breaker-open', cache: 'miss' });
   });
 });
 
 /** The MSAL cache an instance holds for a caller, via a real exchange (read back by an instance with a cold L1). */
 async function msalCacheFor(app: Services, user: CallerAccount): Promise<string> {
-  await app.graphTokens.acquire(user, GRAPH_SCOPES, telemetry());
-  const loaded = await loadForMsal(await instance(), user, telemetry());
+  await app.graphTokens.acquire(user, GRAPH_SCOPES);
+  const loaded = await loadForMsal(await instance(), user);
   if (loaded.cacheJson === undefined) throw new Error('no cache for the caller');
   return loaded.cacheJson;
 }
 
 /** An L2 load, as msal-node gets it (the instance's L1 must not answer). */
-async function loadForMsal(
-  app: Services,
-  user: CallerAccount,
-  t: ReturnType<typeof telemetry>,
-): Promise<LoadedCache> {
-  const loaded = await app.tokenCache.load(
-    user,
-    cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
-    GRAPH_SCOPES,
-    t,
-  );
+async function loadForMsal(app: Services, user: CallerAccount): Promise<LoadedCache> {
+  const loaded = await app.tokenCache.load(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), GRAPH_SCOPES);
   if (loaded.outcome === 'l1-hit') throw new Error('expected an L2 load, L1 answered');
   return loaded;
 }

@@ -14,7 +14,6 @@ import {
 } from '../../shared/downstream/operations.js';
 import { ApiError } from '../../shared/errors.js';
 import type { GraphObject } from '../../shared/graph/graphClient.js';
-import { RequestTelemetry } from '../../shared/telemetry.js';
 
 const API_CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const GRAPH_CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}';
@@ -75,7 +74,7 @@ function harness(graphAnswers: Step[], exchange: { acquire?: Step; withClaims?: 
     now: () => Date.parse('2026-11-29T10:00:00Z'),
   };
   const run = (operation: DownstreamOperation = DOWNSTREAM_OPERATIONS.myProfile): Promise<GraphObject> =>
-    callDownstream(deps, caller, operation, new RequestTelemetry({ warn: () => undefined }));
+    callDownstream(deps, caller, operation);
   return { log, run };
 }
 

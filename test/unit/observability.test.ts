@@ -6,9 +6,8 @@ import { describe, expect, test } from '@jest/globals';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 
 import { ConfigError } from '../../shared/errors.js';
-import { RequestCalls } from '../../shared/observability/calls.js';
+import type { RequestCalls } from '../../shared/observability/calls.js';
 import { describeCause } from '../../shared/observability/causes.js';
-import { type InMemoryObservability, inMemoryObservability } from '../../shared/observability/inMemory.js';
 import { JsonLinesSpanExporter, startJsonLines } from '../../shared/observability/jsonLines.js';
 import { ATTRIBUTE, METRIC, SPAN } from '../../shared/observability/names.js';
 import {
@@ -18,6 +17,8 @@ import {
 } from '../../shared/observability/observability.js';
 import { readTelemetrySettings } from '../../shared/observability/settings.js';
 import { startObservability } from '../../shared/observability/start.js';
+import { type RequestFields, RequestTelemetry, requestTelemetry } from '../../shared/telemetry.js';
+import { type InMemoryObservability, inMemoryObservability } from '../support/inMemoryObservability.js';
 
 const CONNECTION_STRING =
   'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.invalid/';
@@ -296,10 +297,19 @@ describe('describeCause', () => {
 });
 
 describe('RequestCalls', () => {
-  function calls(): { memory: InMemoryObservability; requestCalls: RequestCalls; request: RequestTrace } {
+  function calls(): {
+    memory: InMemoryObservability;
+    requestCalls: RequestCalls;
+    request: RequestTrace;
+    fields: RequestFields;
+  } {
     const memory = inMemoryObservability();
     const request = new RequestTrace(memory.observability.tracer, {}, undefined);
-    return { memory, request, requestCalls: new RequestCalls(request, memory.observability.metrics) };
+    const telemetry = new RequestTelemetry(
+      { warn: () => undefined },
+      { trace: request, metrics: memory.observability.metrics },
+    );
+    return { memory, request, requestCalls: telemetry.calls, fields: telemetry.fields };
   }
 
   test('a Cosmos DB operation is a child span with its charge, and its request units are counted', async () => {
@@ -315,6 +325,15 @@ describe('RequestCalls', () => {
       [`${ATTRIBUTE.dbOperation}=read`]: 1.25,
       [`${ATTRIBUTE.dbOperation}=write`]: 6,
     });
+  });
+
+  test("each Cosmos DB operation that answers is one read or write and its charge on the request's line", async () => {
+    const { requestCalls, fields } = calls();
+    await requestCalls.cosmos('read', () => Promise.resolve({ requestCharge: 1 }));
+    await requestCalls.cosmos('write', () => Promise.resolve({ requestCharge: 5, written: false }));
+    await requestCalls.cosmos('delete', () => Promise.resolve({ requestCharge: 2 }));
+    await expect(requestCalls.cosmos('read', () => Promise.reject(new Error('timeout')))).rejects.toThrow();
+    expect(fields).toEqual({ cosmosReads: 1, cosmosWrites: 2, cosmosRequestCharge: 8 });
   });
 
   test('a failed Cosmos DB operation names its status and substatus on an ERROR span', async () => {
@@ -360,5 +379,78 @@ describe('RequestCalls', () => {
     const [graph] = memory.spans();
     expect(graph?.status.code).toBe(SpanStatusCode.ERROR);
     expect(graph?.attributes).toMatchObject({ [ATTRIBUTE.attempt]: 1, [ATTRIBUTE.httpStatus]: 503 });
+  });
+
+  test("each Entra call adds its time, and each Graph attempt, failed or not, counts with its time, on the request's line", async () => {
+    const { requestCalls, fields } = calls();
+    await requestCalls.entra('https://login.example/t/oauth2/v2.0/token', 'POST', () =>
+      Promise.resolve({ status: 200 }),
+    );
+    await requestCalls.graph('/v1.0/me', 0, () => Promise.resolve({ status: 503 }));
+    await expect(
+      requestCalls.graph('/v1.0/me', 1, () => Promise.reject(new Error('unreachable'))),
+    ).rejects.toThrow();
+    expect(fields).toEqual({ entraMs: expect.any(Number), graphMs: expect.any(Number), graphAttempts: 2 });
+  });
+});
+
+describe('RequestTelemetry', () => {
+  function observed(): { memory: InMemoryObservability; telemetry: RequestTelemetry } {
+    const memory = inMemoryObservability();
+    const trace = new RequestTrace(memory.observability.tracer, {}, undefined);
+    const telemetry = new RequestTelemetry(
+      { warn: () => undefined },
+      { trace, metrics: memory.observability.metrics },
+    );
+    return { memory, telemetry };
+  }
+
+  test('each domain event records its field of the line and its metric together', async () => {
+    const { memory, telemetry } = observed();
+    telemetry.cacheLookup('miss');
+    telemetry.writeConflict();
+    telemetry.conflictRetry();
+    telemetry.writeLost();
+    telemetry.degraded('write', 'failure');
+    telemetry.graphRetry(429);
+    telemetry.set('cacheWriteSkipped', 'stale');
+    expect(telemetry.fields).toEqual({
+      cache: 'miss',
+      cacheWriteConflicts: 1,
+      conflictRetries: 1,
+      cacheWriteLost: true,
+      cosmosDegraded: true,
+      cacheWriteSkipped: 'stale',
+    });
+    expect(await memory.counter(METRIC.cacheLookups.name)).toEqual({ [`${ATTRIBUTE.cacheOutcome}=miss`]: 1 });
+    expect(await memory.counter(METRIC.conflictRetries.name)).toEqual({ '': 1 });
+    expect(await memory.counter(METRIC.lostWrites.name)).toEqual({ '': 1 });
+    expect(await memory.counter(METRIC.degradedOperations.name)).toEqual({
+      [`${ATTRIBUTE.dbOperation}=write,${ATTRIBUTE.degradedReason}=failure`]: 1,
+    });
+    expect(await memory.counter(METRIC.graphRetries.name)).toEqual({ [`${ATTRIBUTE.httpStatus}=429`]: 1 });
+  });
+
+  test("travels with the request: code run inside it, across awaits, records into that request's fields only", async () => {
+    const [first, second] = [
+      new RequestTelemetry({ warn: () => undefined }),
+      new RequestTelemetry({ warn: () => undefined }),
+    ];
+    const record = async (outcome: 'miss' | 'l1-hit') => {
+      await new Promise((resolve) => setImmediate(resolve));
+      requestTelemetry().cacheLookup(outcome);
+    };
+    await Promise.all([first.run(() => record('miss')), second.run(() => record('l1-hit'))]);
+    expect(first.fields).toEqual({ cache: 'miss' });
+    expect(second.fields).toEqual({ cache: 'l1-hit' });
+  });
+
+  test('outside a request, what is recorded is dropped', async () => {
+    const outside = requestTelemetry();
+    outside.cacheLookup('miss');
+    outside.set('oboExchange', true);
+    await outside.calls.cosmos('read', () => Promise.resolve({ requestCharge: 1 }));
+    expect(outside.fields).toEqual({});
+    expect(requestTelemetry()).toBe(outside);
   });
 });

@@ -67,15 +67,15 @@ function msalJson(token: string, expiresInSeconds = HOUR): string {
   });
 }
 
-async function l2Load(c: TokenCache, who: CallerAccount, t = telemetry()): Promise<LoadedCache> {
-  const loaded = await c.load(who, who.assertion, SCOPES, t);
+async function l2Load(c: TokenCache, who: CallerAccount): Promise<LoadedCache> {
+  const loaded = await c.load(who, who.assertion, SCOPES);
   if (loaded.outcome === 'l1-hit') throw new Error('expected an L2 load');
   return loaded;
 }
 
 /** A token obtained through a miss and saved, as GraphTokenService does. */
-async function acquire(c: TokenCache, who: CallerAccount, token: string, t = telemetry()): Promise<void> {
-  await c.save(who, who.assertion, msalJson(token), await l2Load(c, who, t), t);
+async function acquire(c: TokenCache, who: CallerAccount, token: string): Promise<void> {
+  await c.save(who, who.assertion, msalJson(token), await l2Load(c, who));
 }
 
 function documentOf(id: string): CacheDocument | undefined {
@@ -114,7 +114,7 @@ describe('load', () => {
   test('an entry within 5 minutes of expiry is a miss that still hands msal-node the cache', async () => {
     const c = cache({ l1MaxEntries: 0 });
     const ann = caller('ann');
-    await c.save(ann, ann.assertion, msalJson('short', 299), await l2Load(c, ann), telemetry());
+    await c.save(ann, ann.assertion, msalJson('short', 299), await l2Load(c, ann));
     const loaded = await l2Load(c, ann);
     expect(loaded.outcome).toBe('miss');
     expect(loaded.cacheJson).toContain('short');
@@ -124,7 +124,7 @@ describe('load', () => {
     store.put('ann.tid', { id: 'ann.tid' });
     const warnings: string[] = [];
     const c = cache();
-    await acquire(c, caller('ann'), 'token-1', telemetry(warnings));
+    await telemetry(warnings).run(() => acquire(c, caller('ann'), 'token-1'));
     expect(warnings).toHaveLength(1);
     expect(entriesOf('ann.tid')).toEqual([caller('ann').assertion]);
   });
@@ -167,7 +167,7 @@ describe('L1 revalidation', () => {
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
     const t = telemetry();
     const reads = store.calls.read;
-    expect(await c.load(ann, ann.assertion, SCOPES, t)).toEqual({
+    expect(await t.run(() => c.load(ann, ann.assertion, SCOPES))).toEqual({
       outcome: 'l1-hit',
       accessToken: 'token-1',
     });
@@ -180,10 +180,10 @@ describe('L1 revalidation', () => {
     const [a, b] = [cache(), cache()];
     const ann = caller('ann');
     await acquire(b, ann, 'token-1');
-    await a.erase(ann, telemetry());
+    await a.erase(ann);
     expect(b.warmHit(ann, ann.assertion, SCOPES)).toBe('token-1');
     clock += REVALIDATE_SECONDS * 1000;
-    const loaded = await b.load(ann, ann.assertion, SCOPES, telemetry());
+    const loaded = await b.load(ann, ann.assertion, SCOPES);
     expect(loaded.outcome).toBe('miss');
     expect(b.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
   });
@@ -193,9 +193,9 @@ describe('L1 revalidation', () => {
     const ann = caller('ann');
     await acquire(b, ann, 'token-1');
     clock += 1000;
-    await a.save(ann, ann.assertion, msalJson('token-2', 2 * HOUR), await l2Load(a, ann), telemetry());
+    await a.save(ann, ann.assertion, msalJson('token-2', 2 * HOUR), await l2Load(a, ann));
     clock += REVALIDATE_SECONDS * 1000;
-    expect((await b.load(ann, ann.assertion, SCOPES, telemetry())).outcome).toBe('l2-hit');
+    expect((await b.load(ann, ann.assertion, SCOPES)).outcome).toBe('l2-hit');
     expect(b.warmHit(ann, ann.assertion, SCOPES)).toBe('token-2');
   });
 
@@ -206,13 +206,13 @@ describe('L1 revalidation', () => {
     clock += REVALIDATE_SECONDS * 1000;
     store.failNext(503, { operations: ['read'] });
     const t = telemetry();
-    expect(await c.load(ann, ann.assertion, SCOPES, t)).toEqual({
+    expect(await t.run(() => c.load(ann, ann.assertion, SCOPES))).toEqual({
       outcome: 'l1-hit',
       accessToken: 'token-1',
     });
     expect(t.fields.cosmosFailure).toBe('unavailable');
     const next = telemetry();
-    expect((await c.load(ann, ann.assertion, SCOPES, next)).outcome).toBe('l1-hit');
+    expect((await next.run(() => c.load(ann, ann.assertion, SCOPES))).outcome).toBe('l1-hit');
     expect(next.fields.cosmosFailure).toBe('breaker-open');
   });
 });
@@ -231,16 +231,16 @@ describe('Cosmos DB failures by class', () => {
       const c = cache();
       store.failNext(thrown(status), { operations: ['read'] });
       const t = telemetry();
-      const loaded = await l2Load(c, caller('ann'), t);
+      const loaded = await t.run(() => l2Load(c, caller('ann')));
       expect(loaded).toMatchObject({ outcome: 'miss', degraded: true });
       expect(t.fields).toMatchObject({ cosmosDegraded: true, cosmosFailure: failure });
 
       const other = telemetry();
-      await l2Load(c, caller('bob'), other);
+      await other.run(() => l2Load(c, caller('bob')));
       expect(other.fields.cosmosFailure).toBe(opens ? 'breaker-open' : undefined);
       clock += COSMOS_BREAKER_MS;
       const later = telemetry();
-      await l2Load(c, caller('bob'), later);
+      await later.run(() => l2Load(c, caller('bob')));
       expect(later.fields.cosmosFailure).toBeUndefined();
     },
   );
@@ -260,19 +260,19 @@ describe('Cosmos DB failures by class', () => {
     await acquire(c, caller('ann', 'two'), 'token-2');
     store.failNext(413, { operations: ['write'] });
     const t = telemetry();
-    await acquire(c, caller('ann', 'three'), 'token-3', t);
+    await t.run(() => acquire(c, caller('ann', 'three'), 'token-3'));
     expect(entriesOf('ann.tid')).toEqual(['three']);
     expect(t.fields.cacheWriteSkipped).toBeUndefined();
 
     store.failNext(413, { operations: ['write'] });
     store.failNext(413, { operations: ['write'] });
     const refused = telemetry();
-    await acquire(c, caller('ann', 'four'), 'token-4', refused);
+    await refused.run(() => acquire(c, caller('ann', 'four'), 'token-4'));
     expect(refused.fields).toMatchObject({ cacheWriteSkipped: 'too-large', cosmosFailure: 'too-large' });
     expect(entriesOf('ann.tid')).toEqual(['three']);
     expect(c.warmHit(caller('ann', 'four'), 'four', SCOPES)).toBe('token-4');
     const next = telemetry();
-    await l2Load(c, caller('bob'), next);
+    await next.run(() => l2Load(c, caller('bob')));
     expect(next.fields.cosmosFailure).toBeUndefined();
   });
 
@@ -281,12 +281,12 @@ describe('Cosmos DB failures by class', () => {
     store.failNext(429, { operations: ['write'] });
     await acquire(c, caller('ann'), 'token-1');
     const afterThrottle = telemetry();
-    await l2Load(c, caller('bob'), afterThrottle);
+    await afterThrottle.run(() => l2Load(c, caller('bob')));
     expect(afterThrottle.fields.cosmosFailure).toBeUndefined();
     store.failNext(503, { operations: ['write'] });
     await acquire(c, caller('carl'), 'token-2');
     const afterOutage = telemetry();
-    await l2Load(c, caller('dora'), afterOutage);
+    await afterOutage.run(() => l2Load(c, caller('dora')));
     expect(afterOutage.fields.cosmosFailure).toBe('breaker-open');
   });
 });
@@ -303,7 +303,7 @@ describe('save', () => {
   test('stores nothing when the new cache holds no access token', async () => {
     const c = cache();
     const ann = caller('ann');
-    await c.save(ann, ann.assertion, '{"AccessToken":{}}', await l2Load(c, ann), telemetry());
+    await c.save(ann, ann.assertion, '{"AccessToken":{}}', await l2Load(c, ann));
     expect(store.calls.write).toBe(0);
   });
 
@@ -312,9 +312,9 @@ describe('save', () => {
     store.put('ann.tid', { id: 'ann.tid', v: 1, ttl: 600, entries: {} });
     const [first, second] = [caller('ann', 'one'), caller('ann', 'two')];
     const [ta, tb] = [telemetry(), telemetry()];
-    const [loadedA, loadedB] = [await l2Load(a, first, ta), await l2Load(b, second, tb)];
-    await a.save(first, 'one', msalJson('token-1'), loadedA, ta);
-    await b.save(second, 'two', msalJson('token-2'), loadedB, tb);
+    const [loadedA, loadedB] = [await ta.run(() => l2Load(a, first)), await tb.run(() => l2Load(b, second))];
+    await ta.run(() => a.save(first, 'one', msalJson('token-1'), loadedA));
+    await tb.run(() => b.save(second, 'two', msalJson('token-2'), loadedB));
     expect(tb.fields.conflictRetries).toBe(1);
     expect(entriesOf('ann.tid').sort()).toEqual(['one', 'two']);
   });
@@ -324,7 +324,7 @@ describe('save', () => {
     const ann = caller('ann');
     store.conflictNextWrites(2);
     const t = telemetry();
-    await acquire(c, ann, 'token-1', t);
+    await t.run(() => acquire(c, ann, 'token-1'));
     expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 1 });
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBe('token-1');
   });
@@ -335,7 +335,7 @@ describe('save', () => {
     const loaded = await l2Load(c, ann);
     clock += 301_000;
     const t = telemetry();
-    await c.save(ann, ann.assertion, msalJson('token-1'), loaded, t);
+    await t.run(() => c.save(ann, ann.assertion, msalJson('token-1'), loaded));
     expect(t.fields.cacheWriteSkipped).toBe('stale');
     expect(store.calls.write).toBe(0);
   });
@@ -347,7 +347,7 @@ describe('save', () => {
     const loaded = await l2Load(c, ann);
     store.delete('ann.tid');
     const t = telemetry();
-    await c.save(ann, ann.assertion, msalJson('token-1'), loaded, t);
+    await t.run(() => c.save(ann, ann.assertion, msalJson('token-1'), loaded));
     expect(t.fields.cacheWriteSkipped).toBe('gone');
     expect(store.get('ann.tid')).toBeUndefined();
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
@@ -356,18 +356,18 @@ describe('save', () => {
   test('over a tombstone read after the erase: replaces it, or creates when it expired, keeping the marker', async () => {
     const c = cache();
     const ann = caller('ann');
-    await c.erase(ann, telemetry());
+    await c.erase(ann);
     clock += 1;
     const replaced = await l2Load(c, ann);
-    await c.save(ann, ann.assertion, msalJson('token-1'), replaced, telemetry());
+    await c.save(ann, ann.assertion, msalJson('token-1'), replaced);
     expect(documentOf('ann.tid')).toMatchObject({ erasure: { id: 'erase-1' } });
     expect(entriesOf('ann.tid')).toEqual([ann.assertion]);
 
-    await c.erase(ann, telemetry());
+    await c.erase(ann);
     clock += 1;
     const loaded = await l2Load(c, ann);
     store.delete('ann.tid');
-    await c.save(ann, ann.assertion, msalJson('token-2'), loaded, telemetry());
+    await c.save(ann, ann.assertion, msalJson('token-2'), loaded);
     expect(documentOf('ann.tid')).toMatchObject({ erasure: { id: 'erase-2' } });
   });
 });
@@ -379,7 +379,7 @@ describe('erase', () => {
     await acquire(c, ann, 'token-ann');
     await acquire(c, bob, 'token-bob');
     const t = telemetry();
-    await c.erase(ann, t);
+    await t.run(() => c.erase(ann));
     expect(store.calls.erase).toBe(1);
     expect(documentOf('ann.tid')).toEqual({
       id: 'ann.tid',
@@ -397,19 +397,21 @@ describe('erase', () => {
     const c = cache();
     store.failNext(503, { operations: ['erase'] });
     const t = telemetry();
-    await expect(c.erase(caller('ann'), t)).rejects.toMatchObject({ code: 'ERR_TOKEN_CACHE_UNAVAILABLE' });
+    await expect(t.run(() => c.erase(caller('ann')))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_CACHE_UNAVAILABLE',
+    });
     expect(t.fields.cosmosFailure).toBe('unavailable');
     store.failNext(429, { operations: ['erase'] });
-    await expect(c.erase(caller('ann'), telemetry())).rejects.toBeInstanceOf(ApiError);
+    await expect(c.erase(caller('ann'))).rejects.toBeInstanceOf(ApiError);
   });
 
   test('an acquisition that loaded before an erase on this instance writes nothing, anywhere', async () => {
     const c = cache();
     const ann = caller('ann');
     const loaded = await l2Load(c, ann);
-    await c.erase(ann, telemetry());
+    await c.erase(ann);
     const t = telemetry();
-    await c.save(ann, ann.assertion, msalJson('token-1'), loaded, t);
+    await t.run(() => c.save(ann, ann.assertion, msalJson('token-1'), loaded));
     expect(t.fields.cacheWriteSkipped).toBe('erased');
     expect(store.calls.write).toBe(0);
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
@@ -420,8 +422,8 @@ describe('erase', () => {
     const ann = caller('ann');
     await acquire(cache(), ann, 'token-1');
     const release = store.hold('read');
-    const loading = c.load(ann, ann.assertion, SCOPES, telemetry());
-    await c.erase(ann, telemetry());
+    const loading = c.load(ann, ann.assertion, SCOPES);
+    await c.erase(ann);
     release();
     expect((await loading).outcome).toBe('l2-hit');
     expect(c.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
@@ -432,9 +434,9 @@ describe('erase', () => {
     const ann = caller('ann');
     await acquire(cache(), ann, 'token-1');
     const releaseErase = store.hold('erase');
-    const erasing = c.erase(ann, telemetry());
+    const erasing = c.erase(ann);
     clock += 5;
-    const loaded = await c.load(ann, ann.assertion, SCOPES, telemetry());
+    const loaded = await c.load(ann, ann.assertion, SCOPES);
     expect(loaded.outcome).toBe('l2-hit');
     clock += 5;
     releaseErase();
@@ -448,9 +450,9 @@ describe('erase', () => {
     await acquire(a, one, 'token-1');
     await acquire(b, one, 'token-1b');
     const loadedOnB = await l2Load(b, two);
-    await a.erase(one, telemetry());
+    await a.erase(one);
     const t = telemetry();
-    await b.save(two, 'two', msalJson('token-2'), loadedOnB, t);
+    await t.run(() => b.save(two, 'two', msalJson('token-2'), loadedOnB));
     expect(t.fields).toMatchObject({ cacheWriteSkipped: 'erased', conflictRetries: 1 });
     expect(entriesOf('ann.tid')).toEqual([]);
     expect(b.warmHit(one, 'one', SCOPES)).toBeUndefined();
@@ -460,9 +462,9 @@ describe('erase', () => {
     const [a, b] = [cache(), cache()];
     const ann = caller('ann');
     const loaded = await l2Load(b, ann);
-    await a.erase(ann, telemetry());
+    await a.erase(ann);
     const t = telemetry();
-    await b.save(ann, ann.assertion, msalJson('token-1'), loaded, t);
+    await t.run(() => b.save(ann, ann.assertion, msalJson('token-1'), loaded));
     expect(t.fields.cacheWriteSkipped).toBe('erased');
     expect(entriesOf('ann.tid')).toEqual([]);
   });
@@ -472,11 +474,11 @@ describe('erase', () => {
     const [one, two] = [caller('ann', 'one'), caller('ann', 'two')];
     await acquire(a, one, 'token-1');
     const beforeErase = await l2Load(b, two);
-    await a.erase(one, telemetry());
+    await a.erase(one);
     clock += 1;
     await acquire(c, one, 'token-after');
     const t = telemetry();
-    await b.save(two, 'two', msalJson('token-2'), beforeErase, t);
+    await t.run(() => b.save(two, 'two', msalJson('token-2'), beforeErase));
     expect(t.fields.cacheWriteSkipped).toBe('erased');
     expect(entriesOf('ann.tid')).toEqual(['one']);
   });
@@ -486,12 +488,12 @@ describe('evict', () => {
   test('removes one entry with one conditional write, keeps the others and the erase marker', async () => {
     const c = cache();
     const [one, two] = [caller('ann', 'one'), caller('ann', 'two')];
-    await c.erase(one, telemetry());
+    await c.erase(one);
     clock += 1;
     await acquire(c, one, 'token-1');
     await acquire(c, two, 'token-2');
     const writes = store.calls.write;
-    await c.evict(one, 'one', 'token-1', telemetry());
+    await c.evict(one, 'one', 'token-1');
     expect(store.calls.write).toBe(writes + 1);
     expect(entriesOf('ann.tid')).toEqual(['two']);
     expect(documentOf('ann.tid')?.erasure?.id).toBe('erase-1');
@@ -504,25 +506,25 @@ describe('evict', () => {
     const ann = caller('ann');
     await acquire(a, ann, 'token-1');
     // Instance b already evicted token-1 and stored its successor under the same key.
-    await b.evict(ann, ann.assertion, 'token-1', telemetry());
+    await b.evict(ann, ann.assertion, 'token-1');
     await acquire(b, ann, 'token-2');
     const writes = store.calls.write;
-    await a.evict(ann, ann.assertion, 'token-1', telemetry());
+    await a.evict(ann, ann.assertion, 'token-1');
     expect(store.calls.write).toBe(writes);
     expect(entriesOf('ann.tid')).toEqual([ann.assertion]);
     expect(a.warmHit(ann, ann.assertion, SCOPES)).toBeUndefined();
     expect(b.warmHit(ann, ann.assertion, SCOPES)).toBe('token-2');
-    expect((await a.load(ann, ann.assertion, SCOPES, telemetry())).outcome).toBe('l2-hit');
+    expect((await a.load(ann, ann.assertion, SCOPES)).outcome).toBe('l2-hit');
   });
 
   test('writes nothing when the entry is not there, and reads nothing while the breaker is open', async () => {
     const c = cache();
-    await c.evict(caller('ann'), 'none', 'token-0', telemetry());
+    await c.evict(caller('ann'), 'none', 'token-0');
     expect(store.calls).toMatchObject({ read: 1, write: 0 });
     store.failNext(503, { operations: ['read'] });
     await l2Load(c, caller('bob'));
     const t = telemetry();
-    await c.evict(caller('ann'), 'none', 'token-0', t);
+    await t.run(() => c.evict(caller('ann'), 'none', 'token-0'));
     expect(store.calls.read).toBe(2);
     expect(t.fields.cosmosFailure).toBe('breaker-open');
   });
@@ -534,13 +536,13 @@ describe('evict, failing', () => {
     await acquire(c, caller('ann'), 'token-1');
     store.failNext(429, { operations: ['write'] });
     const t = telemetry();
-    await c.evict(caller('ann'), caller('ann').assertion, 'token-1', t);
+    await t.run(() => c.evict(caller('ann'), caller('ann').assertion, 'token-1'));
     expect(t.fields).toMatchObject({ cosmosDegraded: true, cosmosFailure: 'throttled' });
     expect(c.warmHit(caller('ann'), caller('ann').assertion, SCOPES)).toBeUndefined();
     store.failNext(503, { operations: ['read'] });
-    await c.evict(caller('ann'), caller('ann').assertion, 'token-1', telemetry());
+    await c.evict(caller('ann'), caller('ann').assertion, 'token-1');
     const next = telemetry();
-    await c.load(caller('bob'), 'h', SCOPES, next);
+    await next.run(() => c.load(caller('bob'), 'h', SCOPES));
     expect(next.fields.cosmosFailure).toBe('breaker-open');
   });
 });
@@ -579,10 +581,10 @@ describe('GraphTokenService', () => {
     const obo = fakeObo();
     const service = new GraphTokenService(cache(), obo);
     const ann = caller('ann');
-    expect(await service.acquire(ann, SCOPES, telemetry())).toBe('token-new-1');
+    expect(await service.acquire(ann, SCOPES)).toBe('token-new-1');
     const [calls, reads] = [obo.calls.length, store.calls.read];
     const t = telemetry();
-    expect(await service.acquire(ann, SCOPES, t)).toBe('token-new-1');
+    expect(await t.run(() => service.acquire(ann, SCOPES))).toBe('token-new-1');
     expect(t.fields.cache).toBe('l1-hit');
     expect(obo.calls.length).toBe(calls);
     expect(store.calls.read).toBe(reads);
@@ -590,11 +592,11 @@ describe('GraphTokenService', () => {
 
   test('an L2 hit hands msal-node the decrypted cache and writes nothing', async () => {
     const ann = caller('ann');
-    await new GraphTokenService(cache(), fakeObo()).acquire(ann, SCOPES, telemetry());
+    await new GraphTokenService(cache(), fakeObo()).acquire(ann, SCOPES);
     const obo = fakeObo();
     const t = telemetry();
     const writes = store.calls.write;
-    expect(await new GraphTokenService(cache(), obo).acquire(ann, SCOPES, t)).toBe('token-new-1');
+    expect(await t.run(() => new GraphTokenService(cache(), obo).acquire(ann, SCOPES))).toBe('token-new-1');
     expect(t.fields.cache).toBe('l2-hit');
     expect(obo.calls[0]).toContain('token-new-1');
     expect(store.calls.write).toBe(writes);
@@ -607,11 +609,11 @@ describe('GraphTokenService', () => {
     const service = new GraphTokenService(cache(), obo);
     const ann = caller('ann');
     const [t1, t2] = [telemetry(), telemetry()];
-    const first = service.acquire(ann, SCOPES, t1);
-    const second = service.acquire(ann, SCOPES, t2);
+    const first = t1.run(() => service.acquire(ann, SCOPES));
+    const second = t2.run(() => service.acquire(ann, SCOPES));
     expect(t2.fields.cache).toBe('coalesced');
-    await service.erase(ann, telemetry());
-    const third = service.acquire(ann, SCOPES, telemetry());
+    await service.erase(ann);
+    const third = service.acquire(ann, SCOPES);
     open();
     expect(await first).toBe(await second);
     expect(await third).not.toBe(await first);

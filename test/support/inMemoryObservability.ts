@@ -1,8 +1,8 @@
 import { MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
-import type { Observability } from './observability.js';
-import { createObservability } from './pipeline.js';
+import type { Observability } from '../../shared/observability/observability.js';
+import { createObservability } from '../../shared/observability/pipeline.js';
 
 /** A reader that exports nothing by itself: tests collect the cumulative sums when they want them. */
 class CollectingMetricReader extends MetricReader {
