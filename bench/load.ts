@@ -16,9 +16,9 @@ import { CosmosClient } from '@azure/cosmos';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
 import { type HostProcess, startHostProcess } from '../dev/host/hostProcess.js';
+import { counters, sandbox, userToken } from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
-import { counters, sandbox, userToken } from '../test/sandbox.js';
 import { estimatedReadRu, estimatedWriteRu, percentile } from './costModel.js';
 import { mulberry32 } from './seededRandom.js';
 

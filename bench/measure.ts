@@ -13,10 +13,16 @@ import { fileURLToPath } from 'node:url';
 
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
+import {
+  callerAccount as caller,
+  counters,
+  resetEmulators,
+  sandbox,
+  userToken,
+} from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { createServices } from '../shared/runtime.js';
-import { callerAccount as caller, counters, resetEmulators, sandbox, userToken } from '../test/sandbox.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const state = sandbox();

@@ -15,10 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 
 import { startHostProcess } from '../dev/host/hostProcess.js';
+import { sandbox, userToken } from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { isRecord } from '../shared/narrow.js';
 import { METRIC } from '../shared/observability/names.js';
-import { sandbox, userToken } from '../test/sandbox.js';
 
 const { values: args } = parseArgs({
   options: {

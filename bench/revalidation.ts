@@ -1,7 +1,7 @@
 /**
  * What the L1 revalidation interval (TOKEN_CACHE_L1_REVALIDATE_SECONDS) costs: Cosmos DB point reads
  * per instance per second, measured by running the real TokenCache over simulated time (injected clock,
- * seeded random arrivals) against the tests' in-memory store (test/fakes/memoryStore.ts), which counts
+ * seeded random arrivals) against the in-memory store (dev/inMemory/tokenCacheStore.ts), which counts
  * requests. No sandbox needed:
  * `npm run bench:revalidation`.
  *
@@ -10,9 +10,9 @@
  */
 import { randomBytes } from 'node:crypto';
 
+import { MemoryTokenCacheStore } from '../dev/inMemory/tokenCacheStore.js';
 import type { CallerAccount } from '../shared/auth/caller.js';
 import { TokenCache } from '../shared/cache/tokenCache.js';
-import { MemoryTokenCacheStore } from '../test/fakes/memoryStore.js';
 import { mulberry32 } from './seededRandom.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];

@@ -4,7 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import type { SpaConfig } from '../dev/spa/browser/config.js';
-import { buildSpa, contentSecurityPolicy } from '../dev/spa/server.js';
+import { buildSpa, contentSecurityPolicy } from '../dev/spa/build.js';
 
 const REQUIRED = [
   'SPA_CLIENT_ID',

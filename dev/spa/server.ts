@@ -1,45 +1,12 @@
-// Builds the sample SPA (esbuild, in memory) and serves it on its own origin, http://localhost:PORT (a secure
-// context, so WebCrypto and PKCE work), with config.json from the sandbox: no id is typed by hand.
-import { readFile } from 'node:fs/promises';
+// Serves the sample SPA (built in memory, build.ts) on its own origin, http://localhost:PORT (a secure context, so
+// WebCrypto and PKCE work), with config.json from the sandbox: no id is typed by hand.
 import { createServer } from 'node:http';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import { build } from 'esbuild';
 
 import { closeServer, listen } from '../emulators/kit/http.js';
 import type { SpaConfig } from './browser/config.js';
+import { buildSpa, contentSecurityPolicy, type SpaFiles } from './build.js';
 
 export type { SpaConfig } from './browser/config.js';
-
-const BROWSER_DIR = fileURLToPath(new URL('browser/', import.meta.url));
-
-export interface SpaFiles {
-  'index.html': string;
-  'app.css': string;
-  'app.js': string;
-}
-
-/** The SPA's static files: the page, its style and its script bundled with msal-browser. */
-export async function buildSpa(options: { minify?: boolean } = {}): Promise<SpaFiles> {
-  const result = await build({
-    entryPoints: [join(BROWSER_DIR, 'app.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    minify: options.minify ?? false,
-    write: false,
-    logLevel: 'silent',
-  });
-  const script = result.outputFiles[0];
-  if (script === undefined) throw new Error('esbuild produced no bundle for the SPA');
-  return {
-    'index.html': await readFile(join(BROWSER_DIR, 'index.html'), 'utf8'),
-    'app.css': await readFile(join(BROWSER_DIR, 'app.css'), 'utf8'),
-    'app.js': script.text,
-  };
-}
 
 /** The SPA's configuration from the sandbox's ids and URLs. */
 export function sandboxSpaConfig(state: {
@@ -55,20 +22,6 @@ export function sandboxSpaConfig(state: {
     apiBaseUrl: `${state.apiUrl}/api`,
     apiScope: `${state.api.appIdUri}/${state.api.scope}`,
   };
-}
-
-/** A Content-Security-Policy that lets the page talk to its own origin, Entra and the API only. */
-export function contentSecurityPolicy(config: SpaConfig): string {
-  const entra = new URL(config.authority).origin;
-  const api = new URL(config.apiBaseUrl).origin;
-  return [
-    "default-src 'self'",
-    `connect-src 'self' ${entra} ${api}`,
-    `frame-src ${entra}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
 }
 
 export interface SpaServer {

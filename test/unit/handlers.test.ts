@@ -2,6 +2,7 @@
 // a fake clock: no sandbox, no real waiting. msal-node and jose run unmodified.
 import { describe, expect, test } from '@jest/globals';
 
+import { MemoryTokenCacheStore } from '../../dev/inMemory/tokenCacheStore.js';
 import { createGetHealth } from '../../functions/health.js';
 import { createGetMe } from '../../functions/me.js';
 import { createDeleteMyTokenCache } from '../../functions/tokenCache.js';
@@ -11,7 +12,6 @@ import { HttpRequest, InvocationContext } from '../../shared/http/azureFunctions
 import type { ApiHandler } from '../../shared/http/handle.js';
 import { isRecord } from '../../shared/narrow.js';
 import { createServices, lazyServices } from '../../shared/runtime.js';
-import { MemoryTokenCacheStore } from '../fakes/memoryStore.js';
 import { FakeUpstreams } from '../fakes/upstreams.js';
 import { NOW_MS, TENANT_ID, testConfig, USER_OID } from './auth/entraFixture.js';
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
+import { MemoryTokenCacheStore } from '../../dev/inMemory/tokenCacheStore.js';
 import type { CallerAccount } from '../../shared/auth/caller.js';
 import { type CacheDocument, parseCacheDocument } from '../../shared/cache/document.js';
 import { COSMOS_BREAKER_MS, type LoadedCache, TokenCache } from '../../shared/cache/tokenCache.js';
@@ -9,7 +10,6 @@ import { ApiError } from '../../shared/errors.js';
 import { assertionHashOf, GraphTokenService } from '../../shared/obo/graphTokens.js';
 import type { OboClient } from '../../shared/obo/oboClient.js';
 import { RequestTelemetry } from '../../shared/telemetry.js';
-import { MemoryTokenCacheStore } from '../fakes/memoryStore.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
 const T0 = 1_800_000_000_000;

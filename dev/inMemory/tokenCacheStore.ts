@@ -1,6 +1,6 @@
 /**
  * An in-memory TokenCacheStore with Cosmos DB's point-operation semantics, for tests of the cache's
- * own logic and of handlers: no sandbox, no network, no wall-clock time.
+ * own logic and of handlers, and for the revalidation benchmark: no sandbox, no network, no wall-clock time.
  *
  * Semantics (those of shared/cache/cosmosStore.ts over @azure/cosmos):
  * - read of a missing id: `{ document: undefined, etag: undefined }` (Cosmos answers 404);
