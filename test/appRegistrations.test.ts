@@ -1,5 +1,6 @@
 // The azd hook that makes the Entra app registrations (scripts/azd/app-registrations.ts), against an in-memory
-// Microsoft Graph that implements the calls it makes (upserts by uniqueName, appId and name), given as its fetch.
+// Microsoft Graph that implements the calls it makes (reads and patches by object id, upserts by uniqueName, appId
+// and name), given as its fetch. A tenant member's pre-created app with the hook's name must come out untouched.
 import { randomUUID } from 'node:crypto';
 
 import { describe, expect, test } from '@jest/globals';
@@ -8,6 +9,7 @@ import {
   CLOUDS,
   type Environment,
   FEDERATED_CREDENTIAL_NAME,
+  ownershipMarker,
   registerApps,
   type RegistrationDependencies,
   RegistrationError,
@@ -23,82 +25,121 @@ type GraphObject = Record<string, unknown>;
 
 /** A directory with the few Graph v1.0 calls the hook makes; records every request. */
 class FakeGraph {
+  /** Applications by object id. */
   readonly applications = new Map<string, GraphObject>();
   readonly servicePrincipals = new Map<string, GraphObject>();
   readonly credentials = new Map<string, GraphObject>();
   readonly requests: { method: string; url: string; authorization: string | null }[] = [];
   failWith: { status: number; code: string } | undefined;
+  /** Fails the matching requests only (e.g. the SPA's creation), to interrupt a run half-way. */
+  failWhen: ((method: string, path: string) => boolean) | undefined;
 
   constructor(readonly endpoint: string) {}
+
+  /** The application with this uniqueName, as the directory holds it. */
+  application(uniqueName: string): GraphObject | undefined {
+    return [...this.applications.values()].find((application) => application['uniqueName'] === uniqueName);
+  }
+
+  /** An application registered by somebody else (a tenant member), with the name the hook would use. */
+  foreignApplication(uniqueName: string, extra: GraphObject = {}): GraphObject {
+    const application = {
+      id: randomUUID(),
+      appId: randomUUID(),
+      uniqueName,
+      displayName: uniqueName,
+      ...extra,
+    };
+    this.applications.set(application.id, application);
+    return application;
+  }
+
+  /** The requests that could change the directory. */
+  writes(): { method: string; url: string }[] {
+    return this.requests.filter((request) => request.method !== 'GET');
+  }
 
   readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = decodeURIComponent(input instanceof Request ? input.url : input.toString());
     const method = init?.method ?? 'GET';
     const headers = new Headers(init?.headers);
     this.requests.push({ method, url, authorization: headers.get('authorization') });
-    if (this.failWith !== undefined) {
-      return Promise.resolve(
-        Response.json({ error: { code: this.failWith.code } }, { status: this.failWith.status }),
-      );
+    const path = url.slice(`${this.endpoint}/v1.0`.length).split('?')[0] ?? '';
+    if (this.failWith !== undefined || this.failWhen?.(method, path) === true) {
+      const { status, code } = this.failWith ?? { status: 500, code: 'injected' };
+      return Promise.resolve(Response.json({ error: { code } }, { status }));
     }
     const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : {};
     const patch = isRecord(body) ? body : {};
     const upsert = headers.get('prefer') === 'create-if-missing';
-    const path = url.slice(`${this.endpoint}/v1.0`.length).split('?')[0] ?? '';
+    return Promise.resolve(this.answer(method, path, patch, upsert));
+  };
+
+  private answer(method: string, path: string, patch: GraphObject, upsert: boolean): Response {
     let match: RegExpExecArray | null;
-    if (path === '/organization') return Promise.resolve(Response.json({ value: [{ id: TENANT }] }));
+    if (path === '/organization') return Response.json({ value: [{ id: TENANT }] });
     if ((match = /^\/applications\(uniqueName='([^']+)'\)$/.exec(path)) !== null) {
-      return Promise.resolve(this.upsert(this.applications, match[1] ?? '', method, patch, upsert, true));
+      const uniqueName = match[1] ?? '';
+      const existing = this.application(uniqueName);
+      if (existing !== undefined) return this.update(existing, method, patch);
+      if (method === 'GET') return notFound();
+      if (!upsert) return notFound();
+      const created = { id: randomUUID(), appId: randomUUID(), uniqueName, ...patch };
+      this.applications.set(created.id, created);
+      return Response.json(created, { status: 201 });
+    }
+    if ((match = /^\/applications\/([^/(]+)$/.exec(path)) !== null) {
+      const existing = this.applications.get(match[1] ?? '');
+      return existing === undefined ? notFound() : this.update(existing, method, patch);
     }
     if ((match = /^\/servicePrincipals\(appId='([^']+)'\)$/.exec(path)) !== null) {
-      return Promise.resolve(
-        this.upsert(this.servicePrincipals, match[1] ?? '', method, patch, upsert, false),
-      );
+      const appId = match[1] ?? '';
+      const existing = this.servicePrincipals.get(appId);
+      if (existing !== undefined) return this.update(existing, method, patch);
+      if (method === 'GET' || !upsert) return notFound();
+      const created = { id: randomUUID(), appId, ...patch };
+      this.servicePrincipals.set(appId, created);
+      return Response.json(created, { status: 201 });
     }
     if (
       (match = /^\/applications\/([^/]+)\/federatedIdentityCredentials\(name='([^']+)'\)$/.exec(path)) !==
       null
     ) {
-      const known = [...this.applications.values()].some((application) => application['id'] === match?.[1]);
-      if (!known)
-        return Promise.resolve(
-          Response.json({ error: { code: 'Request_ResourceNotFound' } }, { status: 404 }),
-        );
-      return Promise.resolve(
-        this.upsert(this.credentials, `${match[1]}/${match[2]}`, method, patch, upsert, false),
-      );
+      if (!this.applications.has(match[1] ?? '')) return notFound();
+      const key = `${match[1]}/${match[2]}`;
+      const existing = this.credentials.get(key);
+      if (existing !== undefined) return this.update(existing, method, patch);
+      if (method === 'GET' || !upsert) return notFound();
+      this.credentials.set(key, { id: randomUUID(), name: match[2], ...patch });
+      return new Response(null, { status: 201 });
     }
-    return Promise.resolve(Response.json({ error: { code: 'unexpected' } }, { status: 400 }));
-  };
+    return Response.json({ error: { code: 'unexpected' } }, { status: 400 });
+  }
 
-  private upsert(
-    store: Map<string, GraphObject>,
-    key: string,
-    method: string,
-    patch: GraphObject,
-    upsert: boolean,
-    application: boolean,
-  ): Response {
-    const existing = store.get(key);
-    if (method === 'GET')
-      return existing === undefined ? new Response(null, { status: 404 }) : Response.json(existing);
-    if (existing !== undefined) {
-      store.set(key, { ...existing, ...patch });
-      return new Response(null, { status: 204 });
-    }
-    if (!upsert) return Response.json({ error: { code: 'Request_ResourceNotFound' } }, { status: 404 });
-    const created = {
-      id: randomUUID(),
-      ...(application ? { appId: randomUUID(), uniqueName: key } : {}),
-      ...patch,
-    };
-    store.set(key, created);
-    return Response.json(created, { status: 201 });
+  /** GET answers the object; PATCH merges into it in place (Graph replaces each given property whole). */
+  private update(existing: GraphObject, method: string, patch: GraphObject): Response {
+    if (method === 'GET') return Response.json(existing);
+    Object.assign(existing, patch);
+    return new Response(null, { status: 204 });
   }
 }
 
-function dependencies(graph: FakeGraph): RegistrationDependencies {
-  return { fetch: graph.fetch, token: () => Promise.resolve(TOKEN), log: () => undefined };
+function notFound(): Response {
+  return Response.json({ error: { code: 'Request_ResourceNotFound' } }, { status: 404 });
+}
+
+/** The hook's dependencies over the fake directory; `remembered` collects what it stores at once (`azd env set`). */
+function dependencies(
+  graph: FakeGraph,
+  remembered: Record<string, string> = {},
+  log: string[] = [],
+): RegistrationDependencies {
+  return {
+    fetch: graph.fetch,
+    token: () => Promise.resolve(TOKEN),
+    log: (line) => log.push(line),
+    remember: (values) => Object.assign(remembered, values),
+  };
 }
 
 const environment: Environment = {
@@ -113,14 +154,33 @@ function scopeIds(application: GraphObject | undefined): unknown[] {
   return scopes.map((scope) => (isRecord(scope) ? scope['id'] : undefined));
 }
 
+/** The first run's azd environment afterwards: what it stored, over what it had. */
+async function provisioned(graph: FakeGraph, before: Environment = environment): Promise<Environment> {
+  return { ...before, ...(await registerApps(before, dependencies(graph))) };
+}
+
+/** The refusal of a run, as the hook prints it (one line). */
+async function refusal(run: Promise<unknown>): Promise<string> {
+  const failure = await run.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(failure).toBeInstanceOf(RegistrationError);
+  const message = failure instanceof Error ? failure.message : '';
+  expect(message).not.toContain('\n');
+  return message;
+}
+
 describe('app registrations hook', () => {
   test('creates the API and the SPA, pre-authorizes the SPA, and returns the values for the azd environment', async () => {
     const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
     const values = await registerApps(environment, dependencies(graph));
-    const api = graph.applications.get('obo-api-dev');
-    const spa = graph.applications.get('obo-spa-dev');
+    const api = graph.application('obo-api-dev');
+    const spa = graph.application('obo-spa-dev');
     expect(values['API_CLIENT_ID']).toBe(api?.['appId']);
+    expect(values['API_APP_OBJECT_ID']).toBe(api?.['id']);
     expect(values['SPA_CLIENT_ID']).toBe(spa?.['appId']);
+    expect(values['SPA_APP_OBJECT_ID']).toBe(spa?.['id']);
     expect(values['API_APP_ID_URI']).toBe(`api://${TENANT}/obo-api-dev`);
     expect(values['SPA_API_SCOPE']).toBe(`api://${TENANT}/obo-api-dev/access_as_user`);
     const [scopeId] = scopeIds(api);
@@ -142,15 +202,160 @@ describe('app registrations hook', () => {
     }
   });
 
-  test('is idempotent: a second run keeps the same apps, service principals and scope id', async () => {
+  test('marks each app it creates with a tag bound to the tenant, the azd environment and the role', async () => {
     const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
-    const first = await registerApps(environment, dependencies(graph));
-    const scopeBefore = scopeIds(graph.applications.get('obo-api-dev'));
-    const second = await registerApps(environment, dependencies(graph));
-    expect(second).toEqual(first);
+    await registerApps(environment, dependencies(graph));
+    expect(graph.application('obo-api-dev')?.['tags']).toEqual([ownershipMarker(TENANT, 'dev', 'api')]);
+    expect(graph.application('obo-spa-dev')?.['tags']).toEqual([ownershipMarker(TENANT, 'dev', 'spa')]);
+    expect(ownershipMarker(TENANT, 'dev', 'api')).not.toBe(ownershipMarker(TENANT, 'prod', 'api'));
+  });
+
+  test('remembers an app the moment it creates it, so a run that fails later can be run again', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    graph.failWhen = (method, path) => method === 'PATCH' && path.includes("uniqueName='obo-spa-dev'");
+    const remembered: Record<string, string> = {};
+    await expect(registerApps(environment, dependencies(graph, remembered))).rejects.toThrow(/500 injected/);
+    const api = graph.application('obo-api-dev');
+    expect(remembered).toEqual({ API_APP_OBJECT_ID: api?.['id'], API_CLIENT_ID: api?.['appId'] });
+
+    graph.failWhen = undefined;
+    const values = await registerApps({ ...environment, ...remembered }, dependencies(graph));
+    expect(values['API_APP_OBJECT_ID']).toBe(api?.['id']);
+    expect(graph.applications.size).toBe(2);
+  });
+
+  test('is idempotent: a second run patches only its own apps and keeps the ids and the scope id', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const first = await provisioned(graph);
+    const scopeBefore = scopeIds(graph.application('obo-api-dev'));
+    graph.requests.length = 0;
+    const second = await registerApps(first, dependencies(graph));
+    expect({ ...first, ...second }).toEqual(first);
     expect(graph.applications.size).toBe(2);
     expect(graph.servicePrincipals.size).toBe(2);
-    expect(scopeIds(graph.applications.get('obo-api-dev'))).toEqual(scopeBefore);
+    expect(scopeIds(graph.application('obo-api-dev'))).toEqual(scopeBefore);
+    const own = [first['API_APP_OBJECT_ID'], first['SPA_APP_OBJECT_ID']].map(
+      (id) => `/v1.0/applications/${id}`,
+    );
+    const applicationWrites = graph.writes().filter((request) => request.url.includes('/applications'));
+    expect(applicationWrites.length).toBeGreaterThan(0);
+    for (const request of applicationWrites) {
+      expect(own.some((path) => request.url.endsWith(path))).toBe(true);
+    }
+  });
+
+  test('a changed name setting keeps the app this environment created (uniqueName is fixed) and says so', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const first = await provisioned(graph);
+    const log: string[] = [];
+    const values = await registerApps(
+      { ...first, API_APP_NAME: 'contoso-obo-api' },
+      dependencies(graph, {}, log),
+    );
+    expect(values['API_CLIENT_ID']).toBe(first['API_CLIENT_ID']);
+    expect(graph.applications.size).toBe(2);
+    expect(graph.application('contoso-obo-api')).toBeUndefined();
+    expect(log.some((line) => line.includes('API_APP_NAME') && line.includes('obo-api-dev'))).toBe(true);
+  });
+
+  test('an app of its own renamed in the directory is still found by its id, and its display name restored', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const first = await provisioned(graph);
+    const api = graph.applications.get(String(first['API_APP_OBJECT_ID']));
+    if (api !== undefined) api['displayName'] = 'Renamed in the portal';
+    const values = await registerApps(first, dependencies(graph));
+    expect(values['API_CLIENT_ID']).toBe(first['API_CLIENT_ID']);
+    expect(api?.['displayName']).toBe('OBO API (dev)');
+    expect(graph.applications.size).toBe(2);
+  });
+
+  test('creates its apps under the names the environment sets (API_APP_NAME, SPA_APP_NAME)', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const values = await registerApps(
+      { ...environment, API_APP_NAME: 'contoso-obo-api', SPA_APP_NAME: 'contoso-obo-spa' },
+      dependencies(graph),
+    );
+    expect(graph.application('contoso-obo-api')?.['appId']).toBe(values['API_CLIENT_ID']);
+    expect(graph.application('contoso-obo-spa')?.['appId']).toBe(values['SPA_CLIENT_ID']);
+    expect(values['API_APP_ID_URI']).toBe(`api://${TENANT}/contoso-obo-api`);
+    await expect(registerApps({ ...environment, API_APP_NAME: "x'y" }, dependencies(graph))).rejects.toThrow(
+      /API_APP_NAME/,
+    );
+  });
+
+  test.each([
+    ['api', 'obo-api-dev', 'API_APP_NAME'],
+    ['spa', 'obo-spa-dev', 'SPA_APP_NAME'],
+  ] as const)(
+    'stops with one line, changing nothing, when an app named like its %s exists that it did not create',
+    async (_role, name, setting) => {
+      const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+      const foreign = graph.foreignApplication(name, { identifierUris: ['api://elsewhere'] });
+      const before = structuredClone(foreign);
+      const message = await refusal(registerApps(environment, dependencies(graph)));
+      expect(message).toContain(`"${name}"`);
+      expect(message).toContain(String(foreign['appId']));
+      expect(message).toContain(setting);
+      expect(message).toMatch(/delete/);
+      expect(graph.writes()).toEqual([]);
+      expect(graph.applications.get(String(foreign['id']))).toEqual(before);
+      expect(graph.applications.size).toBe(1);
+    },
+  );
+
+  test('a forged marker is not enough: an app this environment does not remember is not its own', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    graph.foreignApplication('obo-api-dev', { tags: [ownershipMarker(TENANT, 'dev', 'api')] });
+    await refusal(registerApps(environment, dependencies(graph)));
+    expect(graph.writes()).toEqual([]);
+  });
+
+  test("remembered ids are not enough: another environment's apps (values copied into this one) are not patched", async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const production = await provisioned(graph, { ...environment, AZURE_ENV_NAME: 'prod' });
+    graph.requests.length = 0;
+    const copied = { ...production, AZURE_ENV_NAME: 'dev', FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL };
+    const message = await refusal(registerApps(copied, dependencies(graph)));
+    expect(message).toContain('obo-api-prod');
+    await refusal(trustManagedIdentity(copied, dependencies(graph)));
+    expect(graph.writes()).toEqual([]);
+    expect(graph.credentials.size).toBe(0);
+  });
+
+  test('never adds the federated credential to an app it did not create', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const foreign = graph.foreignApplication('obo-api-dev', {
+      tags: [ownershipMarker(TENANT, 'dev', 'api')],
+    });
+    // The ids are right (somebody pasted them in), but the remembered appId is not the app's: still not its own.
+    const pointed = {
+      ...environment,
+      FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL,
+      API_APP_OBJECT_ID: String(foreign['id']),
+      API_CLIENT_ID: randomUUID(),
+    };
+    const message = await refusal(trustManagedIdentity(pointed, dependencies(graph)));
+    expect(message).toContain(String(foreign['appId']));
+    expect(graph.writes()).toEqual([]);
+    expect(graph.credentials.size).toBe(0);
+    // Without a remembered id at all there is nothing to trust.
+    await refusal(
+      trustManagedIdentity(
+        { ...environment, FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL },
+        dependencies(graph),
+      ),
+    );
+    expect(graph.credentials.size).toBe(0);
+  });
+
+  test('stops when the app it remembers no longer exists, rather than creating another', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const first = await provisioned(graph);
+    graph.applications.delete(String(first['API_APP_OBJECT_ID']));
+    graph.requests.length = 0;
+    const message = await refusal(registerApps(first, dependencies(graph)));
+    expect(message).toContain('API_APP_OBJECT_ID');
+    expect(graph.writes()).toEqual([]);
   });
 
   test.each([
@@ -158,14 +363,14 @@ describe('app registrations hook', () => {
     ['AzureUSGovernment', 'https://login.microsoftonline.us', 'api://AzureADTokenExchangeUSGov'],
     ['AzureChinaCloud', 'https://login.chinacloudapi.cn', 'api://AzureADTokenExchangeChina'],
   ] as const)(
-    'trusts the managed identity with the token exchange audience of %s, once',
+    'trusts the federation identity with the token exchange audience of %s, once',
     async (cloud, login, audience) => {
       const graph = new FakeGraph(CLOUDS[cloud].graph);
-      const inCloud = { ...environment, ENTRA_CLOUD: cloud, MANAGED_IDENTITY_PRINCIPAL_ID: PRINCIPAL };
-      await registerApps(inCloud, dependencies(graph));
-      await trustManagedIdentity(inCloud, dependencies(graph));
-      await trustManagedIdentity(inCloud, dependencies(graph));
-      const apiId = String(graph.applications.get('obo-api-dev')?.['id']);
+      const inCloud = { ...environment, ENTRA_CLOUD: cloud, FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL };
+      const values = await provisioned(graph, inCloud);
+      await trustManagedIdentity(values, dependencies(graph));
+      await trustManagedIdentity(values, dependencies(graph));
+      const apiId = String(values['API_APP_OBJECT_ID']);
       expect([...graph.credentials.keys()]).toEqual([`${apiId}/${FEDERATED_CREDENTIAL_NAME}`]);
       expect(graph.credentials.get(`${apiId}/${FEDERATED_CREDENTIAL_NAME}`)).toMatchObject({
         issuer: `${login}/${TENANT}/v2.0`,
@@ -177,14 +382,13 @@ describe('app registrations hook', () => {
 
   test("adds the sample SPA's URL to the SPA's redirect URIs once it is provisioned", async () => {
     const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
-    await registerApps(environment, dependencies(graph));
-    const provisioned = {
-      ...environment,
-      MANAGED_IDENTITY_PRINCIPAL_ID: PRINCIPAL,
+    const provisionedValues = {
+      ...(await provisioned(graph)),
+      FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL,
       SAMPLE_SPA_URL: 'https://spa.azurestaticapps.net/',
     };
-    await trustManagedIdentity(provisioned, dependencies(graph));
-    expect(graph.applications.get('obo-spa-dev')).toMatchObject({
+    await trustManagedIdentity(provisionedValues, dependencies(graph));
+    expect(graph.application('obo-spa-dev')).toMatchObject({
       spa: { redirectUris: ['https://app.contoso.com/', 'https://spa.azurestaticapps.net/'] },
     });
   });
@@ -199,8 +403,14 @@ describe('app registrations hook', () => {
       registerApps({ ...environment, SPA_REDIRECT_URIS: 'https://x' }, dependencies(graph)),
     ).rejects.toThrow(/SPA_REDIRECT_URIS/);
     await expect(trustManagedIdentity(environment, dependencies(graph))).rejects.toThrow(
-      /MANAGED_IDENTITY_PRINCIPAL_ID/,
+      /FEDERATION_IDENTITY_PRINCIPAL_ID/,
     );
+    await expect(
+      trustManagedIdentity(
+        { ...environment, FEDERATION_IDENTITY_PRINCIPAL_ID: PRINCIPAL },
+        dependencies(graph),
+      ),
+    ).rejects.toThrow(/API_APP_OBJECT_ID/);
     expect(graph.requests).toEqual([]);
   });
 

@@ -3,7 +3,7 @@
 // Windows. azd fires preprovision and prepackage before its own `npm install`, so on a fresh clone nothing is
 // installed yet: this installs from the lockfile first (npm ci) when node_modules is missing or older than it.
 //   node infra/scripts/azd-hook.mjs preprovision    token cache key ring, then the Entra app registrations
-//   node infra/scripts/azd-hook.mjs postprovision   the API's federated credential for the managed identity
+//   node infra/scripts/azd-hook.mjs postprovision   the API's federated credential for the federation identity
 //   node infra/scripts/azd-hook.mjs prepackage      a fresh build (dist/ is emptied first), then the staged package
 //   node infra/scripts/azd-hook.mjs prepackage-web  the sample SPA's static files (scripts/build-spa.ts)
 import { spawnSync } from 'node:child_process';

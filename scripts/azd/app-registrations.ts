@@ -3,8 +3,12 @@
  * `azd up` itself (infra/scripts/azd-hook.mjs runs it), with azd's own sign-in (AzureDeveloperCliCredential):
  *   apps   (preprovision)   create or update both apps and their service principals, pre-authorize the SPA;
  *                           store API_CLIENT_ID, API_APP_ID_URI, SPA_CLIENT_ID, SPA_API_SCOPE in the azd environment
- *   trust  (postprovision)  add or update the API's federated credential for the Function App's managed identity
- * Idempotent: apps are upserted by uniqueName, service principals by appId, the credential by name, and the
+ *   trust  (postprovision)  add or update the API's federated credential for the Function App's federation identity
+ * Never changes an app registration it did not create: it remembers each app it creates (API_APP_OBJECT_ID and
+ * API_CLIENT_ID, SPA_APP_OBJECT_ID and SPA_CLIENT_ID, stored with `azd env set` the moment the app exists) and tags it
+ * with a marker bound to the tenant and the azd environment; it patches an app only when both agree, and stops with
+ * one line, changing nothing, when an app with its name exists that is not its own.
+ * Idempotent: its own apps are found by object id, service principals by appId, the credential by name, and the
  * scope keeps its id, so running either step again changes nothing that is already right.
  */
 import { execFileSync } from 'node:child_process';
@@ -47,6 +51,8 @@ export interface RegistrationDependencies {
   readonly token: () => Promise<string>;
   readonly log: (line: string) => void;
   readonly newId?: () => string;
+  /** Stores values in the azd environment at once (`azd env set`): the ids of an app the moment it is created. */
+  readonly remember?: (values: Record<string, string>) => void;
 }
 
 /** The azd environment values this step reads (azd passes them to hooks as environment variables). */
@@ -92,6 +98,8 @@ function configuredRedirectUris(environment: Environment): string[] {
 }
 
 type GraphObject = Record<string, unknown>;
+
+type GraphClient = ReturnType<typeof graphClient>;
 
 /** One Graph session: every call carries the token and fails with the status and Graph's error code. */
 function graphClient(graphEndpoint: string, dependencies: RegistrationDependencies) {
@@ -141,29 +149,225 @@ function existingScopeId(application: GraphObject | undefined): string | undefin
 
 const quoted = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
-/** Creates or updates both apps; returns the values to store in the azd environment. */
+/** The two registrations the hooks own, and the azd environment values that remember each. */
+const ROLES = {
+  api: {
+    label: 'API',
+    nameSetting: 'API_APP_NAME',
+    objectIdValue: 'API_APP_OBJECT_ID',
+    appIdValue: 'API_CLIENT_ID',
+  },
+  spa: {
+    label: 'SPA',
+    nameSetting: 'SPA_APP_NAME',
+    objectIdValue: 'SPA_APP_OBJECT_ID',
+    appIdValue: 'SPA_CLIENT_ID',
+  },
+} as const;
+
+type Role = keyof typeof ROLES;
+
+/** An application the hooks created for this azd environment and verified (ids remembered, marker present). */
+interface OwnedApplication {
+  readonly id: string;
+  readonly appId: string;
+  readonly uniqueName: string;
+  readonly tags: readonly string[];
+  readonly api?: unknown;
+}
+
+/** The uniqueName the hooks create an app with: API_APP_NAME / SPA_APP_NAME, else obo-api-<env> / obo-spa-<env>. */
+export function applicationName(environment: Environment, role: Role): string {
+  const configured = environment[ROLES[role].nameSetting] ?? '';
+  if (configured === '') return `obo-${role}-${required(environment, 'AZURE_ENV_NAME')}`;
+  // Entra's limit for uniqueName; no quote or slash, which the alternate-key URL would have to escape.
+  if (!/^[A-Za-z0-9._~-]{1,120}$/.test(configured)) {
+    throw new RegistrationError(
+      `${ROLES[role].nameSetting}: "${configured}" is not a name of 1-120 letters, digits, '.', '_', '~' or '-'`,
+    );
+  }
+  return configured;
+}
+
+/**
+ * The tag the hooks put on an application they created: bound to the tenant, the azd environment and the role, so
+ * one environment's values copied into another (or another tenant) never match. Anybody who owns an app can copy
+ * a tag, so the tag alone proves nothing: the object id and appId remembered in the azd environment must match too.
+ */
+export function ownershipMarker(tenantId: string, environmentName: string, role: Role): string {
+  return `obo-graph-api:azd:${tenantId}:${environmentName}:${role}`;
+}
+
+const APPLICATION_FIELDS = '$select=id,appId,uniqueName,tags,api';
+
+function tagsOf(application: GraphObject | undefined): string[] {
+  const tags = application?.['tags'];
+  return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
+}
+
+function conflict(
+  environment: Environment,
+  role: Role,
+  name: string,
+  appId: string,
+  tenantId: string,
+): RegistrationError {
+  const { label, nameSetting } = ROLES[role];
+  return new RegistrationError(
+    `an application named "${name}" (appId ${appId}) exists in tenant ${tenantId} and was not created by this azd ` +
+      `environment (${environment['AZURE_ENV_NAME'] ?? ''}); the ${label} registration is left untouched: ` +
+      `choose another name with \`azd env set ${nameSetting} <name>\` or delete that application, then run azd provision again`,
+  );
+}
+
+/**
+ * The application this azd environment created for the role, verified: the object id and appId it remembers and
+ * the marker on the app all agree. Undefined when it remembers none. Throws when the remembered app is gone or
+ * is not what it remembers (never patched then).
+ */
+async function ownedApplication(
+  graph: GraphClient,
+  environment: Environment,
+  role: Role,
+  tenantId: string,
+): Promise<OwnedApplication | undefined> {
+  const { label, objectIdValue, appIdValue } = ROLES[role];
+  const objectId = environment[objectIdValue] ?? '';
+  if (objectId === '') return undefined;
+  if (!/^[0-9a-fA-F-]{36}$/.test(objectId)) {
+    throw new RegistrationError(`${objectIdValue}: "${objectId}" is not an object id`);
+  }
+  const application = await graph('GET', `/applications/${objectId}?${APPLICATION_FIELDS}`);
+  if (application === undefined) {
+    throw new RegistrationError(
+      `the ${label} app registration this azd environment created (object id ${objectId}) no longer exists: ` +
+        `restore it from the deleted applications, or clear ${objectIdValue} and ${appIdValue} to create a new one`,
+    );
+  }
+  const appId = text(application, 'appId');
+  const uniqueName = typeof application['uniqueName'] === 'string' ? application['uniqueName'] : '';
+  const environmentName = required(environment, 'AZURE_ENV_NAME');
+  const marked = tagsOf(application).includes(ownershipMarker(tenantId, environmentName, role));
+  if (appId !== (environment[appIdValue] ?? '') || !marked) {
+    throw conflict(environment, role, uniqueName || objectId, appId, tenantId);
+  }
+  return {
+    id: text(application, 'id'),
+    appId,
+    uniqueName,
+    tags: tagsOf(application),
+    api: application['api'],
+  };
+}
+
+/**
+ * Whether the hooks may create the role's app under the configured name: stops, changing nothing, when an app with
+ * that name exists (somebody else's: this environment remembers none).
+ */
+async function checkNameIsFree(
+  graph: GraphClient,
+  environment: Environment,
+  role: Role,
+  tenantId: string,
+): Promise<void> {
+  const name = applicationName(environment, role);
+  const existing = await graph('GET', `/applications(uniqueName=${quoted(name)})?$select=id,appId`);
+  if (existing !== undefined) throw conflict(environment, role, name, text(existing, 'appId'), tenantId);
+}
+
+/** The role's application: the verified one this environment remembers, or a new one made now under its name. */
+async function ensureApplication(
+  graph: GraphClient,
+  environment: Environment,
+  role: Role,
+  remembered: OwnedApplication | undefined,
+  tenantId: string,
+  dependencies: RegistrationDependencies,
+): Promise<OwnedApplication> {
+  const { label, nameSetting, objectIdValue, appIdValue } = ROLES[role];
+  const name = applicationName(environment, role);
+  if (remembered !== undefined) {
+    // uniqueName is fixed at creation: a new name setting does not move the app this environment's clients use.
+    if (remembered.uniqueName !== name) {
+      dependencies.log(
+        `app-registrations: ${nameSetting} names "${name}", but this environment's ${label} was created as ` +
+          `"${remembered.uniqueName}" (appId ${remembered.appId}); keeping it`,
+      );
+    }
+    return remembered;
+  }
+  // Create only: the body is the display name alone, so if another app took the name since the check (204, an
+  // update), nothing of ours lands on it and the run stops.
+  const created = await graph(
+    'PATCH',
+    `/applications(uniqueName=${quoted(name)})`,
+    { displayName: name },
+    true,
+  );
+  if (typeof created?.['id'] !== 'string') throw conflict(environment, role, name, 'unknown', tenantId);
+  const application = {
+    id: created['id'],
+    appId: text(created, 'appId'),
+    uniqueName: name,
+    tags: tagsOf(created),
+  };
+  // Remembered at once: a run that fails later must not leave an app it cannot recognise as its own.
+  dependencies.remember?.({ [objectIdValue]: application.id, [appIdValue]: application.appId });
+  return application;
+}
+
+/** The role's marker added to the tags the app has (a PATCH replaces the whole collection). */
+function markedTags(
+  application: OwnedApplication,
+  tenantId: string,
+  environmentName: string,
+  role: Role,
+): string[] {
+  const marker = ownershipMarker(tenantId, environmentName, role);
+  return application.tags.includes(marker) ? [...application.tags] : [...application.tags, marker];
+}
+
+/** The service principal of an app these hooks own (created when missing); returns its object id. */
+async function ensureServicePrincipal(graph: GraphClient, appId: string): Promise<string> {
+  const path = `/servicePrincipals(appId=${quoted(appId)})`;
+  await graph('PATCH', path, { appId }, true);
+  const servicePrincipal = await graph('GET', `${path}?$select=id,appId`);
+  // The alternate key is the appId: a principal answering for another app would be a directory fault; never use it.
+  if (servicePrincipal?.['appId'] !== appId) {
+    throw new RegistrationError(`Microsoft Graph returned a service principal for another app than ${appId}`);
+  }
+  return text(servicePrincipal, 'id');
+}
+
+async function tenantOf(graph: GraphClient): Promise<string> {
+  const organization = await graph('GET', '/organization?$select=id');
+  const organizations = Array.isArray(organization?.['value']) ? organization['value'] : [];
+  return text(isRecord(organizations[0]) ? organizations[0] : undefined, 'id');
+}
+
+/** Creates both apps, or updates the ones this azd environment created; returns the values to store in it. */
 export async function registerApps(
   environment: Environment,
   dependencies: RegistrationDependencies,
 ): Promise<Record<string, string>> {
   const environmentName = required(environment, 'AZURE_ENV_NAME');
   const uris = redirectUris(environment);
+  applicationName(environment, 'api');
+  applicationName(environment, 'spa');
   const graph = graphClient(cloudOf(environment).graph, dependencies);
   const newId = dependencies.newId ?? randomUUID;
+  const tenantId = await tenantOf(graph);
 
-  const organization = await graph('GET', '/organization?$select=id');
-  const organizations = Array.isArray(organization?.['value']) ? organization['value'] : [];
-  const tenantId = text(isRecord(organizations[0]) ? organizations[0] : undefined, 'id');
+  // Both checked before either is changed: a conflict on the SPA leaves the API untouched too.
+  const rememberedApi = await ownedApplication(graph, environment, 'api', tenantId);
+  const rememberedSpa = await ownedApplication(graph, environment, 'spa', tenantId);
+  if (rememberedApi === undefined) await checkNameIsFree(graph, environment, 'api', tenantId);
+  if (rememberedSpa === undefined) await checkNameIsFree(graph, environment, 'spa', tenantId);
 
-  const apiUniqueName = `obo-api-${environmentName}`;
-  const spaUniqueName = `obo-spa-${environmentName}`;
-  const apiPath = `/applications(uniqueName=${quoted(apiUniqueName)})`;
-  const spaPath = `/applications(uniqueName=${quoted(spaUniqueName)})`;
-  const select = '?$select=id,appId,api,identifierUris';
-
-  const existingApi = await graph('GET', `${apiPath}${select}`);
-  const scopeId = existingScopeId(existingApi) ?? newId();
-  const appIdUri = environment['API_APP_ID_URI'] || `api://${tenantId}/${apiUniqueName}`;
+  const api = await ensureApplication(graph, environment, 'api', rememberedApi, tenantId, dependencies);
+  const apiPath = `/applications/${api.id}`;
+  const scopeId = existingScopeId({ api: api.api }) ?? newId();
+  const appIdUri = environment['API_APP_ID_URI'] || `api://${tenantId}/${api.uniqueName}`;
   const scope = {
     id: scopeId,
     value: API_SCOPE,
@@ -176,49 +380,34 @@ export async function registerApps(
     userConsentDescription:
       'Lets the app call the OBO API, which reads your Microsoft Graph profile on your behalf.',
   };
-  await graph(
-    'PATCH',
-    apiPath,
-    {
-      displayName: `OBO API (${environmentName})`,
-      signInAudience: 'AzureADMyOrg',
-      identifierUris: [appIdUri],
-      // v2 access tokens: aud is the client id, iss is <authority>/<tenant>/v2.0.
-      api: { requestedAccessTokenVersion: 2, oauth2PermissionScopes: [scope] },
-      requiredResourceAccess: [
-        {
-          resourceAppId: MICROSOFT_GRAPH_APP_ID,
-          resourceAccess: [
-            { id: GRAPH_USER_READ_SCOPE_ID, type: 'Scope' },
-            { id: GRAPH_CALENDARS_READ_SCOPE_ID, type: 'Scope' },
-          ],
-        },
-      ],
-    },
-    true,
-  );
-  const api = await graph('GET', `${apiPath}${select}`);
-  const apiAppId = text(api, 'appId');
-  const apiServicePrincipal = await graph(
-    'PATCH',
-    `/servicePrincipals(appId=${quoted(apiAppId)})`,
-    { appId: apiAppId },
-    true,
-  );
+  await graph('PATCH', apiPath, {
+    displayName: `OBO API (${environmentName})`,
+    tags: markedTags(api, tenantId, environmentName, 'api'),
+    signInAudience: 'AzureADMyOrg',
+    identifierUris: [appIdUri],
+    // v2 access tokens: aud is the client id, iss is <authority>/<tenant>/v2.0.
+    api: { requestedAccessTokenVersion: 2, oauth2PermissionScopes: [scope] },
+    requiredResourceAccess: [
+      {
+        resourceAppId: MICROSOFT_GRAPH_APP_ID,
+        resourceAccess: [
+          { id: GRAPH_USER_READ_SCOPE_ID, type: 'Scope' },
+          { id: GRAPH_CALENDARS_READ_SCOPE_ID, type: 'Scope' },
+        ],
+      },
+    ],
+  });
+  const apiServicePrincipalId = await ensureServicePrincipal(graph, api.appId);
 
-  await graph(
-    'PATCH',
-    spaPath,
-    {
-      displayName: `OBO SPA (${environmentName})`,
-      signInAudience: 'AzureADMyOrg',
-      spa: { redirectUris: uris },
-      requiredResourceAccess: [{ resourceAppId: apiAppId, resourceAccess: [{ id: scopeId, type: 'Scope' }] }],
-    },
-    true,
-  );
-  const spaAppId = text(await graph('GET', `${spaPath}?$select=id,appId`), 'appId');
-  await graph('PATCH', `/servicePrincipals(appId=${quoted(spaAppId)})`, { appId: spaAppId }, true);
+  const spa = await ensureApplication(graph, environment, 'spa', rememberedSpa, tenantId, dependencies);
+  await graph('PATCH', `/applications/${spa.id}`, {
+    displayName: `OBO SPA (${environmentName})`,
+    tags: markedTags(spa, tenantId, environmentName, 'spa'),
+    signInAudience: 'AzureADMyOrg',
+    spa: { redirectUris: uris },
+    requiredResourceAccess: [{ resourceAppId: api.appId, resourceAccess: [{ id: scopeId, type: 'Scope' }] }],
+  });
+  await ensureServicePrincipal(graph, spa.appId);
 
   // The SPA is pre-authorized (users never consent to it calling the API) and a known client (combined consent
   // to the API's own Graph permission, which on-behalf-of needs).
@@ -227,45 +416,44 @@ export async function registerApps(
     api: {
       requestedAccessTokenVersion: 2,
       oauth2PermissionScopes: [scope],
-      preAuthorizedApplications: [{ appId: spaAppId, delegatedPermissionIds: [scopeId] }],
-      knownClientApplications: [spaAppId],
+      preAuthorizedApplications: [{ appId: spa.appId, delegatedPermissionIds: [scopeId] }],
+      knownClientApplications: [spa.appId],
     },
   });
 
   if (environment['GRANT_ADMIN_CONSENT'] === 'true') {
-    await grantAdminConsent(graph, apiAppId, apiServicePrincipal);
+    await grantAdminConsent(graph, apiServicePrincipalId);
   }
   dependencies.log(
-    `app-registrations: API ${apiAppId} and SPA ${spaAppId} are up to date in tenant ${tenantId}`,
+    `app-registrations: API ${api.appId} and SPA ${spa.appId} are up to date in tenant ${tenantId}`,
   );
   return {
-    API_CLIENT_ID: apiAppId,
+    API_APP_OBJECT_ID: api.id,
+    API_CLIENT_ID: api.appId,
     API_APP_ID_URI: appIdUri,
-    SPA_CLIENT_ID: spaAppId,
+    SPA_APP_OBJECT_ID: spa.id,
+    SPA_CLIENT_ID: spa.appId,
     SPA_API_SCOPE: `${appIdUri}/${API_SCOPE}`,
   };
 }
 
 /** Tenant-wide consent for the API's Graph User.Read permission (needs an administrator). */
-async function grantAdminConsent(
-  graph: ReturnType<typeof graphClient>,
-  apiAppId: string,
-  upserted: GraphObject | undefined,
-): Promise<void> {
-  const apiServicePrincipalId =
-    typeof upserted?.['id'] === 'string'
-      ? upserted['id']
-      : text(await graph('GET', `/servicePrincipals(appId=${quoted(apiAppId)})?$select=id`), 'id');
+async function grantAdminConsent(graph: GraphClient, apiServicePrincipalId: string): Promise<void> {
   const graphServicePrincipalId = text(
     await graph('GET', `/servicePrincipals(appId=${quoted(MICROSOFT_GRAPH_APP_ID)})?$select=id`),
     'id',
   );
+  // Only the grant of the API's own service principal (whose app this environment owns) to Microsoft Graph.
   const grants = await graph(
     'GET',
     `/oauth2PermissionGrants?$filter=clientId eq ${quoted(apiServicePrincipalId)} and resourceId eq ${quoted(graphServicePrincipalId)}`,
   );
   const existing: unknown = (Array.isArray(grants?.['value']) ? grants['value'] : []).find(
-    (grant) => isRecord(grant) && grant['consentType'] === 'AllPrincipals',
+    (grant) =>
+      isRecord(grant) &&
+      grant['consentType'] === 'AllPrincipals' &&
+      grant['clientId'] === apiServicePrincipalId &&
+      grant['resourceId'] === graphServicePrincipalId,
   );
   if (isRecord(existing) && typeof existing['id'] === 'string') {
     await graph('PATCH', `/oauth2PermissionGrants/${existing['id']}`, { scope: 'User.Read' });
@@ -279,33 +467,37 @@ async function grantAdminConsent(
   }
 }
 
-/** Lets the Function App's managed identity authenticate as the API: on-behalf-of without a secret. */
+/**
+ * Lets the Function App's federation identity authenticate as the API: on-behalf-of without a secret. Only the API
+ * this azd environment created (remembered ids and marker verified) gets the credential.
+ */
 export async function trustManagedIdentity(
   environment: Environment,
   dependencies: RegistrationDependencies,
 ): Promise<void> {
-  const environmentName = required(environment, 'AZURE_ENV_NAME');
-  const principalId = required(environment, 'MANAGED_IDENTITY_PRINCIPAL_ID');
+  required(environment, 'AZURE_ENV_NAME');
+  const principalId = required(environment, 'FEDERATION_IDENTITY_PRINCIPAL_ID');
+  required(environment, 'API_APP_OBJECT_ID');
   const cloud = cloudOf(environment);
   const graph = graphClient(cloud.graph, dependencies);
-  const organization = await graph('GET', '/organization?$select=id');
-  const organizations = Array.isArray(organization?.['value']) ? organization['value'] : [];
-  const tenantId = text(isRecord(organizations[0]) ? organizations[0] : undefined, 'id');
-  const api = await graph(
-    'GET',
-    `/applications(uniqueName=${quoted(`obo-api-${environmentName}`)})?$select=id`,
-  );
-  if (api === undefined)
-    throw new RegistrationError('the API app registration is missing: run `azd provision` again');
+  const tenantId = await tenantOf(graph);
+  const api = await ownedApplication(graph, environment, 'api', tenantId);
+  if (api === undefined) throw new RegistrationError('API_APP_OBJECT_ID is not set in the azd environment');
+  // The SPA is checked before anything changes, so a conflict leaves the API without the credential too.
+  const sampleSpaUrl = environment['SAMPLE_SPA_URL'] ?? '';
+  const spa = sampleSpaUrl === '' ? undefined : await ownedApplication(graph, environment, 'spa', tenantId);
+  if (sampleSpaUrl !== '' && spa === undefined) {
+    throw new RegistrationError('SPA_APP_OBJECT_ID is not set in the azd environment');
+  }
   await graph(
     'PATCH',
-    `/applications/${text(api, 'id')}/federatedIdentityCredentials(name=${quoted(FEDERATED_CREDENTIAL_NAME)})`,
+    `/applications/${api.id}/federatedIdentityCredentials(name=${quoted(FEDERATED_CREDENTIAL_NAME)})`,
     {
       // Managed identity tokens are issued by the tenant's v2.0 issuer, with the identity's principal id as subject.
       issuer: `${cloud.login}/${tenantId}/v2.0`,
       subject: principalId,
       audiences: [cloud.tokenExchangeAudience],
-      description: "The OBO Function App's user-assigned managed identity",
+      description: "The OBO Function App's user-assigned federation identity",
     },
     true,
   );
@@ -313,11 +505,9 @@ export async function trustManagedIdentity(
     `app-registrations: the API trusts the managed identity ${principalId} (audience ${cloud.tokenExchangeAudience})`,
   );
   // The sample SPA's static site exists only now (provision): its URL becomes one of the SPA's redirect URIs.
-  if ((environment['SAMPLE_SPA_URL'] ?? '') !== '') {
-    await graph('PATCH', `/applications(uniqueName=${quoted(`obo-spa-${environmentName}`)})`, {
-      spa: { redirectUris: redirectUris(environment) },
-    });
-    dependencies.log(`app-registrations: the SPA redirects to ${environment['SAMPLE_SPA_URL'] ?? ''} too`);
+  if (spa !== undefined) {
+    await graph('PATCH', `/applications/${spa.id}`, { spa: { redirectUris: redirectUris(environment) } });
+    dependencies.log(`app-registrations: the SPA redirects to ${sampleSpaUrl} too`);
   }
 }
 
@@ -336,12 +526,16 @@ async function main(): Promise<void> {
     fetch,
     token: async () => (await credential.getToken(scope)).token,
     log: (line) => console.log(line),
+    remember: storeInAzdEnvironment,
   };
   if (step === 'trust') {
     await trustManagedIdentity(environment, dependencies);
     return;
   }
-  const values = await registerApps(environment, dependencies);
+  storeInAzdEnvironment(await registerApps(environment, dependencies));
+}
+
+function storeInAzdEnvironment(values: Record<string, string>): void {
   for (const [name, value] of Object.entries(values)) {
     // `azd env set` is azd's documented way for a hook to store values in the environment.
     execFileSync('azd', ['env', 'set', name, value], { stdio: ['ignore', 'ignore', 'inherit'] });
