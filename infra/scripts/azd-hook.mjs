@@ -2,8 +2,10 @@
 // Runs the steps of one azd hook (azure.yaml) on the project's pinned Node 22, the same way on Linux, macOS and
 // Windows. azd fires preprovision and prepackage before its own `npm install`, so on a fresh clone nothing is
 // installed yet: this installs from the lockfile first (npm ci) when node_modules is missing or older than it.
-//   node infra/scripts/azd-hook.mjs preprovision    token cache key ring, then the Entra app registrations
-//   node infra/scripts/azd-hook.mjs postprovision   the API's federated credential for the federation identity
+//   node infra/scripts/azd-hook.mjs preprovision    token cache key ring (only when Key Vault has none), then the
+//                                                   Entra app registrations
+//   node infra/scripts/azd-hook.mjs postprovision   the ring's copy out of the azd environment, then the API's
+//                                                   federated credential for the federation identity
 //   node infra/scripts/azd-hook.mjs prepackage      a fresh build (dist/ is emptied first), then the staged package
 //   node infra/scripts/azd-hook.mjs prepackage-web  the sample SPA's static files (scripts/build-spa.ts)
 import { spawnSync } from 'node:child_process';
@@ -16,10 +18,14 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Each hook's steps: a script run on the pinned Node (TypeScript through tsx), with its arguments. */
 const HOOKS = {
   preprovision: [
-    ['infra/scripts/token-cache-keys.mjs', 'ensure'],
+    ['scripts/azd/token-cache-keys.ts', 'ensure'],
     ['scripts/azd/app-registrations.ts', 'apps'],
   ],
-  postprovision: [['scripts/azd/app-registrations.ts', 'trust']],
+  // ensure again: Key Vault holds the ring now, so the copy handed to this provision leaves the azd environment.
+  postprovision: [
+    ['scripts/azd/token-cache-keys.ts', 'ensure'],
+    ['scripts/azd/app-registrations.ts', 'trust'],
+  ],
   prepackage: [['scripts/build.ts'], ['infra/scripts/stage-function-package.mjs']],
   // The sample SPA (service `web`): its files and config.json from this environment's values.
   'prepackage-web': [['scripts/build-spa.ts', 'infra/build/spa']],
