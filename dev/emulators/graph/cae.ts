@@ -1,14 +1,11 @@
-// How Graph answers a token after a session revocation (Continuous Access Evaluation): a token from a
-// client that declared `cp1` (`xms_cc`) and was issued before the revocation gets 401 with a claims
-// challenge asking for a token issued after it; other tokens live out their short lifetime.
+// How Graph answers a token after a session revocation (Continuous Access Evaluation): the shared rule
+// (kit/caeChallenge.ts) with Graph's own challenge parameters, error code and message.
 import type { JWTPayload } from 'jose';
 
+import { type CaeChallenge as KitCaeChallenge, caeChallengeOf } from '../kit/caeChallenge.js';
 import type { SessionRevocations } from '../kit/sessionRevocations.js';
 
-export interface CaeChallenge {
-  /** The claims JSON the client must satisfy (sent base64-encoded in WWW-Authenticate). */
-  claims: string;
-  wwwAuthenticate: string;
+export interface CaeChallenge extends KitCaeChallenge {
   code: string;
   message: string;
 }
@@ -21,21 +18,13 @@ export function caeChallengeFor(
   token: JWTPayload,
   revocations: SessionRevocations,
 ): CaeChallenge | undefined {
-  if (!declaresCp1(token) || typeof token.tid !== 'string' || typeof token.oid !== 'string') return undefined;
-  const issuedAt = typeof token.iat === 'number' ? token.iat : 0;
-  if (!revocations.predates(token.tid, token.oid, issuedAt)) return undefined;
-  const validFrom = revocations.validFrom(token.tid, token.oid) ?? issuedAt + 1;
-  const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: String(validFrom) } } });
-  return {
-    claims,
-    wwwAuthenticate: `${GRAPH_CHALLENGE_PREFIX}, error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`,
-    code: 'InvalidAuthenticationToken',
-    message:
-      'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
-  };
-}
-
-function declaresCp1(token: JWTPayload): boolean {
-  const capabilities = token.xms_cc;
-  return Array.isArray(capabilities) && capabilities.includes('cp1');
+  const challenge = caeChallengeOf(token, revocations, GRAPH_CHALLENGE_PREFIX);
+  return challenge === undefined
+    ? undefined
+    : {
+        ...challenge,
+        code: 'InvalidAuthenticationToken',
+        message:
+          'Continuous access evaluation resulted in challenge with result: InteractionRequired and code: TokenIssuedBeforeRevocationTimestamp',
+      };
 }

@@ -2,10 +2,11 @@
 // one: directory objects answer `Authorization_RequestDenied`, Outlook (calendar) `ErrorAccessDenied`.
 
 export interface GraphPathRule {
-  /** Matches the path (no trailing slash, no query). */
+  method: 'GET' | 'POST';
+  /** Matches the raw path (no trailing slash, no query, nothing decoded). */
   pattern: RegExp;
   /** The emulator's request kind (counted and faultable). */
-  kind: 'me' | 'calendar';
+  kind: 'me' | 'calendar' | 'events.create';
   /** Any one of these is enough (lower case, as compared). */
   anyOf: readonly string[];
   denied: { code: string; message: string };
@@ -22,26 +23,46 @@ const OUTLOOK_DENIED = {
 
 export const GRAPH_PATH_RULES: readonly GraphPathRule[] = [
   {
+    method: 'GET',
     pattern: /^\/v1\.0\/me$/i,
     kind: 'me',
     anyOf: ['user.read', 'user.readwrite', 'user.read.all', 'user.readwrite.all', 'directory.read.all'],
     denied: DIRECTORY_DENIED,
   },
   {
+    method: 'GET',
     pattern: /^\/v1\.0\/me\/(calendarview|events)$/i,
     kind: 'calendar',
     anyOf: ['calendars.readbasic', 'calendars.read', 'calendars.readwrite'],
     denied: OUTLOOK_DENIED,
   },
+  {
+    method: 'POST',
+    pattern: /^\/v1\.0\/me\/events$/i,
+    kind: 'events.create',
+    anyOf: ['calendars.readwrite'],
+    denied: OUTLOOK_DENIED,
+  },
 ];
 
-export function ruleFor(path: string): GraphPathRule | undefined {
-  const trimmed = path.length > 1 ? path.replace(/\/$/, '') : path;
-  return GRAPH_PATH_RULES.find((rule) => rule.pattern.test(trimmed));
+/** The rule for `method` on `path`; undefined for a path (or a method on it) Graph does not serve here. */
+export function ruleFor(path: string, method = 'GET'): GraphPathRule | undefined {
+  const trimmed = trimSlash(path);
+  return GRAPH_PATH_RULES.find((rule) => rule.method === method && rule.pattern.test(trimmed));
+}
+
+/** Whether some rule serves `path` with another method (Graph then answers 405). */
+export function servedWithOtherMethod(path: string, method: string): boolean {
+  const trimmed = trimSlash(path);
+  return GRAPH_PATH_RULES.some((rule) => rule.method !== method && rule.pattern.test(trimmed));
 }
 
 /** Whether a token's `scp` grants the path. */
 export function permits(rule: GraphPathRule, scp: unknown): boolean {
   const granted = typeof scp === 'string' ? scp.toLowerCase().split(' ') : [];
   return rule.anyOf.some((permission) => granted.includes(permission));
+}
+
+function trimSlash(path: string): string {
+  return path.length > 1 ? path.replace(/\/$/, '') : path;
 }

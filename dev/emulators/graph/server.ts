@@ -1,21 +1,25 @@
-// Microsoft Graph emulator: GET /v1.0/me and the calendar for the user a valid Graph token names, with Graph's
-// error shape. The token checks are in graphToken.ts.
+// Microsoft Graph emulator: GET /v1.0/me, the calendar (read, paged, and POST /v1.0/me/events) for the user a valid
+// Graph token names, with Graph's error shape; a path it does not serve gets Graph's error, never another path's
+// answer. The token checks are in graphToken.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
 import type { JWTPayload } from 'jose';
 
-import { isRecord } from '../../../shared/narrow.js';
 import { EmulatorControl } from '../kit/control.js';
-import { closeServer, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
-import { SessionRevocations } from '../kit/sessionRevocations.js';
+import { bearerTokenOf, EntraSigningKeys } from '../kit/entraSigningKeys.js';
+import { closeServer, listen, parseJsonBody, readBody, safeDecode, sendJson } from '../kit/http.js';
+import { revokeSessionsAt, SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, graphError, graphPresets, send, unauthorized } from './answers.js';
 import { caeChallengeFor } from './cae.js';
-import { eventsBetween } from './calendar.js';
-import { EntraSigningKeys, verifyGraphToken } from './graphToken.js';
-import { type GraphPathRule, permits, ruleFor } from './permissions.js';
+import { byStart, CreatedEvents, eventsBetween, parseNewEvent } from './calendar.js';
+import { verifyGraphToken } from './graphToken.js';
+import { type GraphPathRule, permits, ruleFor, servedWithOtherMethod } from './permissions.js';
 
-export const GRAPH_KINDS = ['me', 'calendar', 'other'] as const;
+export const GRAPH_KINDS = ['me', 'calendar', 'events.create', 'other'] as const;
+/** calendarView's page size without `$top`, and the largest `$top` (Graph's). */
+const DEFAULT_PAGE_SIZE = 10;
+const MAX_PAGE_SIZE = 1000;
 
 export interface GraphEmulatorOptions {
   cert: string;
@@ -41,11 +45,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
   const signingKeys = new EntraSigningKeys(
     `${options.entraUrl}/${options.tenantId}/discovery/v2.0/keys`,
     options.ca,
+    'graph',
   );
   let baseUrl = '';
   const tenantIds = options.tenantIds ?? [options.tenantId];
   // Critical events Graph received (Continuous Access Evaluation): a user's sessions revoked.
   const revocations = new SessionRevocations();
+  const createdEvents = new CreatedEvents();
   const control = new EmulatorControl({
     kinds: GRAPH_KINDS,
     presets: graphPresets(),
@@ -53,36 +59,82 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       graphError(defaultCode(status), 'The sandbox injected this failure.', context.req),
   });
 
-  async function resource(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    rule: GraphPathRule,
-  ): Promise<void> {
-    const authorization = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-    if (match?.[1] === undefined) {
+  /** The token's claims, or undefined once Graph answered 401 (no token, invalid, or a CAE challenge). */
+  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<JWTPayload | undefined> {
+    const token = bearerTokenOf(req.headers.authorization);
+    if (token === undefined) {
       unauthorized(req, res, 'Access token is empty.');
-      return;
+      return undefined;
     }
-    const verified = await verifyGraphToken(match[1], signingKeys, tenantIds);
+    const verified = await verifyGraphToken(token, signingKeys, tenantIds);
     if (typeof verified === 'string') {
       unauthorized(req, res, verified);
-      return;
+      return undefined;
     }
     const challenge = caeChallengeFor(verified, revocations);
     if (challenge !== undefined) {
       send(req, res, 401, graphError(challenge.code, challenge.message, req), {
         'www-authenticate': challenge.wwwAuthenticate,
       });
-      return;
+      return undefined;
     }
+    return verified;
+  }
+
+  async function resource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    rule: GraphPathRule,
+    body: Buffer,
+  ): Promise<void> {
+    const verified = await authenticate(req, res);
+    if (verified === undefined) return;
     if (!permits(rule, verified.scp)) {
       send(req, res, 403, graphError(rule.denied.code, rule.denied.message, req));
       return;
     }
     if (rule.kind === 'calendar') calendar(req, res, url, verified);
+    else if (rule.kind === 'events.create') createEvent(req, res, body, verified);
     else me(req, res, url, verified);
+  }
+
+  /** A path Graph does not serve here: Graph's own error for it, after the token check as Graph does. */
+  async function unknownPath(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if ((await authenticate(req, res)) === undefined) return;
+    const segments = path.split('/').slice(1).map(safeDecode);
+    const [version, collection, id, ...rest] = segments;
+    if (servedWithOtherMethod(path, req.method ?? '')) {
+      send(
+        req,
+        res,
+        405,
+        graphError('Request_BadRequest', 'Specified HTTP method is not allowed for the request target.', req),
+      );
+    } else if (version !== 'v1.0' && version !== 'beta') {
+      send(req, res, 400, graphError('BadRequest', `Invalid version: ${version ?? ''}`, req));
+    } else if (
+      collection === 'users' &&
+      id !== undefined &&
+      id !== '' &&
+      rest.length === 0 &&
+      req.method === 'GET'
+    ) {
+      // A directory object that does not exist (the emulator keeps no directory of other users).
+      send(
+        req,
+        res,
+        404,
+        graphError(
+          'Request_ResourceNotFound',
+          `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+          req,
+        ),
+      );
+    } else {
+      const unknown = segments.filter((segment) => segment !== '').at(-1) ?? '';
+      send(req, res, 400, graphError('BadRequest', `Resource not found for the segment '${unknown}'.`, req));
+    }
   }
 
   function me(req: IncomingMessage, res: ServerResponse, url: URL, verified: JWTPayload): void {
@@ -108,46 +160,102 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       );
       return;
     }
+    const top = pageSize(url.searchParams.get('$top'));
+    const skip = skipOf(url.searchParams.get('$skiptoken'));
+    if (top === undefined || skip === undefined) {
+      send(
+        req,
+        res,
+        400,
+        graphError(
+          'BadRequest',
+          top === undefined
+            ? `Invalid value for $top: it must be an integer from 1 to ${MAX_PAGE_SIZE}.`
+            : 'The $skiptoken is not valid.',
+          req,
+        ),
+      );
+      return;
+    }
+    const user = { tid: String(verified.tid), oid: String(verified.oid) };
+    const window = [new Date(start), new Date(end)] as const;
+    const events = [
+      ...eventsBetween(user.oid, organizerOf(verified), ...window),
+      ...createdEvents.between(user, ...window),
+    ].sort(byStart);
+    const select = url.searchParams.get('$select');
+    const page: Record<string, unknown> = {
+      '@odata.context': `${baseUrl}/v1.0/$metadata#users('${user.oid}')/calendarView`,
+      value: events
+        .slice(skip, skip + top)
+        .map((event) => selectFields({ ...event }, select === null ? null : `id,${select}`)),
+    };
+    if (skip + top < events.length) {
+      // Graph's next link: the same request with an opaque $skiptoken (clients follow it as given).
+      const next = new URL(`${baseUrl}${url.pathname}`);
+      for (const [name, value] of url.searchParams)
+        if (name !== '$skiptoken') next.searchParams.append(name, value);
+      next.searchParams.set('$skiptoken', skipTokenOf(skip + top));
+      page['@odata.nextLink'] = next.toString();
+    }
+    send(req, res, 200, page);
+  }
+
+  /** `POST /v1.0/me/events`: the new event in the user's calendar, 201 with it (Calendars.ReadWrite). */
+  function createEvent(req: IncomingMessage, res: ServerResponse, body: Buffer, verified: JWTPayload): void {
+    const input = parseJsonBody(body);
+    const parsed = input.ok
+      ? parseNewEvent(input.value)
+      : {
+          ok: false as const,
+          code: 'BadRequest',
+          message:
+            'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+        };
+    if (!parsed.ok) {
+      send(req, res, 400, graphError(parsed.code, parsed.message, req));
+      return;
+    }
+    const user = { tid: String(verified.tid), oid: String(verified.oid) };
+    const event = createdEvents.add(user, {
+      ...parsed.value,
+      organizer: { emailAddress: organizerOf(verified) },
+    });
+    if (event === undefined) {
+      send(req, res, 507, graphError('ErrorQuotaExceeded', 'The mailbox has exceeded its quota.', req));
+      return;
+    }
+    send(
+      req,
+      res,
+      201,
+      { '@odata.context': `${baseUrl}/v1.0/$metadata#users('${user.oid}')/events/$entity`, ...event },
+      {
+        location: `${baseUrl}/v1.0/users('${user.oid}')/events('${event.id}')`,
+      },
+    );
+  }
+
+  function organizerOf(verified: JWTPayload): { name: string; address: string } {
     const profile = profileOf(verified, baseUrl);
-    const organizer = {
+    return {
       name: typeof profile.displayName === 'string' ? profile.displayName : '',
       address: typeof profile.mail === 'string' ? profile.mail : '',
     };
-    const top = Number(url.searchParams.get('$top') ?? '10');
-    const events = eventsBetween(String(verified.oid), organizer, new Date(start), new Date(end)).slice(
-      0,
-      Number.isInteger(top) && top > 0 ? Math.min(top, 1000) : 10,
-    );
-    const select = url.searchParams.get('$select');
-    send(req, res, 200, {
-      '@odata.context': `${baseUrl}/v1.0/$metadata#users('${String(verified.oid)}')/calendarView`,
-      value: events.map((event) => selectFields({ ...event }, select === null ? null : `id,${select}`)),
-    });
-  }
-
-  /** `POST /_emulator/revoke-sessions` `{ oid, tid? }`: the critical event Graph gets when a user's sessions are revoked. */
-  function revokeSessions(res: ServerResponse, body: Buffer): void {
-    const input = parseJsonBody(body);
-    const value = input.ok && isRecord(input.value) ? input.value : {};
-    const tid = typeof value.tid === 'string' ? value.tid.toLowerCase() : options.tenantId;
-    if (typeof value.oid !== 'string' || value.oid === '' || !tenantIds.includes(tid)) {
-      sendJson(res, 400, {
-        error: 'invalid_request',
-        message: '"oid" (and "tid" of a sandbox tenant) required',
-      });
-      return;
-    }
-    const revokedAt = revocations.revoke(tid, value.oid, Math.floor(Date.now() / 1000));
-    sendJson(res, 200, { oid: value.oid, tid, revokedAt, validFrom: revokedAt + 1 });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', baseUrl);
+    // Routed by the path as sent: no dot segment is resolved, no escape decoded, so `/v1.0/me/x/..` is not `/v1.0/me`.
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
-      if (url.pathname === '/_emulator/reset' && req.method === 'POST') revocations.clear();
+      if (url.pathname === '/_emulator/reset' && req.method === 'POST') {
+        revocations.clear();
+        createdEvents.clear();
+      }
       if (url.pathname === '/_emulator/revoke-sessions' && req.method === 'POST') {
-        revokeSessions(res, body);
+        revokeSessionsAt(res, body, revocations, { defaultTenant: options.tenantId, tenantIds });
         return;
       }
       if (!control.handleControlRequest(req, res, url.pathname, body)) {
@@ -158,19 +266,10 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       }
       return;
     }
-    const rule = req.method === 'GET' ? ruleFor(url.pathname) : undefined;
-    const kind = rule?.kind ?? 'other';
-    if (!(await control.admit(kind, req, res))) return;
-    if (rule !== undefined) {
-      await resource(req, res, url, rule);
-    } else {
-      const segment =
-        url.pathname
-          .split('/')
-          .filter((s) => s !== '')
-          .at(-1) ?? '';
-      send(req, res, 400, graphError('BadRequest', `Resource not found for the segment '${segment}'.`, req));
-    }
+    const rule = ruleFor(path, req.method ?? '');
+    if (!(await control.admit(rule?.kind ?? 'other', req, res))) return;
+    if (rule !== undefined) await resource(req, res, url, rule, body);
+    else await unknownPath(req, res, path);
   }
 
   const server = createServer({ cert: options.cert, key: options.key }, (req, res) => {
@@ -221,4 +320,21 @@ function selectFields(object: Record<string, unknown>, select: string | null): R
   return Object.fromEntries(
     Object.entries(object).filter(([field]) => field.startsWith('@odata.') || fields.includes(field)),
   );
+}
+
+function pageSize(top: string | null): number | undefined {
+  if (top === null) return DEFAULT_PAGE_SIZE;
+  const value = Number(top);
+  return /^\d+$/.test(top) && value >= 1 && value <= MAX_PAGE_SIZE ? value : undefined;
+}
+
+/** The opaque `$skiptoken` of a position in the view (the emulator's own; clients never read it). */
+function skipTokenOf(skip: number): string {
+  return Buffer.from(`calendarView:${skip}`).toString('base64url');
+}
+
+function skipOf(token: string | null): number | undefined {
+  if (token === null) return 0;
+  const match = /^calendarView:(\d{1,9})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }

@@ -1,4 +1,4 @@
-// Request counting, added latency and the `/_emulator/{counters,reset,faults,latency}` endpoints shared by the
+// Request counting (by kind and by path), added latency and the `/_emulator/{counters,reset,faults,latency}` endpoints shared by the
 // sandbox's emulators; the faults themselves are in faults.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -6,6 +6,29 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isRecord } from '../../../shared/narrow.js';
 import { type FaultContext, type FaultPreset, FaultQueue, MAX_DELAY_MS, parseFault } from './faults.js';
 import { parseJsonBody, sendJson } from './http.js';
+
+/** The most distinct paths counted; further ones are counted together under OTHER_PATHS. */
+const MAX_PATHS = 1000;
+const OTHER_PATHS = '(other paths)';
+
+/** Requests by method and raw path (`GET /tasks/a-b_c`, no query), so a test can say which path was reached. */
+export class PathCounters {
+  readonly #counts = new Map<string, number>();
+
+  count(method: string, path: string): void {
+    let key = `${method} ${path}`;
+    if (!this.#counts.has(key) && this.#counts.size >= MAX_PATHS) key = OTHER_PATHS;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.#counts);
+  }
+
+  reset(): void {
+    this.#counts.clear();
+  }
+}
 
 /** Requests served, by kind; every known kind is listed, from 0. */
 export class RequestCounters {
@@ -39,6 +62,7 @@ export interface EmulatorControlOptions {
 /** Counters, the fault queue and the `/_emulator/{counters,reset,faults}` endpoints of one emulator. */
 export class EmulatorControl {
   readonly counters: RequestCounters;
+  readonly paths = new PathCounters();
   readonly faults = new FaultQueue();
   /** Added before every request of a kind ('' = every kind), as a real service's network and work would. */
   readonly #latencyMs = new Map<string, number>();
@@ -52,6 +76,7 @@ export class EmulatorControl {
 
   reset(): void {
     this.counters.reset();
+    this.paths.reset();
     this.faults.clear();
     this.#latencyMs.clear();
   }
@@ -65,6 +90,8 @@ export class EmulatorControl {
   handleControlRequest(req: IncomingMessage, res: ServerResponse, path: string, body: Buffer): boolean {
     if (path === '/_emulator/counters' && req.method === 'GET') {
       sendJson(res, 200, this.counters.snapshot());
+    } else if (path === '/_emulator/counters/paths' && req.method === 'GET') {
+      sendJson(res, 200, this.paths.snapshot());
     } else if (path === '/_emulator/reset' && req.method === 'POST') {
       this.reset();
       res.writeHead(204).end();
@@ -104,9 +131,11 @@ export class EmulatorControl {
     partitionKey?: string,
   ): Promise<boolean> {
     this.counters.count(kind);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    this.paths.count(req.method ?? '', path);
     const latencyMs = this.#latencyMs.get(kind) ?? this.#latencyMs.get('') ?? 0;
     if (latencyMs > 0 && !(await this.#wait(latencyMs, req, res))) return false;
-    const fault = this.faults.take(kind, (req.url ?? '/').split('?')[0], partitionKey);
+    const fault = this.faults.take(kind, path, partitionKey);
     if (fault === undefined) return true;
     if (fault.delayMs > 0 && !(await this.#wait(fault.delayMs, req, res))) return false;
     if (fault.answer === undefined) return true;

@@ -1,5 +1,9 @@
 // Session revocations (Entra's revokeSignInSessions, or a critical event a resource learns through
 // Continuous Access Evaluation): tokens issued before the time no longer stand for the user.
+import type { ServerResponse } from 'node:http';
+
+import { isRecord } from '../../../shared/narrow.js';
+import { parseJsonBody, sendJson } from './http.js';
 
 export class SessionRevocations {
   readonly #revokedAt = new Map<string, number>();
@@ -37,4 +41,28 @@ export class SessionRevocations {
 
 function keyOf(tenant: string, oid: string): string {
   return `${tenant.toLowerCase()}|${oid.toLowerCase()}`;
+}
+
+/**
+ * `POST /_emulator/revoke-sessions` `{ oid, tid? }` at a resource (Graph, Tasks): the critical event it receives
+ * when a user's sessions are revoked. `tid` defaults to `defaultTenant`; it must be one of `tenantIds`.
+ */
+export function revokeSessionsAt(
+  res: ServerResponse,
+  body: Buffer,
+  revocations: SessionRevocations,
+  tenants: { defaultTenant: string; tenantIds: readonly string[] },
+): void {
+  const input = parseJsonBody(body);
+  const value = input.ok && isRecord(input.value) ? input.value : {};
+  const tid = typeof value.tid === 'string' ? value.tid.toLowerCase() : tenants.defaultTenant;
+  if (typeof value.oid !== 'string' || value.oid === '' || !tenants.tenantIds.includes(tid)) {
+    sendJson(res, 400, {
+      error: 'invalid_request',
+      message: '"oid" (and "tid" of a sandbox tenant) required',
+    });
+    return;
+  }
+  const revokedAt = revocations.revoke(tid, value.oid, Math.floor(Date.now() / 1000));
+  sendJson(res, 200, { oid: value.oid, tid, revokedAt, validFrom: revokedAt + 1 });
 }
