@@ -29,12 +29,16 @@ export class ConsentStore {
     string,
     { subject: ConsentSubject; scope: ResourcePermission; granted: boolean }
   >();
+  /** Tenant-wide grants and revocations made at run time (an administrator's consent), over the fixed ones. */
+  readonly #adminChoices = new Map<string, { scope: ResourcePermission; granted: boolean }>();
 
   constructor(private readonly adminConsents: (tenant: string) => AdminConsents) {}
 
   isGranted(subject: ConsentSubject, scope: ResourcePermission): boolean {
     const choice = this.#userChoices.get(keyOf(subject, scope));
     if (choice !== undefined) return choice.granted;
+    const adminChoice = this.#adminChoices.get(keyOf({ ...subject, oid: '' }, scope));
+    if (adminChoice !== undefined) return adminChoice.granted;
     return (this.adminConsents(subject.tenant)[subject.client] ?? []).some((p) => samePermission(p, scope));
   }
 
@@ -50,6 +54,10 @@ export class ConsentStore {
     for (const [key, choice] of this.#userChoices) {
       if (key.startsWith(prefix)) candidates.push(choice.scope);
     }
+    const adminPrefix = keyOf({ ...subject, oid: '' }, { resourceAppId, permission: '' });
+    for (const [key, choice] of this.#adminChoices) {
+      if (key.startsWith(adminPrefix)) candidates.push(choice.scope);
+    }
     const names = new Map<string, string>();
     for (const scope of candidates) {
       if (scope.resourceAppId.toLowerCase() !== resourceAppId.toLowerCase()) continue;
@@ -63,9 +71,20 @@ export class ConsentStore {
     for (const scope of scopes) this.#userChoices.set(keyOf(subject, scope), { subject, scope, granted });
   }
 
-  /** Back to the admin consents only (the sandbox's reset). */
+  /** An administrator's consent (or its removal) for every user of the tenant; a user's own choice still wins. */
+  setForTenant(
+    subject: Omit<ConsentSubject, 'oid'>,
+    scopes: readonly ResourcePermission[],
+    granted: boolean,
+  ): void {
+    for (const scope of scopes)
+      this.#adminChoices.set(keyOf({ ...subject, oid: '' }, scope), { scope, granted });
+  }
+
+  /** Back to the fixed admin consents only (the sandbox's reset). */
   clear(): void {
     this.#userChoices.clear();
+    this.#adminChoices.clear();
   }
 }
 
@@ -88,7 +107,9 @@ function samePermission(a: ResourcePermission, b: ResourcePermission): boolean {
 
 /** The body of `POST /_emulator/consent`. */
 export interface ConsentChange {
-  user: string;
+  /** undefined with `admin`: the tenant's administrator consents for every user. */
+  user: string | undefined;
+  admin: boolean;
   tenant: string | undefined;
   client: string | undefined;
   scopes: string[];
@@ -97,8 +118,10 @@ export interface ConsentChange {
 
 export function parseConsentChange(input: unknown): ConsentChange | string {
   if (!isRecord(input)) return 'the body must be a JSON object';
-  const { user, tenant, client, scopes, granted } = input;
-  if (typeof user !== 'string' || user === '') return '"user" must be a user name';
+  const { user, admin = false, tenant, client, scopes, granted } = input;
+  if (typeof admin !== 'boolean') return '"admin" must be true (tenant-wide consent) or false';
+  if (admin && user !== undefined) return '"admin": true consents for every user: leave "user" out';
+  if (!admin && (typeof user !== 'string' || user === '')) return '"user" must be a user name';
   if (tenant !== undefined && typeof tenant !== 'string') return '"tenant" must be a tenant id';
   if (client !== undefined && typeof client !== 'string') return '"client" must be a client id';
   if (
@@ -109,5 +132,12 @@ export function parseConsentChange(input: unknown): ConsentChange | string {
     return '"scopes" must be a non-empty array of scopes (https://graph.microsoft.com/Calendars.Read)';
   }
   if (typeof granted !== 'boolean') return '"granted" must be true (grant) or false (revoke)';
-  return { user, tenant, client, scopes: scopes as string[], granted };
+  return {
+    user: typeof user === 'string' ? user : undefined,
+    admin,
+    tenant,
+    client,
+    scopes: scopes as string[],
+    granted,
+  };
 }

@@ -4,11 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../../../shared/narrow.js';
 import { parseJsonBody, safeDecode, sendJson } from '../kit/http.js';
 import { parseConsentChange } from './consent.js';
-import { type EntraDirectory, resourcePermissionOf } from './directory.js';
+import { type EntraDirectory, resourcePermissionOf, scopeOf } from './directory.js';
 import {
   API_CLIENT_ID,
-  GRAPH_APP_ID,
-  GRAPH_RESOURCE,
+  DOWNSTREAM_APIS,
   HOME_TENANT,
   SANDBOX_TENANTS,
   sandboxTenant,
@@ -74,23 +73,22 @@ function entraControlRoutes(
         const permissions = change.scopes.map(resourcePermissionOf);
         if (
           tenant === undefined ||
-          !USER_NAME.test(change.user) ||
+          (change.user !== undefined && !USER_NAME.test(change.user)) ||
           permissions.some((p) => p === undefined)
         ) {
           return invalidRequest(
             'the user, the tenant or a scope is unknown (scopes: <resource URI or app id>/<permission>)',
           );
         }
-        const subject = {
-          tenant: tenant.id,
-          oid: tenantUser(change.user, tenant).oid,
-          client: change.client ?? API_CLIENT_ID,
-        };
-        minting.directory.consents.set(
-          subject,
-          permissions.filter((p) => p !== undefined),
-          change.granted,
-        );
+        const granted = permissions.filter((p) => p !== undefined);
+        const client = change.client ?? API_CLIENT_ID;
+        if (change.user === undefined) {
+          // An administrator's consent on behalf of the organization: every user of the tenant.
+          minting.directory.consents.setForTenant({ tenant: tenant.id, client }, granted, change.granted);
+          return { status: 200, body: { tenant: tenant.id, client, admin: true } };
+        }
+        const subject = { tenant: tenant.id, oid: tenantUser(change.user, tenant).oid, client };
+        minting.directory.consents.set(subject, granted, change.granted);
         return { status: 200, body: consentAnswer(minting.directory, subject) };
       },
     },
@@ -157,7 +155,12 @@ function consentAnswer(
 ): Record<string, unknown> {
   return {
     ...subject,
-    scopes: directory.consents.granted(subject, GRAPH_APP_ID).map((p) => `${GRAPH_RESOURCE}/${p}`),
+    // Every downstream API's permissions granted to the client for the user, as full scope strings.
+    scopes: DOWNSTREAM_APIS.flatMap((api) =>
+      directory.consents
+        .granted(subject, api.appId)
+        .map((permission) => scopeOf({ resourceAppId: api.appId, permission })),
+    ),
   };
 }
 

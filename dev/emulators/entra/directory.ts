@@ -6,23 +6,50 @@ import {
   API_CLIENT_ID,
   API_TENANTS,
   CONSENTED_GRAPH_PERMISSIONS,
+  DOWNSTREAM_APIS,
+  type DownstreamApi,
   GRAPH_APP_ID,
-  GRAPH_RESOURCE,
 } from './fixtures.js';
 
 export function graphPermission(permission: string): ResourcePermission {
   return { resourceAppId: GRAPH_APP_ID, permission };
 }
 
-/** `https://graph.microsoft.com/Calendars.Read` (or Graph's app id form) as a Graph permission. */
-export function resourcePermissionOf(scope: string): ResourcePermission | undefined {
-  for (const prefix of [`${GRAPH_RESOURCE}/`, `${GRAPH_APP_ID}/`]) {
-    if (scope.toLowerCase().startsWith(prefix)) {
-      const permission = scope.slice(prefix.length);
-      return /^[A-Za-z][A-Za-z0-9.]*$/.test(permission) ? graphPermission(permission) : undefined;
+/** The downstream API a scope names (`<app ID URI or app id>/<permission>`), and the permission's name. */
+export function downstreamScopeOf(scope: string): { api: DownstreamApi; permission: string } | undefined {
+  const lower = scope.toLowerCase();
+  for (const api of DOWNSTREAM_APIS) {
+    for (const identifier of [...api.identifierUris, api.appId]) {
+      if (lower.startsWith(`${identifier.toLowerCase()}/`)) {
+        return { api, permission: scope.slice(identifier.length + 1) };
+      }
     }
   }
   return undefined;
+}
+
+/** The permission as the API declares it (its exposed scope's spelling), if it exposes one of that name. */
+export function exposedPermission(api: DownstreamApi, permission: string): string | undefined {
+  if (api.scopes === undefined) return /^[A-Za-z][A-Za-z0-9.]*$/.test(permission) ? permission : undefined;
+  return api.scopes.find((scope) => scope.toLowerCase() === permission.toLowerCase());
+}
+
+/**
+ * `https://graph.microsoft.com/Calendars.Read`, `api://<tasks>/Tasks.ReadWrite` (or an app id form) as a permission
+ * of a downstream API the emulator knows, else undefined.
+ */
+export function resourcePermissionOf(scope: string): ResourcePermission | undefined {
+  const found = downstreamScopeOf(scope);
+  const permission = found === undefined ? undefined : exposedPermission(found.api, found.permission);
+  return found === undefined || permission === undefined
+    ? undefined
+    : { resourceAppId: found.api.appId, permission };
+}
+
+/** A permission as a full scope string, `<the API's first app ID URI>/<permission>`. */
+export function scopeOf(permission: ResourcePermission): string {
+  const api = DOWNSTREAM_APIS.find((candidate) => candidate.appId === permission.resourceAppId);
+  return `${api?.identifierUris[0] ?? permission.resourceAppId}/${permission.permission}`;
 }
 
 const ADMIN_CONSENT = { [API_CLIENT_ID]: CONSENTED_GRAPH_PERMISSIONS.map(graphPermission) };

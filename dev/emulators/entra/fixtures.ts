@@ -26,6 +26,47 @@ export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
  * together with the API's own scope when the SPA asks with `prompt=consent` (combined consent).
  */
 export const API_GRAPH_PERMISSIONS = ['User.Read', 'Calendars.Read'] as const;
+/** The Tasks API: a second protected web API of the tenant that the API calls on the user's behalf. */
+export const TASKS_API_CLIENT_ID = '9d4b7e21-6c3f-4a58-b0e7-3f12a8c5d946';
+/** Entra's default form of an app ID URI (`api://<client id>`). */
+export const TASKS_API_APP_ID_URI = `api://${TASKS_API_CLIENT_ID}`;
+export const TASKS_API_DISPLAY_NAME = 'tasks-api';
+/** The delegated scopes the Tasks API exposes. */
+export const TASKS_API_SCOPES = ['Tasks.Read', 'Tasks.ReadWrite'] as const;
+/** What the API's registration declares by default (full scope strings): its Graph permissions and the Tasks API's. */
+export const API_DECLARED_PERMISSIONS: readonly string[] = [
+  ...API_GRAPH_PERMISSIONS.map((permission) => `${GRAPH_RESOURCE}/${permission}`),
+  `${TASKS_API_APP_ID_URI}/Tasks.ReadWrite`,
+];
+
+/** A resource the Entra emulator issues tokens for on behalf of a user. */
+export interface DownstreamApi {
+  /** Its application (client) id: what consents are keyed by. */
+  appId: string;
+  /** The URIs a scope may start with (`<uri>/<permission>`), besides the app id. */
+  identifierUris: readonly string[];
+  displayName: string;
+  /** Its delegated scopes; undefined: any name (the emulator does not hold Graph's catalogue). */
+  scopes: readonly string[] | undefined;
+  /** Graph takes v1 tokens (`sts.windows.net` issuer, `aud` its URI); the Tasks API v2 (`aud` its client id). */
+  tokenVersion: 1 | 2;
+}
+
+export const GRAPH_API: DownstreamApi = {
+  appId: GRAPH_APP_ID,
+  identifierUris: [GRAPH_RESOURCE],
+  displayName: 'Microsoft Graph',
+  scopes: undefined,
+  tokenVersion: 1,
+};
+export const TASKS_API: DownstreamApi = {
+  appId: TASKS_API_CLIENT_ID,
+  identifierUris: [TASKS_API_APP_ID_URI],
+  displayName: TASKS_API_DISPLAY_NAME,
+  scopes: TASKS_API_SCOPES,
+  tokenVersion: 2,
+};
+export const DOWNSTREAM_APIS: readonly DownstreamApi[] = [GRAPH_API, TASKS_API];
 /** A second tenant where the API is installed and consented (a multi-tenant API's customer). */
 export const PARTNER_TENANT_ID = '8e2d4f61-3c5a-4b7e-9f10-6a2b3c4d5e6f';
 export const PARTNER_TENANT_DOMAIN = 'partner.onmicrosoft.com';

@@ -1,12 +1,13 @@
 // The on-behalf-of grant (jwt-bearer, requested_token_use=on_behalf_of) as Entra checks it: the API as a
-// confidential client, the user's assertion (oboAssertion.ts), Graph scopes the administrator consented to.
+// confidential client, the user's assertion (oboAssertion.ts), scopes of one downstream API (Graph or the Tasks
+// API) the user or an administrator consented to.
 import { randomBytes } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
 
 import { parseClaimsRequest } from './claimsRequest.js';
 import { authenticateClient } from './clientAuthentication.js';
-import { graphPermission } from './directory.js';
+import { downstreamScopeOf, exposedPermission } from './directory.js';
 import type { EntraError, Outcome } from './errors.js';
 import { consentRequired, fail, missingParameter } from './errors.js';
 import {
@@ -15,8 +16,8 @@ import {
   API_TENANTS,
   CAE_TOKEN_LIFETIME_SECONDS,
   clientInfo,
-  GRAPH_APP_ID,
-  GRAPH_RESOURCE,
+  type DownstreamApi,
+  GRAPH_API,
   HOME_TENANT,
   pairwiseSubject,
 } from './fixtures.js';
@@ -73,8 +74,9 @@ async function onBehalfOf(
   if (!caller.ok) return caller;
   const stepUp = context.stepUpFailure?.(caller.value);
   if (stepUp !== undefined) return { ok: false, failure: stepUp };
-  const requested = resolveGraphScopes(scope);
+  const requested = resolveScopes(scope);
   if (!requested.ok) return requested;
+  const { api } = requested.value;
 
   const claims = caller.value;
   const oid = String(claims.oid);
@@ -85,10 +87,13 @@ async function onBehalfOf(
   }
   const subject = { tenant: directory.id, oid, client: API_CLIENT_ID };
   const missingConsent = requested.value.usesDefault
-    ? consents.granted(subject, GRAPH_APP_ID).length === 0
-    : consents.missing(subject, requested.value.permissions.map(graphPermission)).length > 0;
+    ? consents.granted(subject, api.appId).length === 0
+    : consents.missing(
+        subject,
+        requested.value.permissions.map((permission) => ({ resourceAppId: api.appId, permission })),
+      ).length > 0;
   if (missingConsent) return consentRequired();
-  const granted = consents.granted(subject, GRAPH_APP_ID);
+  const granted = consents.granted(subject, api.appId);
 
   const caeCapable = claimsRequest?.capabilities.includes('cp1') === true;
   // A claims challenge's `nbf` is satisfied by issuing at (or after) that time.
@@ -98,40 +103,59 @@ async function onBehalfOf(
   const name = typeof claims.name === 'string' ? claims.name : '';
   const upn = stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? '';
   const [givenName, ...rest] = name.split(' ');
-  const graphToken = await context.keys.sign({
-    aud: GRAPH_RESOURCE,
-    iss: `https://sts.windows.net/${directory.id}/`,
+  const common = {
     iat: now,
     nbf: now,
     exp: now + lifetime,
-    acr: '1',
-    amr: ['pwd'],
-    app_displayname: API_DISPLAY_NAME,
-    appid: API_CLIENT_ID,
-    appidacr: client.value === 'secret' ? '1' : '2',
-    family_name: rest.join(' '),
-    given_name: givenName ?? '',
-    idtyp: 'user',
     name,
     oid,
     // Entra puts every permission the user granted the client for the resource, not only those asked.
     scp: granted.join(' '),
-    sub: pairwiseSubject(oid, GRAPH_APP_ID),
+    sub: pairwiseSubject(oid, api.appId),
     tid: directory.id,
-    unique_name: upn,
-    upn,
     uti: randomBytes(16).toString('base64url'),
-    ver: '1.0',
     ...(caeCapable ? { xms_cc: ['cp1'] } : {}),
-    ...(home === undefined ? {} : { idp: `https://sts.windows.net/${home.tenant}/` }),
-  });
+  };
+  const credentialKind = client.value === 'secret' ? '1' : '2';
+  // A v1 token (Graph): `aud` its URI, sts.windows.net, `appid`; a v2 token (the Tasks API): `aud` its client id,
+  // the v2 issuer, `azp`.
+  const accessToken = await context.keys.sign(
+    api.tokenVersion === 1
+      ? {
+          ...common,
+          aud: api.identifierUris[0] ?? api.appId,
+          iss: `https://sts.windows.net/${directory.id}/`,
+          acr: '1',
+          amr: ['pwd'],
+          app_displayname: API_DISPLAY_NAME,
+          appid: API_CLIENT_ID,
+          appidacr: credentialKind,
+          family_name: rest.join(' '),
+          given_name: givenName ?? '',
+          idtyp: 'user',
+          unique_name: upn,
+          upn,
+          ver: '1.0',
+          ...(home === undefined ? {} : { idp: `https://sts.windows.net/${home.tenant}/` }),
+        }
+      : {
+          ...common,
+          aud: api.appId,
+          iss: context.issuerOf(directory.id),
+          azp: API_CLIENT_ID,
+          azpacr: credentialKind,
+          preferred_username: upn,
+          ver: '2.0',
+          ...(home === undefined ? {} : { idp: `https://sts.windows.net/${home.tenant}/` }),
+        },
+  );
 
   const response: Record<string, unknown> = {
     token_type: 'Bearer',
-    scope: granted.map((permission) => `${GRAPH_RESOURCE}/${permission}`).join(' '),
+    scope: granted.map((permission) => `${api.identifierUris[0] ?? api.appId}/${permission}`).join(' '),
     expires_in: lifetime,
     ext_expires_in: lifetime,
-    access_token: graphToken,
+    access_token: accessToken,
   };
   if (requested.value.oidc.has('offline_access'))
     response.refresh_token = `1.A${randomBytes(96).toString('base64url')}`;
@@ -160,32 +184,50 @@ async function onBehalfOf(
 
 export interface RequestedScopes {
   oidc: Set<string>;
-  /** Graph permission names (`Calendars.Read`), without `.default`. */
+  /** The one downstream API the scopes are for (Entra issues a token for one resource at a time). */
+  api: DownstreamApi;
+  /** Its permission names (`Calendars.Read`), as it declares them, without `.default`. */
   permissions: string[];
   usesDefault: boolean;
 }
 
-/** The Graph permissions and OIDC scopes asked for in `scope` (the grant checks consent per user). */
-export function resolveGraphScopes(scope: string): Outcome<RequestedScopes> {
+/** The downstream permissions and OIDC scopes asked for in `scope` (the grant checks consent per user). */
+export function resolveScopes(scope: string): Outcome<RequestedScopes> {
   const oidc = new Set<string>();
   const permissions: string[] = [];
+  let api: DownstreamApi | undefined;
   for (const item of scope.split(/\s+/).filter((s) => s !== '')) {
     if (OIDC_SCOPES.has(item.toLowerCase())) {
       oidc.add(item.toLowerCase());
       continue;
     }
-    const permission = [`${GRAPH_RESOURCE}/`, `${GRAPH_APP_ID}/`].reduce(
-      (rest, prefix) => (rest.toLowerCase().startsWith(prefix) ? rest.slice(prefix.length) : rest),
-      item,
-    );
-    if (permission.includes('/') || permission.includes(':')) {
+    // A bare permission name (`User.Read`) is Graph's, as Entra reads it.
+    const found =
+      downstreamScopeOf(item) ?? (/[/:]/.test(item) ? undefined : { api: GRAPH_API, permission: item });
+    if (found === undefined || found.permission.includes('/')) {
       return invalidScope(
-        `The provided value for the input parameter 'scope' is not valid. The scope '${item}' is not for Microsoft Graph, the only resource the sandbox issues tokens for.`,
+        `The provided value for the input parameter 'scope' is not valid. The scope '${item}' is not for a resource the sandbox issues tokens for (Microsoft Graph, the Tasks API).`,
+      );
+    }
+    if (api !== undefined && api !== found.api) {
+      return fail(
+        400,
+        'invalid_scope',
+        28000,
+        `Provided value for the input parameter scope is not valid because it contains more than one resource. Scope ${scope} is not valid.`,
+      );
+    }
+    api = found.api;
+    const permission =
+      found.permission === '.default' ? found.permission : exposedPermission(found.api, found.permission);
+    if (permission === undefined) {
+      return invalidScope(
+        `The provided value for the input parameter 'scope' is not valid. The scope '${item}' does not exist on the resource '${found.api.appId}'.`,
       );
     }
     permissions.push(permission);
   }
-  if (permissions.length === 0) {
+  if (api === undefined || permissions.length === 0) {
     return invalidScope(
       "The provided value for the input parameter 'scope' is not valid: it names no resource.",
     );
@@ -196,7 +238,7 @@ export function resolveGraphScopes(scope: string): Outcome<RequestedScopes> {
       "The provided value for the input parameter 'scope' is not valid: '.default' cannot be combined with other scopes of the resource.",
     );
   }
-  return { ok: true, value: { oidc, permissions: usesDefault ? [] : permissions, usesDefault } };
+  return { ok: true, value: { oidc, api, permissions: usesDefault ? [] : permissions, usesDefault } };
 }
 
 function invalidScope(description: string): { ok: false; failure: EntraError } {

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { SANDBOX_CLIENT_HEADER } from '../kit/entraSigningKeys.js';
 import { headerValue, safeDecode, sendJson } from '../kit/http.js';
 import {
   MANAGED_IDENTITY_PATH,
@@ -129,8 +130,11 @@ export function entraRoutes(state: EntraRouteState): readonly Route[] {
       method: 'GET',
       path: 'discovery/v2.0/keys',
       needsTenant: true,
-      // The Graph emulator's own key fetches are counted apart: `keys` counts only the app's.
-      kindOf: ({ req }) => (headerValue(req, 'x-sandbox-client') === 'graph' ? 'keys.graph' : 'keys'),
+      // The resource emulators' own key fetches are counted apart: `keys` counts only the app's.
+      kindOf: ({ req }) => {
+        const client = headerValue(req, SANDBOX_CLIENT_HEADER);
+        return client === 'graph' || client === 'tasks' ? `keys.${client}` : 'keys';
+      },
       answer: ({ res }) => sendJson(res, 200, keys.jwks(), { 'access-control-allow-origin': '*' }),
     },
     {

@@ -11,15 +11,16 @@ import {
   managedIdentityErrorBody,
   TOKEN_EXCHANGE_AUDIENCE,
 } from '../managedIdentity.js';
+import type { ResourcePermission } from './consent.js';
 import { handleEntraControl, handleEntraQuery } from './control.js';
-import { EntraDirectory, graphPermission } from './directory.js';
+import { downstreamScopeOf, EntraDirectory, resourcePermissionOf } from './directory.js';
 import { defaultError, type EntraError, entraPresets, errorBody, sendTokenError } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import {
   API_APP_ID_URI,
   API_CLIENT_ID,
+  API_DECLARED_PERMISSIONS,
   API_DISPLAY_NAME,
-  API_GRAPH_PERMISSIONS,
   API_SCOPE,
   resolveTenant,
   sandboxTenant,
@@ -41,6 +42,7 @@ export const ENTRA_KINDS = [
   'openid-configuration',
   'keys',
   'keys.graph',
+  'keys.tasks',
   'instance-discovery',
   ...TOKEN_GRANTS.map((grant) => grant.kind),
   OTHER_TOKEN_KIND,
@@ -57,6 +59,12 @@ export interface EntraEmulatorOptions {
   clientSecret: string;
   /** The secret the managed identity endpoint expects in `X-IDENTITY-HEADER` (App Service's IDENTITY_HEADER). */
   identityHeader: string;
+  /**
+   * The downstream permissions the API's registration declares (`requiredResourceAccess`), as full scopes
+   * (`https://graph.microsoft.com/User.Read`, `api://<tasks>/Tasks.ReadWrite`): what the consent page lists and
+   * records. Default API_DECLARED_PERMISSIONS.
+   */
+  declaredPermissions?: readonly string[];
 }
 
 export interface EntraEmulator {
@@ -93,6 +101,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     subject: MANAGED_IDENTITY_PRINCIPAL_ID,
     audiences: [TOKEN_EXCHANGE_AUDIENCE],
   });
+  const declared = declaredPermissionsOf(options.declaredPermissions ?? API_DECLARED_PERMISSIONS);
   const signIn = createSignInRoutes({
     tenantId: TENANT_ID,
     baseUrl: () => baseUrl,
@@ -108,13 +117,13 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       displayName: API_DISPLAY_NAME,
       scopes: [API_SCOPE],
     },
-    downstreamPermissions: API_GRAPH_PERMISSIONS,
+    downstreamPermissions: declared.map(({ label }) => label),
     // What the user accepted on the consent page is recorded as Entra does: the API's OBO exchanges for
-    // these Graph permissions succeed for this user from now on (until the sandbox's reset).
+    // these permissions succeed for this user from now on (until the sandbox's reset).
     onConsent: (user) =>
       directory.consents.set(
         { tenant: TENANT_ID, oid: user.oid, client: API_CLIENT_ID },
-        API_GRAPH_PERMISSIONS.map(graphPermission),
+        declared.map(({ permission }) => permission),
         true,
       ),
   });
@@ -224,4 +233,20 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
       await closeServer(server);
     },
   };
+}
+
+/** The declared permissions checked once, at start: each must name a permission of a downstream API the emulator knows. */
+function declaredPermissionsOf(
+  scopes: readonly string[],
+): { permission: ResourcePermission; label: string }[] {
+  return scopes.map((scope) => {
+    const permission = resourcePermissionOf(scope);
+    const api = downstreamScopeOf(scope)?.api;
+    if (permission === undefined || api === undefined) {
+      throw new Error(
+        `declared permission "${scope}" is not a permission of Microsoft Graph or the Tasks API (<app ID URI>/<permission>)`,
+      );
+    }
+    return { permission, label: `${api.displayName}: ${permission.permission}` };
+  });
 }

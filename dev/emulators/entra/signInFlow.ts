@@ -84,7 +84,7 @@ export function createAuthorizeFlow(state: SignInState): Pick<SignInRoutes, 'aut
     if (flow.request.prompt === 'consent' && !flow.consentDone) {
       const permissions = [
         ...flow.request.apiScopes.map((scope) => `${context.api.displayName}: ${scope}`),
-        ...context.downstreamPermissions.map((permission) => `Microsoft Graph: ${permission}`),
+        ...context.downstreamPermissions,
       ];
       html(res, 200, consentPage(frame, user, registration.displayName, permissions));
       return;

@@ -46,7 +46,8 @@ export interface SignInContext {
   sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void;
   spa: { clientId: string; displayName: string };
   api: ApiResource;
-  /** The API's downstream permissions a user consents to through the SPA (combined consent). */
+  /** The API's downstream permissions a user consents to through the SPA (combined consent), as the page lists
+   * them: `<resource>: <permission>` (`Microsoft Graph: User.Read`). */
   downstreamPermissions: readonly string[];
   /** Called when a user accepts the consent prompt. */
   onConsent?(user: SignInUser): void;
