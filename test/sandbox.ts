@@ -1,6 +1,8 @@
 // The tests' door to the sandbox that `npm test` (dev/sandbox/runTests.ts) starts: its client (dev/sandbox/client.ts,
 // which the benchmarks use too), and requests that only tests make, raw calls at the emulators' own endpoints.
-import { sandbox } from '../dev/sandbox/client.js';
+import { request as httpsRequest } from 'node:https';
+
+import { type Emulator, emulatorUrl, sandbox } from '../dev/sandbox/client.js';
 import { isRecord } from '../shared/narrow.js';
 
 export * from '../dev/sandbox/client.js';
@@ -72,4 +74,35 @@ export async function managedIdentityToken(resource = 'api://AzureADTokenExchang
     throw new Error(`the managed identity endpoint answered ${status}`);
   }
   return body.access_token;
+}
+
+/**
+ * A request to an emulator with `path` sent exactly as given (fetch would resolve `..` and `%2e%2e` first), as
+ * a client that does not normalise would send it. The CA is trusted through NODE_EXTRA_CA_CERTS.
+ */
+export function requestRawPath(
+  emulator: Emulator,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: unknown }> {
+  const url = new URL(emulatorUrl(emulator));
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text === '' ? undefined : (JSON.parse(text) as unknown),
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -220,7 +220,7 @@ try {
 }
 
 console.log(`
-Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Cosmos DB ${sandbox.cosmos.endpoint}
+Sandbox ready: Entra ID ${sandbox.entraUrl}, Graph ${sandbox.graphUrl}, Tasks API ${sandbox.tasksApi.url}, Cosmos DB ${sandbox.cosmos.endpoint}
 State (ports, settings) in ${shortPath(statePath)}
 API ready on ${hosts.map((h) => `${h.url}/api`).join(', ')}  (Ctrl-C stops everything)
 

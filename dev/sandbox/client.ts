@@ -8,7 +8,7 @@ import { parseSandboxState, type SandboxState } from './state.js';
 
 export type { SandboxState } from './state.js';
 
-export type Emulator = 'entra' | 'graph' | 'cosmos';
+export type Emulator = 'entra' | 'graph' | 'tasks' | 'cosmos';
 
 export interface Fault {
   /** A request kind of that emulator (see dev/README.md); default any. */
@@ -62,6 +62,7 @@ export function emulatorUrl(emulator: Emulator): string {
   const urls: Record<Emulator, string> = {
     entra: state.entraUrl,
     graph: state.graphUrl,
+    tasks: state.tasksApi.url,
     cosmos: state.cosmos.endpoint.replace(/\/$/, ''),
   };
   return urls[emulator];
@@ -88,10 +89,19 @@ export async function counters(emulator: Emulator): Promise<Record<string, numbe
   return (await response.json()) as Record<string, number>;
 }
 
-/** Zeroes the counters and clears the queued faults of all three emulators. */
+/** Requests served by the emulator, by method and raw path (`GET /tasks/tk_...`), since the last reset. */
+export async function pathCounters(emulator: Emulator): Promise<Record<string, number>> {
+  const response = await fetch(`${emulatorUrl(emulator)}/_emulator/counters/paths`);
+  if (!response.ok) throw new Error(`path counters of ${emulator}: HTTP ${response.status}`);
+  return (await response.json()) as Record<string, number>;
+}
+
+/** Zeroes the counters and clears the queued faults (and the Graph and Tasks data) of all four emulators. */
 export async function resetEmulators(): Promise<void> {
   await Promise.all(
-    (['entra', 'graph', 'cosmos'] as const).map((emulator) => control(emulator, '/_emulator/reset', {})),
+    (['entra', 'graph', 'tasks', 'cosmos'] as const).map((emulator) =>
+      control(emulator, '/_emulator/reset', {}),
+    ),
   );
 }
 
@@ -112,7 +122,8 @@ export async function setEntraSettings(settings: { oboTokenLifetimeSeconds?: num
 
 /**
  * Revokes the user's sessions: at Entra (tokens issued before are refused for OBO, AADSTS50173), and the
- * critical event at Graph (CAE tokens issued before get a claims challenge). `where` picks one of the two.
+ * critical event at the resources, Graph and the Tasks API (CAE tokens issued before get a claims challenge).
+ * `where` picks Entra or the resources alone.
  */
 export async function revokeSessions(
   user: { name: string; oid: string; tid: string },
@@ -123,11 +134,13 @@ export async function revokeSessions(
       tenant: user.tid,
     });
   }
-  if (where !== 'entra')
-    await control('graph', '/_emulator/revoke-sessions', { oid: user.oid, tid: user.tid });
+  if (where !== 'entra') {
+    for (const resource of ['graph', 'tasks'] as const)
+      await control(resource, '/_emulator/revoke-sessions', { oid: user.oid, tid: user.tid });
+  }
 }
 
-/** Grants (or revokes) the user's consent for the API to call Graph with `scopes`. */
+/** Grants (or revokes) the user's consent for the API to call Graph or the Tasks API with `scopes` (full scopes). */
 export async function setConsent(
   user: string,
   scopes: readonly string[],

@@ -1,4 +1,4 @@
-// The local sandbox: Entra ID, Microsoft Graph and Cosmos DB emulators over HTTPS on 127.0.0.1.
+// The local sandbox: Entra ID, Microsoft Graph, the Tasks API and Cosmos DB emulators over HTTPS on 127.0.0.1.
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
@@ -18,12 +18,15 @@ import {
   OTHER_TENANT_ID,
   PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
+  TASKS_API_APP_ID_URI,
+  TASKS_API_CLIENT_ID,
   TENANT_ID,
 } from '../emulators/entra/fixtures.js';
 import type { EntraEmulator, IssuedUserToken, UserTokenOptions } from '../emulators/entra/server.js';
 import { startEntraEmulator } from '../emulators/entra/server.js';
 import type { GraphEmulator } from '../emulators/graph/server.js';
 import { startGraphEmulator } from '../emulators/graph/server.js';
+import { startTasksEmulator, type TasksEmulator } from '../emulators/tasks/server.js';
 import { ensureLocalCa } from './localCa.js';
 import { DEFAULT_SANDBOX_DIR, type SandboxState } from './state.js';
 
@@ -37,6 +40,8 @@ export {
   OTHER_TENANT_ID,
   PARTNER_TENANT_ID,
   SPA_CLIENT_ID,
+  TASKS_API_APP_ID_URI,
+  TASKS_API_CLIENT_ID,
   TENANT_DOMAIN,
   TENANT_ID,
   TOKEN_EXCHANGE_AUDIENCE,
@@ -63,7 +68,7 @@ export interface Sandbox extends SandboxState {
   /** Issues a user access token for the API in-process (as POST /_emulator/users/{name}/token does). */
   mintUserToken(name: string, options?: UserTokenOptions): Promise<IssuedUserToken>;
   /** The emulators themselves, for their counters and faults in-process. */
-  emulators: { entra: EntraEmulator; graph: GraphEmulator; cosmos: CosmosEmulator };
+  emulators: { entra: EntraEmulator; graph: GraphEmulator; tasks: TasksEmulator; cosmos: CosmosEmulator };
   close(): Promise<void>;
 }
 
@@ -71,7 +76,12 @@ export interface SandboxOptions {
   /** Holds the CA, the server certificate and the token cache keys; default `.sandbox` in the project. */
   dir?: string;
   /** 0 or absent: an ephemeral port. */
-  ports?: { entra?: number; graph?: number; cosmos?: number };
+  ports?: { entra?: number; graph?: number; tasks?: number; cosmos?: number };
+  /**
+   * The downstream permissions the API's registration declares in the Entra emulator (full scopes, e.g.
+   * `https://graph.microsoft.com/User.Read`): what the consent page lists and records. Default: the emulator's.
+   */
+  declaredPermissions?: readonly string[];
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -93,6 +103,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       port: options.ports?.entra ?? 0,
       clientSecret,
       identityHeader,
+      ...(options.declaredPermissions === undefined
+        ? {}
+        : { declaredPermissions: options.declaredPermissions }),
     });
     started.push(entra);
     const graph = await startGraphEmulator({
@@ -105,6 +118,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ca,
     });
     started.push(graph);
+    const tasks = await startTasksEmulator({
+      cert,
+      key,
+      port: options.ports?.tasks ?? 0,
+      entraUrl: entra.url,
+      tenantId: TENANT_ID,
+      tenantIds: [TENANT_ID, PARTNER_TENANT_ID, OTHER_TENANT_ID],
+      clientId: TASKS_API_CLIENT_ID,
+      appIdUri: TASKS_API_APP_ID_URI,
+      ca,
+    });
+    started.push(tasks);
     const cosmos = await startCosmosEmulator({ cert, key, port: options.ports?.cosmos ?? 0 });
     started.push(cosmos);
     await createContainer(cosmos.endpoint, ca);
@@ -123,6 +148,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       OBO_CLIENT_CREDENTIAL: 'client-secret',
       OBO_CLIENT_SECRET: clientSecret,
       GRAPH_BASE_URL: graph.url,
+      // The Tasks API: a second downstream API, its base URL and its scopes' prefix (app ID URI).
+      TASKS_API_BASE_URL: tasks.url,
+      TASKS_API_APP_ID_URI,
       COSMOS_ENDPOINT: cosmos.endpoint,
       COSMOS_KEY: COSMOS_EMULATOR_KEY,
       COSMOS_DATABASE,
@@ -139,6 +167,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       api: { clientId: API_CLIENT_ID, clientSecret, appIdUri: API_APP_ID_URI, scope: API_SCOPE },
       entraUrl: entra.url,
       graphUrl: graph.url,
+      tasksApi: {
+        url: tasks.url,
+        clientId: TASKS_API_CLIENT_ID,
+        appIdUri: TASKS_API_APP_ID_URI,
+        scope: 'Tasks.ReadWrite',
+      },
       cosmos: {
         endpoint: cosmos.endpoint,
         key: COSMOS_EMULATOR_KEY,
@@ -166,7 +200,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return {
       ...state,
       mintUserToken: (name, tokenOptions) => entra.mintUserToken(name, tokenOptions),
-      emulators: { entra, graph, cosmos },
+      emulators: { entra, graph, tasks, cosmos },
       close: closeAll,
     };
   } catch (error) {

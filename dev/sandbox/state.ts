@@ -21,6 +21,8 @@ export interface SandboxState {
   entraUrl: string;
   /** https://127.0.0.1:PORT */
   graphUrl: string;
+  /** The Tasks API emulator (a second protected downstream API): its URL and its app registration. */
+  tasksApi: { url: string; clientId: string; appIdUri: string; scope: string };
   cosmos: { endpoint: string; key: string; database: string; container: string };
   /** The user-assigned identity the app runs as, and App Service's endpoint that issues its tokens. */
   managedIdentity: {
@@ -55,6 +57,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
     api,
     entraUrl,
     graphUrl,
+    tasksApi,
     cosmos,
     managedIdentity,
     settings,
@@ -68,6 +71,7 @@ export function sandboxState(sandbox: SandboxState): SandboxState {
     api,
     entraUrl,
     graphUrl,
+    tasksApi,
     cosmos,
     managedIdentity,
     settings,
@@ -196,6 +200,7 @@ function isSandboxState(value: unknown): value is SandboxState {
     strings(value, ['caCertPath', 'tenantId', 'spaClientId', 'entraUrl', 'graphUrl']) &&
     isRecord(value) &&
     strings(value.api, ['clientId', 'clientSecret', 'appIdUri', 'scope']) &&
+    strings(value.tasksApi, ['url', 'clientId', 'appIdUri', 'scope']) &&
     strings(value.cosmos, ['endpoint', 'key', 'database', 'container']) &&
     strings(value.managedIdentity, ['clientId', 'principalId', 'resourceId', 'endpoint', 'header']) &&
     settings(value.settings) &&

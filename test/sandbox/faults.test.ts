@@ -113,6 +113,7 @@ describe('counters', () => {
         'instance-discovery',
         'keys',
         'keys.graph',
+        'keys.tasks',
         'managed-identity',
         'openid-configuration',
         'logout',
@@ -124,7 +125,15 @@ describe('counters', () => {
         'token.refresh_token',
       ].sort(),
     );
-    expect(await counters('graph')).toEqual({ me: 0, calendar: 0, other: 0 });
+    expect(await counters('graph')).toEqual({ me: 0, calendar: 0, 'events.create': 0, other: 0 });
+    expect(await counters('tasks')).toEqual({
+      'tasks.list': 0,
+      'tasks.create': 0,
+      'tasks.read': 0,
+      'tasks.update': 0,
+      'tasks.delete': 0,
+      other: 0,
+    });
     expect(Object.values(await counters('cosmos')).every((count) => count === 0)).toBe(true);
   });
 
