@@ -234,3 +234,27 @@ describe('MFA policy for the downstream API', () => {
     expect((await requestObo((await userToken('alice')).accessToken)).status).toBe(200);
   });
 });
+
+describe('combined consent for the declared permissions', () => {
+  it("lists Graph's and the Tasks API's declared permissions, and accepting lets the API exchange for both", async () => {
+    const { challenge } = pkce();
+    const page = await authorize(challenge, { prompt: 'consent' });
+    const flow = /name="flow" value="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+    const post = (fields: Record<string, string>): Promise<Response> =>
+      fetch(oauthUrl('authorize'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ flow, ...fields }).toString(),
+        redirect: 'manual',
+      });
+    const consentPage = await (await post({ user: 'carol' })).text();
+    expect(consentPage).toContain('Microsoft Graph: Calendars.Read');
+    expect(consentPage).toContain('tasks-api: Tasks.ReadWrite');
+
+    const { accessToken } = await userToken('carol');
+    const tasksScope = `${sandbox().tasksApi.appIdUri}/Tasks.ReadWrite`;
+    expect((await requestObo(accessToken, { scope: tasksScope })).status).toBe(400);
+    expect((await post({ step: 'consent' })).status).toBe(302);
+    expect((await requestObo(accessToken, { scope: tasksScope })).status).toBe(200);
+  });
+});

@@ -1,12 +1,28 @@
 // The Microsoft Graph emulator over HTTPS: /v1.0/me with Graph tokens from the Entra emulator's OBO grant.
 import { beforeEach, describe, expect, it } from '@jest/globals';
 
-import { counters, requestObo, resetEmulators, rotateKeys, sandbox, userToken } from '../sandbox.js';
+import {
+  counters,
+  pathCounters,
+  requestObo,
+  requestRawPath,
+  resetEmulators,
+  rotateKeys,
+  sandbox,
+  setConsent,
+  userToken,
+} from '../sandbox.js';
 
-/** A Graph token for `user` from the Entra emulator's on-behalf-of grant. */
-async function graphToken(user = 'alice'): Promise<{ token: string; oid: string }> {
+const CALENDARS_READ_WRITE = 'https://graph.microsoft.com/Calendars.ReadWrite';
+
+/** A Graph token for `user` from the Entra emulator's on-behalf-of grant (User.Read, or `scope` once consented). */
+async function graphToken(
+  user = 'alice',
+  scope = 'https://graph.microsoft.com/User.Read',
+): Promise<{ token: string; oid: string }> {
+  if (scope !== 'https://graph.microsoft.com/User.Read') await setConsent(user, [scope], true);
   const { accessToken, oid } = await userToken(user);
-  const response = await requestObo(accessToken);
+  const response = await requestObo(accessToken, { scope });
   const body = (await response.json()) as { access_token: string };
   return { token: body.access_token, oid };
 }
@@ -81,5 +97,156 @@ describe('GET /v1.0/me', () => {
     const { token } = await graphToken();
     expect((await me(token)).status).toBe(200);
     expect((await counters('entra'))['keys.graph']).toBe(1);
+  });
+});
+
+interface GraphErrorBody {
+  error: { code: string; message: string };
+}
+
+function graph(token: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const url = path.startsWith('https://') ? path : `${sandbox().graphUrl}${path}`;
+  return fetch(url, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+  });
+}
+
+describe('paths Graph does not serve here', () => {
+  it.each([
+    ['/v1.0/me/messages', 400, 'BadRequest'],
+    ['/v1.0/me/calendarView/..', 400, 'BadRequest'],
+    ['/v1.0/me/x/..', 400, 'BadRequest'],
+    ['/v1.0/me/%2e%2e', 400, 'BadRequest'],
+    ['/v1.0/me%2FcalendarView', 400, 'BadRequest'],
+    ['/v2.0/me', 400, 'BadRequest'],
+    ['/v1.0/users/nobody', 404, 'Request_ResourceNotFound'],
+  ])("answers GET %s with Graph's %i %s, never the profile", async (path, status, code) => {
+    const { token } = await graphToken();
+    const answer = await requestRawPath('graph', path, { headers: { authorization: `Bearer ${token}` } });
+    expect(answer.status).toBe(status);
+    expect((answer.body as GraphErrorBody).error.code).toBe(code);
+    expect(JSON.stringify(answer.body)).not.toContain('Alice Sandbox');
+    expect(await counters('graph')).toMatchObject({ me: 0, other: 1 });
+    expect((await pathCounters('graph'))[`GET ${path}`]).toBe(1);
+  });
+
+  it('answers 405 to a method a served path does not take', async () => {
+    const { token } = await graphToken();
+    const response = await graph(token, '/v1.0/me', { method: 'POST', body: '{}' });
+    expect(response.status).toBe(405);
+    expect(((await response.json()) as GraphErrorBody).error.code).toBe('Request_BadRequest');
+  });
+
+  it('answers 401 to an unknown path without a token, as Graph checks the token first', async () => {
+    expect((await fetch(`${sandbox().graphUrl}/v1.0/me/messages`)).status).toBe(401);
+  });
+});
+
+describe('POST /v1.0/me/events', () => {
+  const event = {
+    subject: 'Sandbox review',
+    start: { dateTime: '2030-01-07T10:00:00', timeZone: 'UTC' },
+    end: { dateTime: '2030-01-07T10:30:00', timeZone: 'UTC' },
+  };
+
+  it("creates the event in the user's calendar: 201 with it, and calendarView shows it", async () => {
+    const { token, oid } = await graphToken('eve', CALENDARS_READ_WRITE);
+    const response = await graph(token, '/v1.0/me/events', { method: 'POST', body: JSON.stringify(event) });
+    expect(response.status).toBe(201);
+    const created = (await response.json()) as { id: string; subject: string; start: { dateTime: string } };
+    expect(created).toMatchObject({
+      subject: 'Sandbox review',
+      start: { dateTime: '2030-01-07T10:00:00.0000000', timeZone: 'UTC' },
+      organizer: { emailAddress: { address: 'eve@sandbox.onmicrosoft.com' } },
+    });
+    expect(response.headers.get('location')).toBe(
+      `${sandbox().graphUrl}/v1.0/users('${oid}')/events('${created.id}')`,
+    );
+    expect(await counters('graph')).toMatchObject({ 'events.create': 1 });
+
+    const view = await graph(
+      token,
+      '/v1.0/me/calendarView?startDateTime=2030-01-07T10:00:00Z&endDateTime=2030-01-07T11:00:00Z',
+    );
+    expect(((await view.json()) as { value: { id: string }[] }).value.map((e) => e.id)).toEqual([created.id]);
+    // Another user's calendar does not show it.
+    const other = await graphToken('frank', CALENDARS_READ_WRITE);
+    const theirs = await graph(
+      other.token,
+      '/v1.0/me/calendarView?startDateTime=2030-01-07T10:00:00Z&endDateTime=2030-01-07T11:00:00Z',
+    );
+    expect(((await theirs.json()) as { value: unknown[] }).value).toEqual([]);
+  });
+
+  it('answers 403 ErrorAccessDenied with Calendars.Read only', async () => {
+    const { token } = await graphToken('reader', 'https://graph.microsoft.com/Calendars.Read');
+    const response = await graph(token, '/v1.0/me/events', { method: 'POST', body: JSON.stringify(event) });
+    expect(response.status).toBe(403);
+    expect(((await response.json()) as GraphErrorBody).error.code).toBe('ErrorAccessDenied');
+  });
+
+  it.each([
+    ['an unknown property', { ...event, colour: 'red' }, 'RequestBodyRead'],
+    ['no start', { subject: 'x', end: event.end }, 'ErrorInvalidRequest'],
+    [
+      'an end before the start',
+      { ...event, end: { dateTime: '2030-01-07T09:00:00', timeZone: 'UTC' } },
+      'ErrorInvalidRequest',
+    ],
+    ['a body that is not JSON', '{not json', 'BadRequest'],
+  ])('answers 400 to an event with %s', async (_name, body, code) => {
+    const { token } = await graphToken('eve', CALENDARS_READ_WRITE);
+    const response = await graph(token, '/v1.0/me/events', {
+      method: 'POST',
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as GraphErrorBody).error.code).toBe(code);
+  });
+});
+
+describe('calendarView pages', () => {
+  it('pages with an absolute @odata.nextLink ($skiptoken) until the last page, soonest first', async () => {
+    const { token } = await graphToken('pager', 'https://graph.microsoft.com/Calendars.Read');
+    // Ten days: two events a day.
+    let link: string | undefined =
+      '/v1.0/me/calendarView?startDateTime=2030-02-01T00:00:00Z&endDateTime=2030-02-11T00:00:00Z&$top=6&$select=subject';
+    const pages: { start?: unknown; subject: string; id: string }[][] = [];
+    while (link !== undefined) {
+      const response = await graph(token, link);
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as {
+        value: { subject: string; id: string }[];
+        '@odata.nextLink'?: string;
+      };
+      pages.push(page.value);
+      link = page['@odata.nextLink'];
+      if (link !== undefined) {
+        const next = new URL(link);
+        expect(`${next.origin}${next.pathname}`).toBe(`${sandbox().graphUrl}/v1.0/me/calendarView`);
+        expect(next.searchParams.get('$skiptoken')).toMatch(/^[A-Za-z0-9_-]+$/);
+        expect(next.searchParams.get('$select')).toBe('subject');
+      }
+    }
+    expect(pages.map((page) => page.length)).toEqual([6, 6, 6, 2]);
+    const ids = pages.flat().map((e) => e.id);
+    expect(new Set(ids).size).toBe(20);
+    expect(Object.keys(pages[0]?.[0] ?? {}).sort()).toEqual(['id', 'subject']);
+  });
+
+  it('answers no next link when the window fits one page, and 400 to a $skiptoken it did not issue', async () => {
+    const { token } = await graphToken('pager', 'https://graph.microsoft.com/Calendars.Read');
+    const window = 'startDateTime=2030-02-01T00:00:00Z&endDateTime=2030-02-02T00:00:00Z';
+    const one = (await (await graph(token, `/v1.0/me/calendarView?${window}`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(one['@odata.nextLink']).toBeUndefined();
+    const tampered = await graph(token, `/v1.0/me/calendarView?${window}&$skiptoken=eyJ4IjoxfQ`);
+    expect(tampered.status).toBe(400);
   });
 });
