@@ -14,5 +14,7 @@ export default {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   // Under `npm test`, each worker's own sandbox (SANDBOX_STATES); a no-op for `npm run test:unit`.
   setupFiles: ['<rootDir>/test/setup/workerSandbox.ts'],
+  // One line when the browser tests were skipped because no browser was found.
+  reporters: ['default', '<rootDir>/test/setup/browserNotice.cjs'],
   testTimeout: 30000,
 };

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { locateBrowser } from '../spa/findBrowser.js';
 import { PROJECT_ROOT } from './sandbox.js';
 import { runWithSandbox } from './withSandbox.js';
 
@@ -54,6 +55,9 @@ const bundle = run(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--
   },
 );
 
+// Looked for once per run: every worker drives the same browser, and the skip notice is printed once.
+const browser = locateBrowser().then((found) => ({ BROWSER_FOR_TESTS: JSON.stringify(found) }));
+
 let exitCode: number;
 try {
   exitCode = await runWithSandbox(
@@ -64,7 +68,10 @@ try {
       ...(workers.chosen ? [] : [`--maxWorkers=${workers.count}`]),
       ...args,
     ],
-    { sandboxes: workers.count, alongside: bundle },
+    {
+      sandboxes: workers.count,
+      alongside: Promise.all([bundle, browser]).then(([built, found]) => ({ ...built, ...found })),
+    },
   );
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error));

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, beforeEach, describe, expect, jest, test } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, jest } from '@jest/globals';
 
 import { counters, injectFault, resetEmulators, sandbox, userToken } from '../sandbox.js';
 import {
@@ -15,6 +15,8 @@ import {
   type SpaHarness,
   startSpaHarness,
   TEST_OUTPUT_DIR,
+  // Skipped, hooks included, when no browser is found (unless REQUIRE_BROWSER_TESTS=1).
+  testInBrowser as test,
   textOf,
   waitForText,
 } from './spaHarness.js';

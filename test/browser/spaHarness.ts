@@ -1,20 +1,32 @@
 // Starts what the browser tests drive: the sample SPA on its own origin (registered as the SPA's redirect URI in
-// the Entra emulator), a local host whose platform CORS allows that origin, and Debian's Chromium.
-import { existsSync } from 'node:fs';
+// the Entra emulator), a local host whose platform CORS allows that origin, and a Chromium-based browser
+// (dev/spa/findBrowser.ts). Without one the browser tests are skipped (test/setup/browserNotice.cjs says so once
+// per run), unless REQUIRE_BROWSER_TESTS=1 (CI sets it) makes them fail.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { test } from '@jest/globals';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
-import { CHROMIUM_PATH, chromiumArgs, sandboxServerCertificate } from '../../dev/spa/chromium.js';
+import { chromiumArgs, sandboxServerCertificate } from '../../dev/spa/chromium.js';
+import { type FoundBrowser, locateBrowser } from '../../dev/spa/findBrowser.js';
 import { sandboxSpaConfig, type SpaServer, startSpaServer } from '../../dev/spa/server.js';
+import { isRecord } from '../../shared/narrow.js';
 import { startHosts, type TestHost } from '../integration/hosts.js';
 import { sandbox } from '../sandbox.js';
 
 export const TEST_OUTPUT_DIR = join(process.cwd(), 'test-output');
 /** Bound for one browser step (a navigation through Entra's pages and back); a failure, never a measurement. */
 export const STEP_TIMEOUT_MS = 45_000;
+
+/** What `npm test` found once for the run (BROWSER_FOR_TESTS), else looked for here. */
+const browserForTests: FoundBrowser =
+  parseFoundBrowser(process.env.BROWSER_FOR_TESTS) ?? (await locateBrowser());
+const browserTestsRequired = process.env.REQUIRE_BROWSER_TESTS === '1';
+
+/** jest's `test`, or `test.skip` when there is no browser to drive and REQUIRE_BROWSER_TESTS is not 1. */
+export const testInBrowser = browserForTests.found || browserTestsRequired ? test : test.skip;
 
 export interface SpaHarness {
   spa: SpaServer;
@@ -24,8 +36,11 @@ export interface SpaHarness {
 }
 
 export async function startSpaHarness(): Promise<SpaHarness> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (bash .ci/run does it)`);
+  if (!browserForTests.found) {
+    throw new Error(
+      `REQUIRE_BROWSER_TESTS=1 and no browser: ${browserForTests.reason} ` +
+        '(install Chromium, Google Chrome or Microsoft Edge, or set CHROMIUM_PATH to its executable)',
+    );
   }
   const state = sandbox();
   const spa = await startSpaServer();
@@ -40,7 +55,7 @@ export async function startSpaHarness(): Promise<SpaHarness> {
   spa.configure(sandboxSpaConfig({ ...state, apiUrl: host.url }));
   const userDataDir = await mkdtemp(join(tmpdir(), 'obo-spa-chromium-'));
   const browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM_PATH,
+    executablePath: browserForTests.path,
     headless: true,
     args: chromiumArgs(await sandboxServerCertificate(state.caCertPath)),
   });
@@ -54,6 +69,23 @@ export async function startSpaHarness(): Promise<SpaHarness> {
       await Promise.allSettled([host.stop(), spa.close(), rm(userDataDir, { recursive: true, force: true })]);
     },
   };
+}
+
+function parseFoundBrowser(text: string | undefined): FoundBrowser | undefined {
+  if (text === undefined || text === '') return undefined;
+  const value: unknown = JSON.parse(text);
+  if (
+    isRecord(value) &&
+    value.found === true &&
+    typeof value.path === 'string' &&
+    typeof value.source === 'string'
+  ) {
+    return { found: true, path: value.path, source: value.source };
+  }
+  if (isRecord(value) && value.found === false && typeof value.reason === 'string') {
+    return { found: false, reason: value.reason };
+  }
+  throw new Error(`BROWSER_FOR_TESTS is not what dev/sandbox/runTests.ts writes: ${text}`);
 }
 
 /** A new tab on the SPA with nothing remembered from an earlier test. */
