@@ -156,17 +156,23 @@ const started = await Promise.allSettled(
 );
 const hosts = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
 
-let stopping = false;
-/** Stops every host that started and the sandbox, whatever failed: nothing is left holding a port. */
-async function stop(exitCode: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
-    await Promise.all(hosts.map((host) => host.stop()));
-    await spa.close();
-    await sandbox.close();
+let stopping: Promise<never> | undefined;
+let stateWritten: Promise<void> | undefined;
+/**
+ * Removes the state file, then stops every host that started and the sandbox, whatever failed: nothing is left
+ * holding a port. Ctrl-C reaches this process more than once (the terminal signals the whole process group, npm
+ * forwards it again) and kills the hosts at the same time: every later call waits for the first one's cleanup.
+ */
+function stop(exitCode: number): Promise<never> {
+  stopping ??= (async () => {
+    // This process owns the state file, and it must not outlive the sandbox even if a close below fails.
+    await stateWritten?.catch(() => undefined);
     if (statePath !== undefined) await removeSandboxState(statePath);
-  }
-  process.exit(exitCode);
+    await Promise.allSettled(hosts.map((host) => host.stop()));
+    await Promise.allSettled([spa.close(), sandbox.close()]);
+    process.exit(exitCode);
+  })();
+  return stopping;
 }
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
@@ -180,23 +186,27 @@ if (failedToStart !== undefined) {
 }
 for (const host of hosts) {
   void host.exited.then((code) => {
-    if (!stopping) {
-      console.error(`local host on ${host.url} exited (${code}); stopping the sandbox`);
-      void stop(1);
-    }
+    if (stopping !== undefined) return;
+    // A host exits 0 only when signalled, as by the Ctrl-C that reaches this process too.
+    if (code !== 0) console.error(`local host on ${host.url} exited (${code}); stopping the sandbox`);
+    void stop(code === 0 ? 0 : 1);
   });
 }
 
 const apiPort = Number(new URL(hosts[0]?.url ?? 'http://127.0.0.1:0').port);
 statePath ??= sandboxStatePath(DEFAULT_SANDBOX_DIR, apiPort);
-await writeSandboxState(
-  statePath,
-  { ...sandbox, settings },
-  {
-    apiUrls: hosts.map((host) => `${host.url}/api`),
-    pid: process.pid,
-  },
-);
+// Not once stopping has begun: the state would outlive the sandbox.
+if (stopping === undefined) {
+  stateWritten = writeSandboxState(
+    statePath,
+    { ...sandbox, settings },
+    {
+      apiUrls: hosts.map((host) => `${host.url}/api`),
+      pid: process.pid,
+    },
+  );
+}
+await stateWritten;
 spa.configure(sandboxSpaConfig({ ...sandbox, apiUrl: hosts[0]?.url ?? '' }));
 const spkiFlag = chromiumArgs(await sandboxServerCertificate(sandbox.caCertPath)).filter((arg) =>
   arg.startsWith('--ignore-certificate-errors-spki-list='),
