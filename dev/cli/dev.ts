@@ -2,12 +2,13 @@
  * `npm run dev [-- --instances N --port P ...]`: the whole product on a laptop. Builds the bundle, starts the
  * Entra ID, Graph and Cosmos DB emulators over HTTPS (on free ports unless given), then N local Functions hosts
  * on consecutive ports from P (default 7071) sharing them (stateless scale-out), and the sample SPA on its own
- * origin (default port 7080); writes the sandbox's state to `.sandbox/state-P.json` (one file per sandbox, so
+ * origin (default port P + 9, past the hosts: 7080 beside 7071, 7509 beside 7500); writes the sandbox's state to `.sandbox/state-P.json` (one file per sandbox, so
  * several run side by side) and prints a curl that calls the API as a user and the SPA's URL.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { isRecord } from '../../shared/narrow.js';
@@ -21,6 +22,7 @@ import {
   writeSandboxState,
 } from '../sandbox/state.js';
 import { chromiumArgs, sandboxServerCertificate } from '../spa/chromium.js';
+import { locateBrowser } from '../spa/findBrowser.js';
 import type { SpaServer } from '../spa/server.js';
 import {
   integerOption,
@@ -53,7 +55,7 @@ function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
     'entra-port': { type: 'string', default: '0' },
     'graph-port': { type: 'string', default: '0' },
     'cosmos-port': { type: 'string', default: '0' },
-    'spa-port': { type: 'string', default: '7080' },
+    'spa-port': { type: 'string' },
     state: { type: 'string' },
     entry: { type: 'string', default: 'dist/main.js' },
     help: { type: 'boolean', default: false },
@@ -72,11 +74,24 @@ function parseDevCommandLine(argv: readonly string[]): DevOptions | 'help' {
       graph: portOption('graph-port', values['graph-port'], { allowZero: true }),
       cosmos: portOption('cosmos-port', values['cosmos-port'], { allowZero: true }),
     },
-    spaPort: portOption('spa-port', values['spa-port'], { allowZero: true }),
+    spaPort:
+      values['spa-port'] === undefined
+        ? defaultSpaPort(firstPort, instances)
+        : portOption('spa-port', values['spa-port'], { allowZero: true }),
     statePath:
       values.state ?? (firstPort === 0 ? undefined : sandboxStatePath(DEFAULT_SANDBOX_DIR, firstPort)),
     entry: values.entry,
   };
+}
+
+/**
+ * The SPA's port beside hosts from `firstPort`: 9 above it, or just past the hosts when there are more than 9, so a
+ * second sandbox (`--port 7500`) gets its own (7509) and the default stays 7080. Free ports give a free one.
+ */
+function defaultSpaPort(firstPort: number, instances: number): number {
+  if (firstPort === 0) return 0;
+  const port = firstPort + Math.max(9, instances);
+  return port > 65535 ? 0 : port;
 }
 
 let parsed: DevOptions | 'help';
@@ -212,6 +227,8 @@ const spkiFlag = chromiumArgs(await sandboxServerCertificate(sandbox.caCertPath)
   arg.startsWith('--ignore-certificate-errors-spki-list='),
 );
 
+const browserCommand = await browserCommandFor(apiPort);
+
 let token = '';
 try {
   const issued = await httpsJson(`${sandbox.entraUrl}/_emulator/users/alice/token`, {
@@ -238,9 +255,9 @@ Call it as the sandbox user alice (the token is valid for an hour; npm run -s to
 
   curl -s -H "Authorization: Bearer ${token}" ${hosts[0]?.url ?? ''}/api/me
 
-Sample SPA ready on ${spa.url}  (sign in as alice, bob or carol). Chromium trusting the sandbox's certificate:
+Sample SPA ready on ${spa.url}  (sign in as alice, bob or carol). ${browserCommand.intro}:
 
-  chromium --user-data-dir="$(mktemp -d)" ${spkiFlag.join(' ')} ${spa.url}
+  ${browserCommand.executable} --user-data-dir=${browserCommand.profile} ${spkiFlag.join(' ')} ${spa.url}
 `);
 
 function run(command: string, args: string[]): Promise<void> {
@@ -251,6 +268,22 @@ function run(command: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}`)),
     );
   });
+}
+
+/** How to start the browser found on this machine (findBrowser) with a fresh profile, in the user's shell. */
+async function browserCommandFor(
+  apiPort: number,
+): Promise<{ intro: string; executable: string; profile: string }> {
+  const browser = await locateBrowser();
+  const windows = process.platform === 'win32';
+  return {
+    intro: browser.found
+      ? "Your browser trusting the sandbox's certificate"
+      : `Chromium, Chrome or Edge trusting the sandbox's certificate (none found: ${browser.reason})`,
+    executable: browser.found ? `"${browser.path}"` : 'chromium',
+    // A fresh profile: Chromium honours the certificate flag only with an explicit --user-data-dir.
+    profile: windows ? `"${join(tmpdir(), `obo-spa-profile-${apiPort}`)}"` : '"$(mktemp -d)"',
+  };
 }
 
 /** Relative to the working directory when inside it, else absolute. */

@@ -1,12 +1,10 @@
-// How this project starts Chromium for the sample SPA: Debian's build, offline, trusting the sandbox's server
-// certificate by its public key only (Chromium honours the SPKI list only with an explicit --user-data-dir, so
-// never in a user's own profile; it matches the chain the server sends, which is the leaf alone).
+// How this project starts a Chromium-based browser for the sample SPA (the one dev/spa/findBrowser.ts finds):
+// offline, trusting the sandbox's server certificate by its public key only (Chromium honours the SPKI list only
+// with an explicit --user-data-dir, so never in a user's own profile; it matches the chain the server sends,
+// which is the leaf alone).
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-
-/** Debian's Chromium (`apt-get install -y chromium`); Playwright's own browser download cannot work offline. */
-export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 /** base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate: what --ignore-certificate-errors-spki-list takes. */
 export function spkiSha256(certificatePem: string): string {
