@@ -65,6 +65,7 @@ export default tseslint.config(
   {
     ignores: [
       'dist/**',
+      '.bench/**',
       'node_modules/**',
       '.sandbox/**',
       'infra/**',

@@ -9,7 +9,6 @@
  * Exits 1 when a call answered 500, a cached token was lost, or a design's Entra or Cosmos DB counts
  * differ from its expected per-call costs.
  */
-import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
 import { CosmosClient } from '@azure/cosmos';
@@ -19,6 +18,7 @@ import { type HostProcess, startHostProcess } from '../dev/host/hostProcess.js';
 import { counters, sandbox, userToken } from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
+import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
 import { estimatedReadRu, estimatedWriteRu, percentile } from './costModel.js';
 import { mulberry32 } from './seededRandom.js';
 
@@ -36,9 +36,13 @@ const { values: args } = parseArgs({
     'cosmos-latency-ms': { type: 'string', default: '5' },
     faults: { type: 'boolean', default: true },
     seed: { type: 'string', default: '1' },
+    // bench/smoke.ts: fault phases a tenth as long and fewer warm calls profiled; the figures mean nothing.
+    smoke: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
+/** Fault phases and their faults last this fraction of their nominal time. */
+const FAULT_TIME_SCALE = args.smoke === true ? 0.1 : 1;
 
 function whole(name: keyof typeof args, min: number): number {
   const value = Number(args[name]);
@@ -264,11 +268,11 @@ interface DesignResult {
 }
 
 const allDesigns: Design[] = [
-  { key: 'api', name: 'this API', env: { BENCH_TARGET: 'dist/main.js' }, itemId: (c) => c.accountId },
+  { key: 'api', name: 'this API', env: { BENCH_TARGET: BENCH_BUNDLE }, itemId: (c) => c.accountId },
   {
     key: 'l1off',
     name: 'this API, L1 off',
-    env: { BENCH_TARGET: 'dist/main.js', TOKEN_CACHE_L1_MAX_ENTRIES: '0' },
+    env: { BENCH_TARGET: BENCH_BUNDLE, TOKEN_CACHE_L1_MAX_ENTRIES: '0' },
     itemId: (c) => c.accountId,
   },
   {
@@ -500,7 +504,7 @@ async function msalGraphToken(assertion: string): Promise<string> {
 }
 
 async function cpuPerWarmCall(host: BenchHost): Promise<void> {
-  const calls = 100;
+  const calls = args.smoke === true ? 10 : 100;
   await setLatencies(0);
   const [client] = await mintClients('cpu', 1, 1);
   if (client === undefined) return;
@@ -587,60 +591,64 @@ async function faultPhases(hosts: BenchHost[]): Promise<void> {
   );
   const fresh = async (name: string): Promise<Client[]> => mintClients(`faults-${name}`, 12, 1);
   const later = (ms: number, run: () => Promise<void>): void => {
-    setTimeout(() => void run(), ms);
+    setTimeout(() => void run(), ms * FAULT_TIME_SCALE);
   };
+  const scaled = (msOrSeconds: number): number => msOrSeconds * FAULT_TIME_SCALE;
   const phases: Phase[] = [
     {
       name: 'no fault',
-      seconds: 3,
+      seconds: scaled(3),
       start: () => Promise.resolve(),
       fresh: await fresh('none'),
       upstreamDown: false,
     },
     {
       name: 'Cosmos DB unavailable 10 s',
-      seconds: 10,
-      start: () => post('cosmos', '/_emulator/faults', { preset: 'unavailable', durationMs: 10_000 }),
+      seconds: scaled(10),
+      start: () => post('cosmos', '/_emulator/faults', { preset: 'unavailable', durationMs: scaled(10_000) }),
       fresh: await fresh('cosmos'),
       upstreamDown: false,
     },
     {
       name: '429 storm on one hot document 5 s',
-      seconds: 5,
+      seconds: scaled(5),
       start: () =>
         post('cosmos', '/_emulator/faults', {
           preset: 'throttled',
           pathIncludes: hot.accountId,
-          durationMs: 5_000,
+          durationMs: scaled(5_000),
         }),
       fresh: hotFresh,
       upstreamDown: false,
     },
     {
       name: 'Entra answering in 3 s for 6 s',
-      seconds: 6,
+      seconds: scaled(6),
       start: () =>
-        post('entra', '/_emulator/faults', { kind: 'token.obo', delayMs: 3_000, durationMs: 6_000 }),
+        post('entra', '/_emulator/faults', {
+          kind: 'token.obo',
+          delayMs: scaled(3_000),
+          durationMs: scaled(6_000),
+        }),
       fresh: await fresh('entra'),
       upstreamDown: false,
     },
     {
       name: 'Graph 503 bursts (1 s, twice)',
-      seconds: 6,
+      seconds: scaled(6),
       start: async () => {
-        await post('graph', '/_emulator/faults', { kind: 'me', preset: 'unavailable', durationMs: 1_000 });
-        later(3_000, () =>
-          post('graph', '/_emulator/faults', { kind: 'me', preset: 'unavailable', durationMs: 1_000 }),
-        );
+        const burst = { kind: 'me', preset: 'unavailable', durationMs: scaled(1_000) };
+        await post('graph', '/_emulator/faults', burst);
+        later(3_000, () => post('graph', '/_emulator/faults', burst));
       },
       fresh: await fresh('graph'),
       upstreamDown: true,
     },
     {
       name: 'Graph down 10 s (past the retry budget)',
-      seconds: 10,
+      seconds: scaled(10),
       start: () =>
-        post('graph', '/_emulator/faults', { kind: 'me', preset: 'unavailable', durationMs: 10_000 }),
+        post('graph', '/_emulator/faults', { kind: 'me', preset: 'unavailable', durationMs: scaled(10_000) }),
       fresh: await fresh('graph-down'),
       upstreamDown: true,
     },
@@ -726,8 +734,7 @@ async function faultPhases(hosts: BenchHost[]): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
-const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
+buildBenchBundle();
 const startedAt = performance.now();
 console.log(
   `load: ${HOSTS} hosts, ${USERS} users x ${CLIENTS} clients, ${CALLS} calls per client, concurrency ${CONCURRENCY}; emulated latency Graph ${GRAPH_LATENCY_MS} ms, Entra OBO ${ENTRA_LATENCY_MS} ms, Cosmos ${COSMOS_LATENCY_MS} ms`,

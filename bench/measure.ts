@@ -9,7 +9,8 @@
  * 4. Cold start: importing the bundle vs importing the same dependencies from node_modules.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
@@ -23,6 +24,14 @@ import {
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { createServices } from '../shared/runtime.js';
+import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
+
+// `--smoke` (bench/smoke.ts): every measurement once, with a handful of calls; its figures mean nothing.
+const { values: args } = parseArgs({ options: { smoke: { type: 'boolean', default: false } } });
+const HIT_ROUNDS = args.smoke ? 1 : 7;
+const HIT_ITERATIONS = args.smoke ? 10 : 1000;
+const WARM_UP_CALLS = args.smoke ? 10 : 200;
+const COLD_STARTS = args.smoke ? 1 : 7;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const state = sandbox();
@@ -36,7 +45,7 @@ function report(name: string, baseline: string, measured: string, ratio: number)
 
 /** Mean microseconds per call over `iterations`, after a warm-up. */
 async function timePerCall(iterations: number, call: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 200; i++) await call();
+  for (let i = 0; i < WARM_UP_CALLS; i++) await call();
   const started = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) await call();
   const perCall = Number(process.hrtime.bigint() - started) / 1000 / iterations;
@@ -74,16 +83,13 @@ function median(values: readonly number[]): number {
     : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }
 
-/** Rounds of the warm-hit comparison: one noisy round (GC, another process) does not decide. */
-const HIT_ROUNDS = 7;
-
 async function cacheHitCost(): Promise<void> {
   const user = await caller('bench-hit');
   const shared = await msalClient();
   await shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes });
   const services = await createServices(config);
   await services.graphTokens.acquire(user, scopes);
-  const iterations = 1000;
+  const iterations = HIT_ITERATIONS;
   const baselines: number[] = [];
   const ours: number[] = [];
   const ratios: number[] = [];
@@ -155,7 +161,7 @@ async function requestsPerOutcome(): Promise<void> {
 }
 
 function coldStart(): void {
-  const runs = 7;
+  const runs = COLD_STARTS;
   const importTime = (code: string): number => {
     const samples: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -176,7 +182,7 @@ function coldStart(): void {
       "await Promise.all(['@azure/functions', '@azure/msal-node', '@azure/cosmos', 'jose', 'lru-cache'].map((m) => import(m)))",
     ),
   );
-  const bundled = importTime(timed("await import('./dist/main.js')"));
+  const bundled = importTime(timed(`await import(${JSON.stringify(pathToFileURL(BENCH_BUNDLE).href)})`));
   report(
     'cold start: import of dist/main.js (whole app) vs its dependencies from node_modules',
     `${unbundled.toFixed(0)} ms`,
@@ -185,11 +191,7 @@ function coldStart(): void {
   );
 }
 
-const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (build.status !== 0) process.exit(1);
+buildBenchBundle();
 await cacheHitCost();
 await alternatingClients();
 await requestsPerOutcome();

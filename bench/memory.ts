@@ -7,7 +7,6 @@
  * `obo.cache.l1.bytes`, exported to a file every second) say what L1 holds and charges for it; the bytes L1
  * charges are set against the heap the host grew while L1 filled: they should agree within 2x.
  */
-import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +18,13 @@ import { sandbox, userToken } from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { isRecord } from '../shared/narrow.js';
 import { METRIC } from '../shared/observability/names.js';
+import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
 
 const { values: args } = parseArgs({
   options: {
     memory: { type: 'boolean', default: false },
+    // bench/smoke.ts: a few callers say nothing about memory; only every answer being 200 is judged.
+    smoke: { type: 'boolean', default: false },
     callers: { type: 'string', default: '100000' },
     concurrency: { type: 'string', default: '24' },
     // A smaller L1 byte bound shows the plateau past it with fewer callers.
@@ -40,8 +42,7 @@ const state = sandbox();
 const l1Settings: Record<string, string> =
   args['l1-max-bytes'] === undefined ? {} : { TOKEN_CACHE_L1_MAX_BYTES: args['l1-max-bytes'] };
 const config = loadConfig({ ...state.settings, ...l1Settings });
-const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { stdio: 'inherit' });
-if (build.status !== 0) process.exit(1);
+buildBenchBundle();
 
 // The host's telemetry as JSON lines: its L1 gauges every second (and its spans, which nothing here reads).
 const telemetryFile = join(mkdtempSync(join(tmpdir(), 'bench-memory-')), 'telemetry.jsonl');
@@ -52,7 +53,7 @@ const host = await startHostProcess({
   env: {
     ...state.settings,
     ...l1Settings,
-    BENCH_TARGET: 'dist/main.js',
+    BENCH_TARGET: BENCH_BUNDLE,
     TELEMETRY_EXPORT: 'file',
     TELEMETRY_FILE: telemetryFile,
     TELEMETRY_METRIC_INTERVAL_SECONDS: String(METRIC_INTERVAL_MS / 1000),
@@ -189,4 +190,4 @@ const bounded = liveGrowth <= 2 * Number(mb(config.tokenCache.l1MaxBytes));
 console.log(
   `  answers other than 200: ${failed} ${JSON.stringify(Object.fromEntries(unexpected))}; live heap+external grew ${liveGrowth.toFixed(0)} MB (${bounded ? 'within' : 'ABOVE'} 2 x L1 max bytes); RSS grew ${rssGrowth.toFixed(0)} MB, of which V8's held heap ${heldGrowth.toFixed(0)} MB; heap growth per L1 byte accounted, between checkpoints while L1 filled: ${ratio.toFixed(2)}x (${ratio >= 0.5 && ratio <= 2 ? 'within 2x' : 'OUTSIDE 2x'})`,
 );
-process.exit(failed === 0 && ratio >= 0.5 && ratio <= 2 && bounded ? 0 : 1);
+process.exit(failed === 0 && (args.smoke || (ratio >= 0.5 && ratio <= 2 && bounded)) ? 0 : 1);
