@@ -1,10 +1,20 @@
 // The app's settings: what each one is, its default and bounds, read and validated once at start into AppConfig.
 // How one setting is read and checked is shared/config/settingReader.ts's business.
+import { baseUrlMatchesResource, CLOUD_NAMES, type CloudName, CLOUDS } from './config/clouds.js';
 import { type Env, GUID, SettingReader } from './config/settingReader.js';
 
 export type OboCredential =
   | { kind: 'client-secret'; secret: string }
-  | { kind: 'managed-identity'; managedIdentityClientId: string | undefined };
+  | {
+      kind: 'managed-identity';
+      /**
+       * The identity whose token is the client assertion (OBO_FEDERATION_IDENTITY_CLIENT_ID): the only one the
+       * API's federated credential trusts, apart from the data-plane identity (MANAGED_IDENTITY_CLIENT_ID).
+       */
+      federationIdentityClientId: string | undefined;
+      /** The audience that identity's token is asked for: Entra's token exchange in this cloud. */
+      tokenExchangeAudience: string;
+    };
 
 export interface CacheKey {
   id: string;
@@ -14,7 +24,9 @@ export interface CacheKey {
 /** Every setting the app reads, validated once at start. Names match the Function App's app settings. */
 export interface AppConfig {
   entra: {
-    /** https://login.microsoftonline.com in Azure; the sandbox's Entra emulator locally. */
+    /** ENTRA_CLOUD: the Azure cloud whose defaults (authority, Graph, token exchange audience) apply. */
+    cloud: CloudName;
+    /** The cloud's login host (login.microsoftonline.com for AzureCloud); the sandbox's Entra emulator locally. */
     authorityHost: URL;
     tenantId: string;
     /** Tenants whose users may call; [tenantId] unless ENTRA_ALLOWED_TENANTS widens it. */
@@ -40,6 +52,7 @@ export interface AppConfig {
     exchangesPerCallerPerMinute: number;
   };
   graph: {
+    /** On the host of resourceUri (or a Graph host of the same cloud): Graph tokens go nowhere else. */
     baseUrl: URL;
     /** Prefix of Graph's scopes (`<uri>/User.Read`); each operation declares its permissions. */
     resourceUri: URL;
@@ -78,6 +91,8 @@ export function loadConfig(
 ): AppConfig {
   const read = new SettingReader(env);
 
+  const cloudName = read.oneOf('ENTRA_CLOUD', CLOUD_NAMES, 'AzureCloud');
+  const cloud = CLOUDS[cloudName];
   const tenantId = read.guid('ENTRA_TENANT_ID');
   const clientId = read.guid('API_CLIENT_ID');
   const allowedTenants = read.list('ENTRA_ALLOWED_TENANTS', []);
@@ -92,12 +107,28 @@ export function loadConfig(
     'managed-identity',
   );
   const managedIdentityClientId = read.optionalGuid('MANAGED_IDENTITY_CLIENT_ID');
+  const federationIdentityClientId = read.optionalGuid('OBO_FEDERATION_IDENTITY_CLIENT_ID');
   const credential: OboCredential =
     credentialKind === 'client-secret'
       ? { kind: 'client-secret', secret: read.required('OBO_CLIENT_SECRET') }
-      : { kind: 'managed-identity', managedIdentityClientId };
+      : {
+          kind: 'managed-identity',
+          // One identity for both (a local run, the sandbox) unless the federated credential has its own.
+          federationIdentityClientId: federationIdentityClientId ?? managedIdentityClientId,
+          tokenExchangeAudience: cloud.tokenExchangeAudience,
+        };
   const ignoredSecret =
     credentialKind === 'managed-identity' && read.optional('OBO_CLIENT_SECRET') !== undefined;
+  const ignoredFederationIdentity =
+    credentialKind === 'client-secret' && federationIdentityClientId !== undefined;
+  const graphResourceUri = read.httpsOrigin('GRAPH_RESOURCE_URI', cloud.graph);
+  const graphBaseUrl = read.httpsUrl('GRAPH_BASE_URL', cloud.graph);
+  if (!baseUrlMatchesResource(graphBaseUrl, graphResourceUri)) {
+    read.problem(
+      'GRAPH_BASE_URL',
+      `must be on the host of GRAPH_RESOURCE_URI (${graphResourceUri.host}), or a Microsoft Graph host of the same cloud, so that Graph tokens go to Graph only; set both for another Graph (ENTRA_CLOUD sets both for a national cloud)`,
+    );
+  }
 
   read.retired(
     'GRAPH_SCOPES',
@@ -106,7 +137,8 @@ export function loadConfig(
 
   const config: AppConfig = {
     entra: {
-      authorityHost: read.httpsOrigin('ENTRA_AUTHORITY_HOST', 'https://login.microsoftonline.com'),
+      cloud: cloudName,
+      authorityHost: read.httpsOrigin('ENTRA_AUTHORITY_HOST', cloud.login),
       tenantId,
       allowedTenants: allowedTenants.length > 0 ? allowedTenants.map((t) => t.toLowerCase()) : [tenantId],
       acceptV1Tokens: read.boolean('ENTRA_ACCEPT_V1_TOKENS', false),
@@ -126,8 +158,8 @@ export function loadConfig(
       exchangesPerCallerPerMinute: read.integer('OBO_EXCHANGES_PER_CALLER_PER_MINUTE', 30, 0, 10_000),
     },
     graph: {
-      baseUrl: read.httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com'),
-      resourceUri: read.httpsOrigin('GRAPH_RESOURCE_URI', 'https://graph.microsoft.com'),
+      baseUrl: graphBaseUrl,
+      resourceUri: graphResourceUri,
       timeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
       retryBudgetMs: read.integer('GRAPH_RETRY_BUDGET_MS', 8_000, 0, 60_000),
     },
@@ -160,12 +192,19 @@ export function loadConfig(
         'Remove the secret, or set OBO_CLIENT_CREDENTIAL=client-secret to use it.',
     );
   }
+  if (ignoredFederationIdentity) {
+    warn(
+      'OBO_FEDERATION_IDENTITY_CLIENT_ID is set but ignored: OBO_CLIENT_CREDENTIAL is client-secret. ' +
+        'Remove it, or set OBO_CLIENT_CREDENTIAL=managed-identity to use the federated credential.',
+    );
+  }
   return config;
 }
 
 /** The settings a health check may show: identifiers and hosts, never secrets or keys. */
 export function describeConfig(config: AppConfig): Record<string, unknown> {
   return {
+    cloud: config.entra.cloud,
     authorityHost: config.entra.authorityHost.origin,
     tenantId: config.entra.tenantId,
     allowedTenants: config.entra.allowedTenants,

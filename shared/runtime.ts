@@ -44,7 +44,10 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const sleepImpl = deps.sleep ?? sleep;
-  const credential = needsManagedIdentity(config) ? await managedIdentity(config) : undefined;
+  const credential =
+    config.cosmos.key === undefined
+      ? await managedIdentity(config.cosmos.managedIdentityClientId)
+      : undefined;
 
   const store =
     deps.store ??
@@ -56,10 +59,16 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     random,
     sleep: sleepImpl,
   });
+  const oboCredential = config.obo.credential;
   const obo = createOboClient(config, {
     fetch: fetchImpl,
-    ...(config.obo.credential.kind === 'managed-identity' && credential !== undefined
-      ? { clientAssertion: federatedAssertion(credential) }
+    ...(oboCredential.kind === 'managed-identity'
+      ? {
+          clientAssertion: federatedAssertion(
+            await managedIdentity(oboCredential.federationIdentityClientId),
+            oboCredential.tokenExchangeAudience,
+          ),
+        }
       : {}),
   });
   const graphTokens = new GraphTokenService(tokenCache, obo);
@@ -125,24 +134,22 @@ function cosmosContainer(config: AppConfig, credential: TokenCredential | undefi
   return client.database(config.cosmos.database).container(config.cosmos.container);
 }
 
-function needsManagedIdentity(config: AppConfig): boolean {
-  return config.cosmos.key === undefined || config.obo.credential.kind === 'managed-identity';
-}
-
 /** Loaded only when used: @azure/identity is a large import that the emulator setup never needs. */
-async function managedIdentity(config: AppConfig): Promise<TokenCredential> {
+async function managedIdentity(clientId: string | undefined): Promise<TokenCredential> {
   const { ManagedIdentityCredential } = await import('@azure/identity');
-  const clientId = config.cosmos.managedIdentityClientId;
   return clientId === undefined
     ? new ManagedIdentityCredential()
     : new ManagedIdentityCredential({ clientId });
 }
 
-/** The managed identity's token for Entra's token-exchange audience: the federated client assertion. */
-function federatedAssertion(credential: TokenCredential): () => Promise<string> {
+/**
+ * The federation identity's token for Entra's token-exchange audience of the configured cloud
+ * (`api://AzureADTokenExchange` in the public cloud): the client assertion of the API's federated credential.
+ */
+export function federatedAssertion(credential: TokenCredential, audience: string): () => Promise<string> {
   return async () => {
-    const token = await credential.getToken('api://AzureADTokenExchange/.default');
-    if (token === null) throw new Error('managed identity returned no token for api://AzureADTokenExchange');
+    const token = await credential.getToken(`${audience}/.default`);
+    if (token === null) throw new Error(`managed identity returned no token for ${audience}`);
     return token.token;
   };
 }

@@ -15,28 +15,11 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
+import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
 import { isRecord } from '../../shared/narrow.js';
 
-/** Endpoints of each Azure cloud (ENTRA_CLOUD), with its token exchange audience for federated credentials. */
-export const CLOUDS = {
-  AzureCloud: {
-    graph: 'https://graph.microsoft.com',
-    login: 'https://login.microsoftonline.com',
-    tokenExchangeAudience: 'api://AzureADTokenExchange',
-  },
-  AzureUSGovernment: {
-    graph: 'https://graph.microsoft.us',
-    login: 'https://login.microsoftonline.us',
-    tokenExchangeAudience: 'api://AzureADTokenExchangeUSGov',
-  },
-  AzureChinaCloud: {
-    graph: 'https://microsoftgraph.chinacloudapi.cn',
-    login: 'https://login.chinacloudapi.cn',
-    tokenExchangeAudience: 'api://AzureADTokenExchangeChina',
-  },
-} as const;
-
-export type CloudName = keyof typeof CLOUDS;
+// One table of clouds for the runtime, these hooks and the tests: shared/config/clouds.ts.
+export { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
 
 const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 const GRAPH_USER_READ_SCOPE_ID = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea';

@@ -52,7 +52,9 @@ describe('OBO with the managed identity as federated credential', () => {
     const services = await managedIdentityInstance();
     expect(services.config.obo.credential).toEqual({
       kind: 'managed-identity',
-      managedIdentityClientId: sandbox().managedIdentity.clientId,
+      // The sandbox has one identity: it is the data plane's and the federated credential's.
+      federationIdentityClientId: sandbox().managedIdentity.clientId,
+      tokenExchangeAudience: 'api://AzureADTokenExchange',
     });
   });
 

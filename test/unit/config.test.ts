@@ -1,7 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { describeConfig, loadConfig } from '../../shared/config.js';
+import { baseUrlMatchesResource, CLOUD_NAMES, CLOUDS } from '../../shared/config/clouds.js';
 import { ConfigError } from '../../shared/errors.js';
+import { federatedAssertion } from '../../shared/runtime.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const valid = {
@@ -143,5 +145,142 @@ describe('API_ALLOWED_CLIENT_APPS', () => {
 
   test.each(['spa', '*,33333333-3333-4333-8333-333333333333'])('refuses %s', (value) => {
     expect(configError({ ...valid, API_ALLOWED_CLIENT_APPS: value }).setting).toBe('API_ALLOWED_CLIENT_APPS');
+  });
+});
+
+describe('national clouds (ENTRA_CLOUD)', () => {
+  test.each([
+    [
+      'AzureCloud',
+      'https://login.microsoftonline.com',
+      'https://graph.microsoft.com',
+      'api://AzureADTokenExchange',
+    ],
+    [
+      'AzureUSGovernment',
+      'https://login.microsoftonline.us',
+      'https://graph.microsoft.us',
+      'api://AzureADTokenExchangeUSGov',
+    ],
+    [
+      'AzureChinaCloud',
+      'https://login.chinacloudapi.cn',
+      'https://microsoftgraph.chinacloudapi.cn',
+      'api://AzureADTokenExchangeChina',
+    ],
+  ])('%s sets the authority, Graph and the token exchange audience', (cloud, authority, graph, audience) => {
+    const config = loadConfig({ ...valid, ENTRA_CLOUD: cloud, OBO_CLIENT_CREDENTIAL: 'managed-identity' });
+    expect(config.entra.cloud).toBe(cloud);
+    expect(config.entra.authorityHost.origin).toBe(authority);
+    expect(config.graph.baseUrl.origin).toBe(graph);
+    expect(config.graph.resourceUri.origin).toBe(graph);
+    expect(config.obo.credential).toMatchObject({
+      kind: 'managed-identity',
+      tokenExchangeAudience: audience,
+    });
+  });
+
+  test('defaults to the public cloud', () => {
+    const config = loadConfig({ ...valid, OBO_CLIENT_CREDENTIAL: 'managed-identity' });
+    expect(config.entra.cloud).toBe('AzureCloud');
+    expect(config.obo.credential).toMatchObject({ tokenExchangeAudience: 'api://AzureADTokenExchange' });
+  });
+
+  test('names ENTRA_CLOUD when it is not a cloud', () => {
+    expect(configError({ ...valid, ENTRA_CLOUD: 'AzureGermanCloud' }).setting).toBe('ENTRA_CLOUD');
+  });
+
+  test.each(CLOUD_NAMES)('asks the managed identity for the token exchange audience of %s', async (cloud) => {
+    const config = loadConfig({ ...valid, ENTRA_CLOUD: cloud, OBO_CLIENT_CREDENTIAL: 'managed-identity' });
+    if (config.obo.credential.kind !== 'managed-identity') throw new Error('expected managed-identity');
+    const asked: string[] = [];
+    const credential = {
+      getToken: (scopes: string | string[]) => {
+        asked.push(...[scopes].flat());
+        return Promise.resolve({ token: 'assertion', expiresOnTimestamp: 0 });
+      },
+    };
+    expect(await federatedAssertion(credential, config.obo.credential.tokenExchangeAudience)()).toBe(
+      'assertion',
+    );
+    expect(asked).toEqual([`${CLOUDS[cloud].tokenExchangeAudience}/.default`]);
+  });
+});
+
+describe('the federation identity (OBO_FEDERATION_IDENTITY_CLIENT_ID)', () => {
+  const DATA_PLANE = '33333333-3333-4333-8333-333333333333';
+  const FEDERATION = '44444444-4444-4444-8444-444444444444';
+  const managed = {
+    ...valid,
+    OBO_CLIENT_CREDENTIAL: 'managed-identity',
+    MANAGED_IDENTITY_CLIENT_ID: DATA_PLANE,
+  };
+
+  test('gives the client assertion its own identity, apart from the data plane', () => {
+    const config = loadConfig({ ...managed, OBO_FEDERATION_IDENTITY_CLIENT_ID: FEDERATION.toUpperCase() });
+    expect(config.obo.credential).toMatchObject({ federationIdentityClientId: FEDERATION });
+    expect(config.cosmos.managedIdentityClientId).toBe(DATA_PLANE);
+  });
+
+  test('uses the one identity for both when only MANAGED_IDENTITY_CLIENT_ID is set', () => {
+    expect(loadConfig(managed).obo.credential).toMatchObject({ federationIdentityClientId: DATA_PLANE });
+  });
+
+  test('names OBO_FEDERATION_IDENTITY_CLIENT_ID when it is not a GUID', () => {
+    expect(configError({ ...managed, OBO_FEDERATION_IDENTITY_CLIENT_ID: 'id-federation' }).setting).toBe(
+      'OBO_FEDERATION_IDENTITY_CLIENT_ID',
+    );
+  });
+
+  test('warns, naming it, when it is set for the client-secret credential', () => {
+    const warnings: string[] = [];
+    loadConfig({ ...valid, OBO_FEDERATION_IDENTITY_CLIENT_ID: FEDERATION }, (message) =>
+      warnings.push(message),
+    );
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('OBO_FEDERATION_IDENTITY_CLIENT_ID');
+  });
+});
+
+describe("Graph's base URL on its resource's host", () => {
+  test.each([
+    ['the same host', 'https://graph.microsoft.com/', 'https://graph.microsoft.com'],
+    ['a path under it', 'https://graph.microsoft.com/beta/', 'https://graph.microsoft.com'],
+    ['the same host and port (the sandbox)', 'https://127.0.0.1:8443/', 'https://127.0.0.1:8443'],
+    ['US Government L4 and DoD', 'https://dod-graph.microsoft.us', 'https://graph.microsoft.us'],
+    ['US Government DoD and L4', 'https://graph.microsoft.us', 'https://dod-graph.microsoft.us'],
+  ])('accepts %s', (_case, baseUrl, resourceUri) => {
+    expect(baseUrlMatchesResource(new URL(baseUrl), new URL(resourceUri))).toBe(true);
+    const config = loadConfig({ ...valid, GRAPH_BASE_URL: baseUrl, GRAPH_RESOURCE_URI: resourceUri });
+    expect(config.graph.baseUrl.href).toBe(new URL(baseUrl).href);
+  });
+
+  test.each([
+    ['another host', 'https://graph.contoso.com', 'https://graph.microsoft.com'],
+    ['a look-alike subdomain', 'https://graph.microsoft.com.contoso.com', 'https://graph.microsoft.com'],
+    ['another port of the same host', 'https://127.0.0.1:9443', 'https://127.0.0.1:8443'],
+    ['another cloud', 'https://graph.microsoft.us', 'https://graph.microsoft.com'],
+    ['China and the public cloud', 'https://microsoftgraph.chinacloudapi.cn', 'https://graph.microsoft.com'],
+    ['a national host on another port', 'https://dod-graph.microsoft.us:8443', 'https://graph.microsoft.us'],
+  ])('refuses %s, naming GRAPH_BASE_URL', (_case, baseUrl, resourceUri) => {
+    expect(baseUrlMatchesResource(new URL(baseUrl), new URL(resourceUri))).toBe(false);
+    expect(configError({ ...valid, GRAPH_BASE_URL: baseUrl, GRAPH_RESOURCE_URI: resourceUri }).setting).toBe(
+      'GRAPH_BASE_URL',
+    );
+  });
+
+  test('refuses a Graph base URL set alone on another host: the resource follows the cloud', () => {
+    expect(configError({ ...valid, GRAPH_BASE_URL: 'https://127.0.0.1:8443' }).setting).toBe(
+      'GRAPH_BASE_URL',
+    );
+  });
+
+  test('refuses a base URL of the public cloud on a national cloud', () => {
+    const error = configError({
+      ...valid,
+      ENTRA_CLOUD: 'AzureChinaCloud',
+      GRAPH_BASE_URL: 'https://graph.microsoft.com',
+    });
+    expect(error.setting).toBe('GRAPH_BASE_URL');
   });
 });
