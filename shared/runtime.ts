@@ -137,9 +137,11 @@ function cosmosContainer(config: AppConfig, credential: TokenCredential | undefi
 /** Loaded only when used: @azure/identity is a large import that the emulator setup never needs. */
 async function managedIdentity(clientId: string | undefined): Promise<TokenCredential> {
   const { ManagedIdentityCredential } = await import('@azure/identity');
+  // The identity endpoint's answer is used as it is: a redirect is a failure, never followed.
+  const noRedirects = { redirectOptions: { maxRetries: 0 } };
   return clientId === undefined
-    ? new ManagedIdentityCredential()
-    : new ManagedIdentityCredential({ clientId });
+    ? new ManagedIdentityCredential(noRedirects)
+    : new ManagedIdentityCredential({ clientId, ...noRedirects });
 }
 
 /**

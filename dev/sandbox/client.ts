@@ -22,6 +22,8 @@ export interface Fault {
   preset?: string;
   /** Cosmos DB: only requests for this partition key (one caller's document, its id). */
   partitionKey?: string;
+  /** Answer a redirect (302 unless `status` names another) to this absolute URL. */
+  redirectTo?: string;
 }
 
 export interface UserTokenOptions {

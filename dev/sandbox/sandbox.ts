@@ -130,6 +130,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ca,
     });
     started.push(tasks);
+    // The app calls Graph on its own host and asks Entra for tokens of that resource (GRAPH_RESOURCE_URI), as on a
+    // national cloud: Graph's tokens never go to a host that is not Graph's.
+    entra.addGraphResourceUri(graph.url);
     const cosmos = await startCosmosEmulator({ cert, key, port: options.ports?.cosmos ?? 0 });
     started.push(cosmos);
     await createContainer(cosmos.endpoint, ca);
@@ -151,6 +154,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       // The Tasks API: a second downstream API, its base URL and its scopes' prefix (app ID URI).
       TASKS_API_BASE_URL: tasks.url,
       TASKS_API_APP_ID_URI,
+      GRAPH_RESOURCE_URI: graph.url,
       COSMOS_ENDPOINT: cosmos.endpoint,
       COSMOS_KEY: COSMOS_EMULATOR_KEY,
       COSMOS_DATABASE,

@@ -30,6 +30,8 @@ export class GraphClient {
         response = await telemetry.calls.graph(path, attempt, () =>
           this.options.fetch(url, {
             headers: { Authorization: `Bearer ${accessToken}`, Accept: 'application/json' },
+            // A redirect would carry the caller's Graph token to wherever Location points: never followed.
+            redirect: 'error',
             signal: AbortSignal.timeout(this.options.timeoutMs),
           }),
         );

@@ -210,6 +210,8 @@ function fetchNetworkClient(
       method,
       headers: options?.headers,
       body: method === 'POST' ? options?.body : undefined,
+      // The token request carries the user's assertion and the app's credential: a redirect is an outage.
+      redirect: 'error',
       signal: AbortSignal.timeout(timeoutMs),
     });
     lastResponse.status = response.status;

@@ -46,6 +46,11 @@ describe('parseFault', () => {
     ['nothing to do', { kind: 'me' }],
     ['a zero duration', { status: 503, durationMs: 0 }],
     ['an empty path filter', { status: 503, pathIncludes: '' }],
+    ['a relative redirect', { redirectTo: '/elsewhere' }],
+    ['a redirect to another scheme', { redirectTo: 'file:///etc/passwd' }],
+    ['a redirect with a status that is not a redirect', { redirectTo: 'https://x.test/', status: 200 }],
+    ['a redirect with a body', { redirectTo: 'https://x.test/', status: 302, body: {} }],
+    ['a redirect with a preset', { redirectTo: 'https://x.test/', preset: 'throttled' }],
   ])('rejects %s', (_name, input) => {
     expect(parseFault(input, options).ok).toBe(false);
   });
@@ -63,6 +68,17 @@ describe('parseFault', () => {
       status: 429,
       headers: { 'retry-after': '7' },
       body: { error: 'preset' },
+    });
+  });
+
+  it('answers a redirect with its Location, 302 unless another redirect status is given', () => {
+    expect(parsed({ kind: 'me', redirectTo: 'https://elsewhere.test/x' }).answer?.(context)).toEqual({
+      status: 302,
+      headers: { location: 'https://elsewhere.test/x' },
+      body: '',
+    });
+    expect(parsed({ redirectTo: 'http://127.0.0.1:1/', status: 307 }).answer?.(context)).toMatchObject({
+      status: 307,
     });
   });
 

@@ -5,7 +5,12 @@ import { decodeJwt } from 'jose';
 
 import { EntraDirectory } from '../../dev/emulators/entra/directory.js';
 import type { Outcome } from '../../dev/emulators/entra/errors.js';
-import { API_CLIENT_ID, resolveTenant, TENANT_ID } from '../../dev/emulators/entra/fixtures.js';
+import {
+  API_CLIENT_ID,
+  GRAPH_RESOURCE,
+  resolveTenant,
+  TENANT_ID,
+} from '../../dev/emulators/entra/fixtures.js';
 import type { GrantContext, TokenRequest } from '../../dev/emulators/entra/grants.js';
 import { redeemToken, tokenKindOf } from '../../dev/emulators/entra/grants.js';
 import { SigningKeys } from '../../dev/emulators/entra/keys.js';
@@ -28,6 +33,7 @@ function context(overrides: Partial<GrantContext> = {}): GrantContext {
     clientSecret: SECRET,
     federatedCredentials: [],
     settings: { oboTokenLifetimeSeconds: 1234 },
+    graphResources: [GRAPH_RESOURCE],
     nowSeconds: () => NOW,
     ...overrides,
   };
@@ -76,6 +82,31 @@ describe('the token endpoint grants', () => {
       exp: NOW + 1234,
     });
     expect(outcome.value.id_token).toBeUndefined();
+  });
+
+  it("names the Graph resource URI the scopes were asked with (the sandbox Graph's own host)", async () => {
+    const sandboxGraph = 'https://127.0.0.1:8443';
+    const outcome = await redeemToken(
+      await oboRequest({ scope: `${sandboxGraph}/User.Read` }),
+      context({ graphResources: [GRAPH_RESOURCE, sandboxGraph] }),
+    );
+    if (!outcome.ok) throw new Error(`refused: ${outcome.failure.code}`);
+    expect(decodeJwt(String(outcome.value.access_token)).aud).toBe(sandboxGraph);
+    expect(outcome.value.scope).toBe(`${sandboxGraph}/User.Read`);
+    // Unknown to this Entra (not one of Graph's identifier URIs): not Graph.
+    expect(
+      failureOf(await redeemToken(await oboRequest({ scope: `${sandboxGraph}/User.Read` }), context())),
+    ).toMatchObject({ code: 70011 });
+    // Two resources in one request.
+    const mixed = `${sandboxGraph}/User.Read https://graph.microsoft.com/Calendars.Read`;
+    expect(
+      failureOf(
+        await redeemToken(
+          await oboRequest({ scope: mixed }),
+          context({ graphResources: [GRAPH_RESOURCE, sandboxGraph] }),
+        ),
+      ),
+    ).toMatchObject({ code: 28000 });
   });
 
   it('adds an id token and a refresh token when the OIDC scopes ask for them', async () => {

@@ -35,6 +35,8 @@ export interface GrantContext {
   /** The API app's federated identity credentials. */
   federatedCredentials: readonly FederatedIdentityCredential[];
   settings: EntraSettings;
+  /** Identifier URIs of Microsoft Graph (https://graph.microsoft.com first): a scope's prefix names one. */
+  graphResources: readonly string[];
   /** Seconds since the epoch. */
   nowSeconds(): number;
   /** A Conditional Access answer (MFA) for an assertion that does not satisfy the downstream API's policy. */

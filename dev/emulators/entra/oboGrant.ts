@@ -18,6 +18,7 @@ import {
   clientInfo,
   type DownstreamApi,
   GRAPH_API,
+  GRAPH_RESOURCE,
   HOME_TENANT,
   pairwiseSubject,
 } from './fixtures.js';
@@ -74,7 +75,7 @@ async function onBehalfOf(
   if (!caller.ok) return caller;
   const stepUp = context.stepUpFailure?.(caller.value);
   if (stepUp !== undefined) return { ok: false, failure: stepUp };
-  const requested = resolveScopes(scope);
+  const requested = resolveScopes(scope, context.graphResources);
   if (!requested.ok) return requested;
   const { api } = requested.value;
 
@@ -123,7 +124,8 @@ async function onBehalfOf(
     api.tokenVersion === 1
       ? {
           ...common,
-          aud: api.identifierUris[0] ?? api.appId,
+          // Entra names the resource as it was asked for: the cloud's own Graph URI.
+          aud: requested.value.resource,
           iss: `https://sts.windows.net/${directory.id}/`,
           acr: '1',
           amr: ['pwd'],
@@ -152,7 +154,7 @@ async function onBehalfOf(
 
   const response: Record<string, unknown> = {
     token_type: 'Bearer',
-    scope: granted.map((permission) => `${api.identifierUris[0] ?? api.appId}/${permission}`).join(' '),
+    scope: granted.map((permission) => `${requested.value.resource}/${permission}`).join(' '),
     expires_in: lifetime,
     ext_expires_in: lifetime,
     access_token: accessToken,
@@ -189,18 +191,29 @@ export interface RequestedScopes {
   /** Its permission names (`Calendars.Read`), as it declares them, without `.default`. */
   permissions: string[];
   usesDefault: boolean;
+  /** The identifier URI the scopes named the API by (one of Graph's, the first one for a bare name). */
+  resource: string;
 }
 
 /** The downstream permissions and OIDC scopes asked for in `scope` (the grant checks consent per user). */
-export function resolveScopes(scope: string): Outcome<RequestedScopes> {
+export function resolveScopes(
+  scope: string,
+  /** Graph's identifier URIs: https://graph.microsoft.com and, in the sandbox, the Graph emulator's own URL. */
+  graphResources: readonly string[] = [GRAPH_RESOURCE],
+): Outcome<RequestedScopes> {
   const oidc = new Set<string>();
   const permissions: string[] = [];
+  const resources = new Set<string>();
   let api: DownstreamApi | undefined;
-  for (const item of scope.split(/\s+/).filter((s) => s !== '')) {
-    if (OIDC_SCOPES.has(item.toLowerCase())) {
-      oidc.add(item.toLowerCase());
+  for (const asked of scope.split(/\s+/).filter((s) => s !== '')) {
+    if (OIDC_SCOPES.has(asked.toLowerCase())) {
+      oidc.add(asked.toLowerCase());
       continue;
     }
+    // Another of Graph's identifier URIs reads as Graph's; the token then names the one asked for.
+    const graphUri = graphResources.find((uri) => asked.toLowerCase().startsWith(`${uri.toLowerCase()}/`));
+    if (graphUri !== undefined) resources.add(graphUri);
+    const item = graphUri === undefined ? asked : `${GRAPH_RESOURCE}/${asked.slice(graphUri.length + 1)}`;
     // A bare permission name (`User.Read`) is Graph's, as Entra reads it.
     const found =
       downstreamScopeOf(item) ?? (/[/:]/.test(item) ? undefined : { api: GRAPH_API, permission: item });
@@ -209,7 +222,7 @@ export function resolveScopes(scope: string): Outcome<RequestedScopes> {
         `The provided value for the input parameter 'scope' is not valid. The scope '${item}' is not for a resource the sandbox issues tokens for (Microsoft Graph, the Tasks API).`,
       );
     }
-    if (api !== undefined && api !== found.api) {
+    if ((api !== undefined && api !== found.api) || resources.size > 1) {
       return fail(
         400,
         'invalid_scope',
@@ -238,7 +251,11 @@ export function resolveScopes(scope: string): Outcome<RequestedScopes> {
       "The provided value for the input parameter 'scope' is not valid: '.default' cannot be combined with other scopes of the resource.",
     );
   }
-  return { ok: true, value: { oidc, api, permissions: usesDefault ? [] : permissions, usesDefault } };
+  const [resource = api.identifierUris[0] ?? api.appId] = api === GRAPH_API ? resources : [];
+  return {
+    ok: true,
+    value: { oidc, api, permissions: usesDefault ? [] : permissions, usesDefault, resource },
+  };
 }
 
 function invalidScope(description: string): { ok: false; failure: EntraError } {

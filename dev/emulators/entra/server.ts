@@ -22,6 +22,7 @@ import {
   API_DECLARED_PERMISSIONS,
   API_DISPLAY_NAME,
   API_SCOPE,
+  GRAPH_RESOURCE,
   resolveTenant,
   sandboxTenant,
   sandboxUser,
@@ -80,6 +81,11 @@ export interface EntraEmulator {
   /** The SPA's sign-in: its redirect URIs, codes and refresh tokens, users who need MFA. */
   signIn: SignInRoutes;
   readonly settings: EntraSettings;
+  /**
+   * Adds an identifier URI of Microsoft Graph's service principal besides https://graph.microsoft.com: the
+   * sandbox's Graph emulator, which the app calls on its own host, as each national cloud's Graph has its own.
+   */
+  addGraphResourceUri(uri: string): void;
   /** A user access token for the API, as a single-page app obtains it. */
   mintUserToken(name: string, options?: UserTokenOptions): Promise<IssuedUserToken>;
   /** A new current signing key; the previous ones stay published unless retired. Gives the new kid. */
@@ -93,6 +99,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   const keys = await SigningKeys.create(() => issuerOf(TENANT_ID));
   const settings: EntraSettings = { oboTokenLifetimeSeconds: 3600 };
   const directory = new EntraDirectory();
+  const graphResources: string[] = [GRAPH_RESOURCE];
   const minting = { issuerOf, directory };
   // As the API's registration holds it: a managed identity of this tenant, for Entra's token exchange.
   const federatedCredential = (): FederatedIdentityCredential => ({
@@ -135,6 +142,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     clientSecret: options.clientSecret,
     federatedCredentials: [federatedCredential()],
     settings,
+    graphResources,
     nowSeconds: () => Math.floor(Date.now() / 1000),
     stepUpFailure: (assertion) => signIn.stepUpFailure(assertion),
   });
@@ -226,6 +234,9 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     control,
     signIn,
     settings,
+    addGraphResourceUri: (uri) => {
+      if (!graphResources.includes(uri)) graphResources.push(uri);
+    },
     mintUserToken: (name, tokenOptions) => keys.mintUserToken(name, tokenOptions, minting),
     rotateKeys: (rotateOptions) => keys.rotate(rotateOptions),
     async close() {

@@ -25,9 +25,11 @@ export async function verifyGraphToken(
   token: string,
   keys: EntraSigningKeys,
   tenantIds: readonly string[],
+  /** This Graph's own resource URI besides the public cloud's (its origin, as a national cloud's Graph has). */
+  ownResource?: string,
 ): Promise<JWTPayload | string> {
   const verified = await verifyEntraToken(token, keys, {
-    audiences: GRAPH_AUDIENCES,
+    audiences: ownResource === undefined ? GRAPH_AUDIENCES : [...GRAPH_AUDIENCES, ownResource],
     // Graph's tokens are v1 tokens: the issuer is sts.windows.net.
     issuers: tenantIds.map((tenantId) => `https://sts.windows.net/${tenantId}/`),
     issuerOf: (tid) => [`https://sts.windows.net/${tid}/`],

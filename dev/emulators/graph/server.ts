@@ -66,7 +66,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       unauthorized(req, res, 'Access token is empty.');
       return undefined;
     }
-    const verified = await verifyGraphToken(token, signingKeys, tenantIds);
+    const verified = await verifyGraphToken(token, signingKeys, tenantIds, baseUrl);
     if (typeof verified === 'string') {
       unauthorized(req, res, verified);
       return undefined;

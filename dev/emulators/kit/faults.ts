@@ -53,7 +53,10 @@ const FAULT_FIELDS = new Set([
   'durationMs',
   'pathIncludes',
   'partitionKey',
+  'redirectTo',
 ]);
+/** The statuses a `redirectTo` fault may answer with (302 when none is given). */
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 /** The longest delay a fault or an added latency may ask for. */
 export const MAX_DELAY_MS = 120_000;
 const MAX_COUNT = 1_000_000;
@@ -85,6 +88,7 @@ export function parseFault(
     durationMs,
     pathIncludes,
     partitionKey,
+    redirectTo,
   } = input;
   if (partitionKey !== undefined && typeof partitionKey !== 'string') {
     return invalid('"partitionKey" must be a string');
@@ -126,6 +130,19 @@ export function parseFault(
   }
   const extraHeaders = (headers ?? {}) as Record<string, string>;
 
+  // A redirect elsewhere (a hijacked DNS name, a misbehaving proxy): the client must not follow it.
+  if (redirectTo !== undefined) {
+    if (typeof redirectTo !== 'string' || !/^https?:\/\//.test(redirectTo) || !URL.canParse(redirectTo)) {
+      return invalid('"redirectTo" must be an absolute http(s) URL');
+    }
+    if (presetName !== undefined || body !== undefined) {
+      return invalid('"redirectTo" cannot be combined with "preset" or "body"');
+    }
+    if (status !== undefined && !REDIRECT_STATUSES.includes(status)) {
+      return invalid(`"status" with "redirectTo" must be one of ${REDIRECT_STATUSES.join(', ')}`);
+    }
+  }
+
   let preset: FaultPreset | undefined;
   if (presetName !== undefined) {
     preset =
@@ -139,14 +156,24 @@ export function parseFault(
       );
     }
     if (body !== undefined) return invalid('"body" cannot be combined with "preset"');
-  } else if (status === undefined && (body !== undefined || headers !== undefined)) {
+  } else if (
+    status === undefined &&
+    redirectTo === undefined &&
+    (body !== undefined || headers !== undefined)
+  ) {
     return invalid('"body" and "headers" need a "status" (or a "preset")');
-  } else if (status === undefined && delayMs === 0) {
-    return invalid('a fault needs a "status", a "preset" or a "delayMs"');
+  } else if (status === undefined && delayMs === 0 && redirectTo === undefined) {
+    return invalid('a fault needs a "status", a "preset", a "redirectTo" or a "delayMs"');
   }
 
   let answer: Fault['answer'];
-  if (preset !== undefined) {
+  if (typeof redirectTo === 'string') {
+    answer = () => ({
+      status: typeof status === 'number' ? status : 302,
+      headers: { ...extraHeaders, location: redirectTo },
+      body: '',
+    });
+  } else if (preset !== undefined) {
     const { status: presetStatus, headers: presetHeaders = {}, body: presetBody } = preset;
     answer = (context) => ({
       status: typeof status === 'number' ? status : presetStatus,
