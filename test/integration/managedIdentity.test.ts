@@ -72,6 +72,22 @@ describe('OBO with the managed identity as federated credential', () => {
     expect((await counters('graph')).me).toBe(0);
   });
 
+  test('a redirect by the identity endpoint is an outage too, never followed', async () => {
+    const services = await managedIdentityInstance();
+    // Same origin (@azure/core-rest-pipeline already drops cross-origin ones): a followed redirect is counted.
+    await injectFault('entra', {
+      kind: 'managed-identity',
+      redirectTo: `${sandbox().entraUrl}/redirected-identity-endpoint`,
+    });
+    const caller = await callerAccount(`mi-redirected-${run}`);
+    const error = await getMyProfile(services.downstream, caller, telemetry()).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ code: 'ERR_IDENTITY_PROVIDER_UNAVAILABLE' });
+    expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 0, other: 0 });
+  });
+
   test('exchanges for a user and reads /v1.0/me; the next call is cached and the identity token reused', async () => {
     const services = await managedIdentityInstance();
     const alice = await callerAccount(`mi-alice-${run}`);
