@@ -35,10 +35,10 @@ export async function handle(
   };
   let telemetry = new RequestTelemetry(logger);
   let response: HttpResponseInit;
-  let realm = 'api';
+  // Constant: the App ID URI would name the tenant's API and environment to anonymous callers.
+  const realm = 'api';
   try {
     const built = await services();
-    realm = built.config.api.appIdUri;
     const requestTrace = new RequestTrace(
       built.observability.tracer,
       { [ATTRIBUTE.functionName]: context.functionName, [ATTRIBUTE.httpMethod]: request.method },

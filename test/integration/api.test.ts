@@ -53,7 +53,8 @@ describe('GET /api/me', () => {
   test('answers 401 with a Bearer challenge when no token is sent', async () => {
     const response = await me(undefined);
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="/);
+    // A constant realm: nothing about the tenant's API (its App ID URI) or environment.
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="api"');
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(await response.json()).toMatchObject({ code: 'ERR_TOKEN_MISSING', status: 401 });
   });

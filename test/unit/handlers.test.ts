@@ -108,7 +108,8 @@ describe('GET /api/me', () => {
     const response = await app.me();
     expect(response.status).toBe(401);
     expect(response.body).toMatchObject({ code: 'ERR_TOKEN_MISSING' });
-    expect(response.headers.get('www-authenticate')).toMatch(/^Bearer realm="/);
+    // A constant realm, never the API's App ID URI (it names the tenant's app to anonymous callers).
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="api"');
     expect(app.upstreams.calls.obo).toBe(0);
   });
 
