@@ -1,5 +1,6 @@
 // Everything the OBO API needs in one resource group, deployed by `azd up` (or `az deployment sub create`).
-// Secretless: the app's user-assigned identity is the only credential; every data plane has local auth off.
+// Secretless: the app's user-assigned identities are its only credentials; every data plane has local auth off.
+// Two identities: one is every data plane's principal, the other only the API registration's federated credential.
 // The Entra app registrations live apart, in entra/app-registrations.bicep (see README, "Deploy to Azure").
 targetScope = 'subscription'
 
@@ -30,17 +31,23 @@ param apiScope string = 'access_as_user'
 @description('Browser origins of the single-page apps allowed to call the API (CORS), e.g. ["https://app.contoso.com"]. Never "*".')
 param spaOrigins string[] = []
 
+@description('A development environment: spaOrigins may then list http://localhost:<port> origins. Off in production.')
+param allowLocalhostCors bool = false
+
 // --- Sample SPA (issue 9): hosted on Static Web Apps unless a team brings its own SPA.
 @description('Host the sample SPA (dev/spa) on Azure Static Web Apps (Free) and allow its origin; false to leave it out.')
-param deploySampleSpa bool = true
+param deploySampleSpa bool = false
 
 @description('Region of the sample SPA\'s static site (Static Web Apps offers a few regions only).')
 @allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
 param sampleSpaLocation string = 'westeurope'
 // --- end sample SPA
 
-@description('Microsoft Graph base URL.')
-param graphBaseUrl string = 'https://graph.microsoft.com'
+@description('Azure cloud of the tenant and the deployment (ENTRA_CLOUD): AzureCloud, AzureUSGovernment or AzureChinaCloud; empty means the cloud this deploys to. It sets Graph\'s URL and resource and the token exchange audience.')
+param entraCloud string = ''
+
+@description('Microsoft Graph base URL; empty means the cloud\'s Graph. The app refuses to start when it is not on the host of the cloud\'s Graph resource.')
+param graphBaseUrl string = ''
 
 @description('Client capabilities the API declares to Entra: cp1 (Continuous Access Evaluation: long-lived tokens, revocation through claims challenges), or none.')
 param oboClientCapabilities string = 'cp1'
@@ -79,11 +86,27 @@ param cosmosDatabaseName string = 'obo'
 @description('Cosmos DB container of the token cache.')
 param cosmosContainerName string = 'tokenCache'
 
+// The Graph endpoint of each cloud; the same table as shared/config/clouds.ts (test/infra.test.ts compares them).
+var graphOfCloud = {
+  AzureCloud: 'https://graph.microsoft.com'
+  AzureUSGovernment: 'https://graph.microsoft.us'
+  AzureChinaCloud: 'https://microsoftgraph.chinacloudapi.cn'
+}
+// One cloud for Entra, Graph and Azure: a tenant of one cloud cannot use another cloud's resources.
+var cloudName = empty(entraCloud)
+  ? environment().name
+  : entraCloud == environment().name
+      ? entraCloud
+      : fail('entraCloud: "${entraCloud}" is not the cloud this deploys to (${environment().name}); set ENTRA_CLOUD to it or leave it empty')
+var graphResourceUri = graphOfCloud[?cloudName] ?? fail('entraCloud: "${cloudName}" is not one of AzureCloud, AzureUSGovernment, AzureChinaCloud')
+var effectiveGraphBaseUrl = empty(graphBaseUrl) ? graphResourceUri : graphBaseUrl
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var names = {
   resourceGroup: empty(resourceGroupName) ? 'rg-${environmentName}' : resourceGroupName
   identity: 'id-api-${resourceToken}'
+  federationIdentity: 'id-api-federation-${resourceToken}'
   plan: 'plan-${resourceToken}'
   functionApp: 'func-api-${resourceToken}'
   storage: 'st${resourceToken}'
@@ -109,10 +132,22 @@ resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   tags: tags
 }
 
+// The data plane's principal: storage, Cosmos DB, Key Vault and Application Insights grant it their roles.
 module identity 'modules/identity.bicep' = {
   scope: rg
   params: {
     name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+// Only the API registration's federated credential trusts this one, and no resource grants it a role: whoever may
+// attach the data-plane identity elsewhere still cannot act as the API app.
+module federationIdentity 'modules/identity.bicep' = {
+  scope: rg
+  params: {
+    name: names.federationIdentity
     location: location
     tags: tags
   }
@@ -158,8 +193,9 @@ module cosmos 'modules/cosmos.bicep' = {
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
     identityName: names.identity
     publicNetworkAccess: !vnetEnabled
+    logAnalyticsName: names.logAnalytics
   }
-  dependsOn: [identity]
+  dependsOn: [identity, monitoring]
 }
 
 module keyVault 'modules/keyvault.bicep' = {
@@ -172,8 +208,9 @@ module keyVault 'modules/keyvault.bicep' = {
     tokenCacheKeysSecretName: tokenCacheKeysSecretName
     tokenCacheKeys: tokenCacheKeys
     publicNetworkAccess: !vnetEnabled
+    logAnalyticsName: names.logAnalytics
   }
-  dependsOn: [identity]
+  dependsOn: [identity, monitoring]
 }
 
 module network 'modules/network.bicep' = if (vnetEnabled) {
@@ -210,6 +247,7 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     serviceName: 'api'
     identityName: names.identity
+    federationIdentityName: names.federationIdentity
     storageAccountName: names.storage
     deploymentContainerName: deploymentContainerName
     applicationInsightsName: names.applicationInsights
@@ -222,9 +260,12 @@ module functionApp 'modules/functionapp.bicep' = {
     apiClientId: apiClientId
     apiAppIdUri: effectiveApiAppIdUri
     apiScope: apiScope
-    graphBaseUrl: graphBaseUrl
+    entraCloud: cloudName
+    graphBaseUrl: effectiveGraphBaseUrl
+    graphResourceUri: graphResourceUri
     oboClientCapabilities: oboClientCapabilities
     spaOrigins: apiCorsOrigins
+    allowLocalhostCors: allowLocalhostCors
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     appSubnetId: vnetEnabled ? network!.outputs.appSubnetId : ''
@@ -232,7 +273,7 @@ module functionApp 'modules/functionapp.bicep' = {
   // Role assignments first, so the app's first start can already read storage, Cosmos DB and the key ring.
   // Explicit although the network module implies them: without private networking that module is skipped.
   #disable-next-line no-unnecessary-dependson
-  dependsOn: [monitoring, storage, cosmos, keyVault]
+  dependsOn: [monitoring, storage, cosmos, keyVault, federationIdentity]
 }
 
 @description('Region of the deployment.')
@@ -271,11 +312,20 @@ output TOKEN_CACHE_KEYS_SECRET_NAME string = tokenCacheKeysSecretName
 @description('Name of the Application Insights component.')
 output AZURE_APPLICATION_INSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 
-@description('Client id of the app\'s user-assigned identity.')
+@description('Client id of the app\'s data-plane identity.')
 output MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 
-@description('Principal id of the app\'s user-assigned identity: the subject of the API\'s federated credential.')
+@description('Principal id of the app\'s data-plane identity (every data-plane role is granted to it).')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+
+@description('Client id of the federation identity: OBO_FEDERATION_IDENTITY_CLIENT_ID of the app.')
+output FEDERATION_IDENTITY_CLIENT_ID string = federationIdentity.outputs.clientId
+
+@description('Principal id of the federation identity: the subject of the API registration\'s federated credential.')
+output FEDERATION_IDENTITY_PRINCIPAL_ID string = federationIdentity.outputs.principalId
+
+@description('ENTRA_CLOUD of the app.')
+output ENTRA_CLOUD string = cloudName
 
 @description('ENTRA_AUTHORITY_HOST of the app.')
 output ENTRA_AUTHORITY_HOST string = authorityHost
@@ -293,7 +343,10 @@ output API_APP_ID_URI string = effectiveApiAppIdUri
 output API_SCOPE string = apiScope
 
 @description('GRAPH_BASE_URL of the app.')
-output GRAPH_BASE_URL string = graphBaseUrl
+output GRAPH_BASE_URL string = effectiveGraphBaseUrl
+
+@description('GRAPH_RESOURCE_URI of the app.')
+output GRAPH_RESOURCE_URI string = graphResourceUri
 
 @description('OBO_CLIENT_CAPABILITIES of the app.')
 output OBO_CLIENT_CAPABILITIES string = oboClientCapabilities

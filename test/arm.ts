@@ -12,7 +12,26 @@ type JsonRecord = { [key: string]: Json };
 
 export const SUBSCRIPTION_ID = '00000000-0000-4000-8000-000000000001';
 export const TENANT_ID = '00000000-0000-4000-8000-000000000002';
-const LOGIN_ENDPOINT = 'https://login.microsoftonline.com/';
+
+/** What ARM's environment() answers in each cloud (the parts the templates read). */
+export const ARM_ENVIRONMENTS = {
+  AzureCloud: {
+    name: 'AzureCloud',
+    authentication: { loginEndpoint: 'https://login.microsoftonline.com/' },
+    suffixes: { storage: 'core.windows.net', keyvaultDns: '.vault.azure.net' },
+  },
+  AzureUSGovernment: {
+    name: 'AzureUSGovernment',
+    authentication: { loginEndpoint: 'https://login.microsoftonline.us/' },
+    suffixes: { storage: 'core.usgovcloudapi.net', keyvaultDns: '.vault.usgovcloudapi.net' },
+  },
+  AzureChinaCloud: {
+    name: 'AzureChinaCloud',
+    authentication: { loginEndpoint: 'https://login.chinacloudapi.cn/' },
+    suffixes: { storage: 'core.chinacloudapi.cn', keyvaultDns: '.vault.azure.cn' },
+  },
+} as const satisfies Record<string, Json>;
+export type ArmCloud = keyof typeof ARM_ENVIRONMENTS;
 
 /** A GUID made from its inputs, like ARM's guid() (not the same bytes, the same properties: stable, distinct). */
 export function fakeGuid(...parts: string[]): string {
@@ -135,6 +154,8 @@ export class Deployment {
     readonly template: JsonRecord,
     private readonly parameterValues: JsonRecord,
     readonly symbol: string,
+    /** The Azure cloud deployed to: what environment() answers. */
+    readonly cloud: ArmCloud = 'AzureCloud',
   ) {}
 
   /** Evaluates a template value: strings in [brackets] are expressions, objects and arrays are walked. */
@@ -234,7 +255,7 @@ export class Deployment {
         toJsonRecord(this.value(wrapper))['value'] ?? null,
       ]),
     );
-    const child = new Deployment(toJsonRecord(properties['template']), parameters, symbol);
+    const child = new Deployment(toJsonRecord(properties['template']), parameters, symbol, this.cloud);
     this.children.set(symbol, child);
     return child;
   }
@@ -444,12 +465,15 @@ export class Deployment {
           tenantId: TENANT_ID,
         };
       case 'environment':
-        return {
-          name: 'AzureCloud',
-          authentication: { loginEndpoint: LOGIN_ENDPOINT },
-          suffixes: { storage: 'core.windows.net', keyvaultDns: '.vault.azure.net' },
-          graph: 'https://graph.microsoft.com/',
-        };
+        return structuredClone(ARM_ENVIRONMENTS[this.cloud]);
+      case 'tryget': {
+        const container = lazy(0);
+        const key = lazy(1);
+        if (Array.isArray(container) && typeof key === 'number') return container[key] ?? null;
+        return isRecord(container) && Object.hasOwn(container, str(key))
+          ? (toJson(container[str(key)]) ?? null)
+          : null;
+      }
       case 'resourceid': {
         const values = all().map(String);
         const typeIndex = values.findIndex((value) => /^[A-Za-z]+\.[A-Za-z.]+\//.test(value));

@@ -11,9 +11,10 @@ import { fileURLToPath } from 'node:url';
 
 import { beforeAll, describe, expect, test } from '@jest/globals';
 
+import { CLOUD_NAMES, CLOUDS } from '../shared/config/clouds.js';
 import { isRecord } from '../shared/narrow.js';
 import { METRIC } from '../shared/observability/names.js';
-import { absoluteScope, Deployment, fakeGuid, GUID_PATTERN, type Json, str } from './arm.js';
+import { absoluteScope, type ArmCloud, Deployment, fakeGuid, GUID_PATTERN, type Json, str } from './arm.js';
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const infraDirectory = join(repositoryRoot, 'infra');
@@ -23,8 +24,22 @@ const ROLE = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
-  cosmosDataContributor: '00000000-0000-0000-0000-000000000002',
 } as const;
+
+/** Cosmos DB's built-in data roles (Reader, Contributor): the app's custom role replaces them. */
+const COSMOS_BUILT_IN_ROLES = [
+  '00000000-0000-0000-0000-000000000001',
+  '00000000-0000-0000-0000-000000000002',
+];
+
+/** What shared/cache/cosmosStore.ts does with the container: read, create, replace, upsert, and SDK metadata. */
+const TOKEN_CACHE_DATA_ACTIONS = [
+  'Microsoft.DocumentDB/databaseAccounts/readMetadata',
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create',
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read',
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/replace',
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert',
+];
 
 type JsonObject = { readonly [key: string]: unknown };
 
@@ -199,12 +214,13 @@ const MAIN_PARAMETERS = {
   tokenCacheKeys: '',
 };
 
-/** The main template deployed with these parameters (defaults for the rest). */
-function deployment(overrides: Record<string, Json> = {}): Deployment {
+/** The main template deployed with these parameters (defaults for the rest), to the public cloud unless named. */
+function deployment(overrides: Record<string, Json> = {}, cloud: ArmCloud = 'AzureCloud'): Deployment {
   return new Deployment(
     mainTemplate as { [key: string]: Json },
     { ...MAIN_PARAMETERS, ...overrides },
     'main',
+    cloud,
   );
 }
 
@@ -228,9 +244,12 @@ function evaluated(module: Deployment, type: string): { [key: string]: Json } {
   return record(module.value(module.resource(symbolOf(module, type))));
 }
 
-/** The identity the template creates: its resource id, principal id and client id as Azure would give them. */
-function createdIdentity(main: Deployment): { id: string; principalId: string; clientId: string } {
-  const outputs = main.module('identity').outputs();
+/** An identity the template creates: its resource id, principal id and client id as Azure would give them. */
+function createdIdentity(
+  main: Deployment,
+  symbol: 'identity' | 'federationIdentity' = 'identity',
+): { id: string; principalId: string; clientId: string } {
+  const outputs = main.module(symbol).outputs();
   return {
     id: str(outputs['id']),
     principalId: str(outputs['principalId']),
@@ -274,13 +293,18 @@ function evaluatedAppSettings(main: Deployment): Map<string, string> {
 }
 
 describeInfra('infra/main.bicep deployed (values as Azure would see them)', () => {
-  test('the Function App runs as the identity the template creates, and every identity setting names it', () => {
+  test('the Function App runs as the identities the template creates, and every identity setting names one', () => {
     const main = deployment();
     const identity = createdIdentity(main);
+    const federation = createdIdentity(main, 'federationIdentity');
     expect(identity.clientId).toMatch(GUID_PATTERN);
+    expect(federation.clientId).toMatch(GUID_PATTERN);
+    expect(federation.id).not.toBe(identity.id);
     const app = main.module('functionApp');
     const site = evaluated(app, 'Microsoft.Web/sites');
-    expect(Object.keys(record(record(site['identity'])['userAssignedIdentities']))).toEqual([identity.id]);
+    expect(Object.keys(record(record(site['identity'])['userAssignedIdentities'])).sort()).toEqual(
+      [identity.id, federation.id].sort(),
+    );
     const properties = record(site['properties']);
     expect(properties['keyVaultReferenceIdentity']).toBe(identity.id);
     const deploymentStorage = record(
@@ -296,17 +320,24 @@ describeInfra('infra/main.bicep deployed (values as Azure would see them)', () =
     expect(settings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(
       `Authorization=AAD;ClientId=${identity.clientId}`,
     );
+    // The client assertion comes from the federation identity, and only from it.
+    expect(settings.get('OBO_FEDERATION_IDENTITY_CLIENT_ID')).toBe(federation.clientId);
     const outputs = main.outputs();
     expect(outputs['MANAGED_IDENTITY_CLIENT_ID']).toBe(identity.clientId);
     expect(outputs['MANAGED_IDENTITY_PRINCIPAL_ID']).toBe(identity.principalId);
+    expect(outputs['FEDERATION_IDENTITY_CLIENT_ID']).toBe(federation.clientId);
+    expect(outputs['FEDERATION_IDENTITY_PRINCIPAL_ID']).toBe(federation.principalId);
   });
 
-  test('grants every role to that identity, each on the narrowest scope the app needs', () => {
+  test('grants every role to the data-plane identity, each on the narrowest scope the app needs', () => {
     const main = deployment();
     const identity = createdIdentity(main);
     const assignments = roleAssignments(main);
     expect(assignments).toHaveLength(4);
     for (const assignment of assignments) expect(assignment.principalId).toBe(identity.principalId);
+    // The federation identity holds no role anywhere: attaching it gains nothing but the API's credential.
+    const federation = createdIdentity(main, 'federationIdentity');
+    expect(assignments.filter((assignment) => assignment.principalId === federation.principalId)).toEqual([]);
 
     const settings = evaluatedAppSettings(main);
     const storage = main.module('storage');
@@ -323,9 +354,12 @@ describeInfra('infra/main.bicep deployed (values as Azure would see them)', () =
     expect(scopeOf(ROLE.monitoringMetricsPublisher)).toEqual([
       monitoring.resourceId(symbolOf(monitoring, 'Microsoft.Insights/components')),
     ]);
-    // Cosmos DB: the token cache container the app is configured with, not the account.
+    // Cosmos DB: the token cache role, on the token cache container the app is configured with, not the account.
     const account = cosmos.resourceId(symbolOf(cosmos, 'Microsoft.DocumentDB/databaseAccounts'));
-    expect(scopeOf(ROLE.cosmosDataContributor)).toEqual([
+    const tokenCacheRole = cosmos.resourceId(
+      symbolOf(cosmos, 'Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions'),
+    );
+    expect(scopeOf(tokenCacheRole)).toEqual([
       `${account}/dbs/${str(settings.get('COSMOS_DATABASE'))}/colls/${str(settings.get('COSMOS_CONTAINER'))}`,
     ]);
     // Key Vault: the one secret the app's TOKEN_CACHE_KEYS reference reads, not the vault.
@@ -391,6 +425,96 @@ describeInfra('infra/main.bicep deployed (values as Azure would see them)', () =
     );
   });
 
+  test('the token cache role allows only the data actions the app uses, on the token cache container only', () => {
+    const main = deployment();
+    const cosmos = main.module('cosmos');
+    const definition = record(
+      evaluated(cosmos, 'Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions')['properties'],
+    );
+    const permissions = definition['permissions'];
+    const [only, ...others] = Array.isArray(permissions) ? permissions.map(record) : [];
+    expect(others).toEqual([]);
+    const dataActions = only?.['dataActions'];
+    expect(Array.isArray(dataActions) ? [...dataActions].map(str).sort() : dataActions).toEqual(
+      TOKEN_CACHE_DATA_ACTIONS,
+    );
+    expect(only?.['notDataActions'] ?? []).toEqual([]);
+    const settings = evaluatedAppSettings(main);
+    const account = cosmos.resourceId(symbolOf(cosmos, 'Microsoft.DocumentDB/databaseAccounts'));
+    expect(definition['assignableScopes']).toEqual([
+      `${account}/dbs/${str(settings.get('COSMOS_DATABASE'))}/colls/${str(settings.get('COSMOS_CONTAINER'))}`,
+    ]);
+  });
+
+  test.each([
+    ['keyVault', 'Microsoft.KeyVault/vaults', ['AuditEvent']],
+    ['cosmos', 'Microsoft.DocumentDB/databaseAccounts', ['DataPlaneRequests', 'ControlPlaneRequests']],
+  ])('%s sends its logs (%s) to the Log Analytics workspace', (module, type, categories) => {
+    const main = deployment();
+    const monitoring = main.module('monitoring');
+    const workspace = monitoring.resourceId(symbolOf(monitoring, 'Microsoft.OperationalInsights/workspaces'));
+    const deployed = main.module(module);
+    const diagnostics = evaluated(deployed, 'Microsoft.Insights/diagnosticSettings');
+    expect(absoluteScope(str(diagnostics['scope']))).toBe(deployed.resourceId(symbolOf(deployed, type)));
+    const properties = record(diagnostics['properties']);
+    expect(properties['workspaceId']).toBe(workspace);
+    const logs = Array.isArray(properties['logs']) ? properties['logs'].map(record) : [];
+    const enabled = logs.filter((log) => log['enabled'] === true).map((log) => str(log['category']));
+    expect(enabled.sort()).toEqual([...categories].sort());
+  });
+
+  test.each(CLOUD_NAMES)(
+    'in %s the app gets the cloud, its authority and its Graph, from the one table of clouds',
+    (cloud) => {
+      const main = deployment({}, cloud);
+      const settings = evaluatedAppSettings(main);
+      expect(settings.get('ENTRA_CLOUD')).toBe(cloud);
+      expect(settings.get('ENTRA_AUTHORITY_HOST')).toBe(CLOUDS[cloud].login);
+      expect(settings.get('GRAPH_BASE_URL')).toBe(CLOUDS[cloud].graph);
+      expect(settings.get('GRAPH_RESOURCE_URI')).toBe(CLOUDS[cloud].graph);
+      const outputs = main.outputs();
+      expect(outputs['ENTRA_CLOUD']).toBe(cloud);
+      expect(outputs['GRAPH_RESOURCE_URI']).toBe(CLOUDS[cloud].graph);
+      // ENTRA_CLOUD set to the cloud deployed to changes nothing.
+      expect(evaluatedAppSettings(deployment({ entraCloud: cloud }, cloud))).toEqual(settings);
+    },
+  );
+
+  test('refuses an ENTRA_CLOUD that is not the cloud deployed to', () => {
+    expect(() => evaluatedAppSettings(deployment({ entraCloud: 'AzureUSGovernment' }))).toThrow(
+      /deployment fails: entraCloud/,
+    );
+  });
+
+  test("keeps an explicit Graph base URL, with the resource still the cloud's", () => {
+    const settings = evaluatedAppSettings(
+      deployment({ graphBaseUrl: 'https://dod-graph.microsoft.us' }, 'AzureUSGovernment'),
+    );
+    expect(settings.get('GRAPH_BASE_URL')).toBe('https://dod-graph.microsoft.us');
+    expect(settings.get('GRAPH_RESOURCE_URI')).toBe('https://graph.microsoft.us');
+  });
+
+  test('refuses http://localhost origins unless allowLocalhostCors says it is a development environment', () => {
+    const spaOrigins = ['https://app.contoso.com', 'http://localhost:7080'];
+    expect(() => evaluatedAppSettings(deployment({ spaOrigins }))).toThrow(/deployment fails: spaOrigins/);
+    const settings = evaluatedAppSettings(deployment({ spaOrigins, allowLocalhostCors: true }));
+    expect(settings.get('CORS_ALLOWED_ORIGINS')).toBe(spaOrigins.join(','));
+    expect(valueAt(mainTemplate, 'parameters', 'allowLocalhostCors', 'defaultValue')).toBe(false);
+  });
+
+  test('azd deploys without the sample SPA and without localhost origins unless the environment asks', () => {
+    const parameters: unknown = JSON.parse(
+      readFileSync(join(infraDirectory, 'main.parameters.json'), 'utf8'),
+    );
+    expect(valueAt(parameters, 'parameters', 'deploySampleSpa', 'value')).toBe('${DEPLOY_SAMPLE_SPA=false}');
+    expect(valueAt(parameters, 'parameters', 'allowLocalhostCors', 'value')).toBe(
+      '${ALLOW_LOCALHOST_CORS=false}',
+    );
+    expect(valueAt(parameters, 'parameters', 'entraCloud', 'value')).toBe('${ENTRA_CLOUD=}');
+    const main = deployment();
+    expect(main.value(main.resource('sampleSpa')['condition'] ?? null)).toBe(false);
+  });
+
   test('storage allows no local users, SFTP or shared keys', () => {
     const storage = deployment().module('storage');
     const properties = record(evaluated(storage, 'Microsoft.Storage/storageAccounts')['properties']);
@@ -439,14 +563,17 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       expect(valueAt(container, 'indexingPolicy', 'excludedPaths')).toEqual([{ path: '/*' }]);
     });
 
-    test('grants the built-in Data Contributor role under a guid() name', () => {
+    test('assigns a custom role under a guid() name, never a built-in data role', () => {
       const assignment = theOnly('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments');
       const roleDefinitionId = resolveVariables(
         stringAt(assignment.properties, 'roleDefinitionId'),
         assignment.template,
       );
-      expect(roleDefinitionId).toContain(ROLE.cosmosDataContributor);
+      for (const builtIn of COSMOS_BUILT_IN_ROLES) expect(roleDefinitionId).not.toContain(builtIn);
       expect(assignment.name).toContain('guid(');
+      expect(theOnly('Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions').properties['type']).toBe(
+        'CustomRole',
+      );
     });
   });
 
@@ -606,11 +733,14 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
           'COSMOS_ENDPOINT',
           'CORS_ALLOWED_ORIGINS',
           'ENTRA_AUTHORITY_HOST',
+          'ENTRA_CLOUD',
           'ENTRA_TENANT_ID',
           'GRAPH_BASE_URL',
+          'GRAPH_RESOURCE_URI',
           'MANAGED_IDENTITY_CLIENT_ID',
           'OBO_CLIENT_CAPABILITIES',
           'OBO_CLIENT_CREDENTIAL',
+          'OBO_FEDERATION_IDENTITY_CLIENT_ID',
           'TOKEN_CACHE_KEYS',
         ].sort(),
       );
@@ -637,7 +767,7 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       expect(valueAt(site.raw, 'sku', 'name')).toBe('Free');
       expect(site.properties['stagingEnvironmentPolicy']).toBe('Disabled');
       expect(valueAt(moduleDeployment('sampleSpa').raw, 'condition')).toBe("[parameters('deploySampleSpa')]");
-      expect(valueAt(mainTemplate, 'parameters', 'deploySampleSpa', 'defaultValue')).toBe(true);
+      expect(valueAt(mainTemplate, 'parameters', 'deploySampleSpa', 'defaultValue')).toBe(false);
       expect(stringAt(site.raw, 'tags')).toContain("'azd-service-name', parameters('serviceName')");
       expect(
         valueAt(moduleDeployment('sampleSpa').raw, 'properties', 'parameters', 'serviceName', 'value'),
@@ -734,12 +864,16 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
         'SERVICE_API_NAME',
         'MANAGED_IDENTITY_CLIENT_ID',
         'MANAGED_IDENTITY_PRINCIPAL_ID',
+        'FEDERATION_IDENTITY_CLIENT_ID',
+        'FEDERATION_IDENTITY_PRINCIPAL_ID',
+        'ENTRA_CLOUD',
         'ENTRA_AUTHORITY_HOST',
         'ENTRA_TENANT_ID',
         'API_CLIENT_ID',
         'API_APP_ID_URI',
         'API_SCOPE',
         'GRAPH_BASE_URL',
+        'GRAPH_RESOURCE_URI',
         'OBO_CLIENT_CAPABILITIES',
         'COSMOS_ENDPOINT',
         'COSMOS_DATABASE',

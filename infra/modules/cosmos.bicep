@@ -1,5 +1,6 @@
 // Cosmos DB for NoSQL holding the MSAL token cache: one document per caller, read and written by point operations.
-// Key auth is off: the app's identity is the only data-plane principal, through the built-in Data Contributor role.
+// Key auth is off: the app's data-plane identity is the only data-plane principal, through a custom role that allows
+// only the operations the app makes. Data-plane and control-plane requests are logged to Log Analytics.
 
 @description('Name of the Cosmos DB account.')
 param accountName string
@@ -31,12 +32,21 @@ param autoscaleMaxThroughput int = 1000
 @description('Whether the public internet may reach the data plane; false with private networking (private endpoint only).')
 param publicNetworkAccess bool = true
 
-@description('Name of the app\'s user-assigned identity, granted the built-in Data Contributor role on this account.')
+@description('Name of the app\'s data-plane identity, granted the token cache role on the container.')
 param identityName string
 
-// Cosmos DB Built-in Data Contributor: read, create, replace and delete items. A data-plane role of the
-// account (Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions), not an Azure RBAC role.
-var dataContributorRoleId = '00000000-0000-0000-0000-000000000002'
+@description('Name of the Log Analytics workspace that receives the account\'s request logs.')
+param logAnalyticsName string
+
+// What shared/cache/cosmosStore.ts does, and nothing else: the SDK's account and container metadata reads, a point
+// read, create, replace with If-Match, and upsert (the erase's tombstone). No query, change feed, delete or patch.
+var tokenCacheDataActions = [
+  'Microsoft.DocumentDB/databaseAccounts/readMetadata'
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/read'
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/create'
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/replace'
+  'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers/items/upsert'
+]
 
 var throughputOptions = {
   serverless: {}
@@ -46,6 +56,10 @@ var throughputOptions = {
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
   name: identityName
+}
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2025-02-01' existing = {
+  name: logAnalyticsName
 }
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2025-04-15' = {
@@ -113,15 +127,48 @@ resource container 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/container
   }
 }
 
-// Why: the app reads, creates, replaces and deletes cache documents as its identity (key auth is off).
-// Scoped to the token cache container alone (data-plane scope /dbs/<database>/colls/<container>).
-resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-04-15' = {
+var containerScope = '${account.id}/dbs/${database.name}/colls/${container.name}'
+
+// A data-plane role of the account (Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions), not an Azure RBAC
+// role; assignable to the token cache container only.
+resource tokenCacheRole 'Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions@2025-04-15' = {
   parent: account
-  name: guid(container.id, identity.id, dataContributorRoleId)
+  name: guid(account.id, 'token-cache-data-role')
   properties: {
-    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${dataContributorRoleId}'
+    roleName: 'Token cache reader and writer'
+    type: 'CustomRole'
+    assignableScopes: [containerScope]
+    permissions: [
+      {
+        dataActions: tokenCacheDataActions
+      }
+    ]
+  }
+}
+
+// Why: the app reads and writes cache documents as its data-plane identity (key auth is off).
+// Scoped to the token cache container alone (data-plane scope /dbs/<database>/colls/<container>).
+resource tokenCacheRoleAssignment 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2025-04-15' = {
+  parent: account
+  name: guid(container.id, identity.id, tokenCacheRole.id)
+  properties: {
+    roleDefinitionId: tokenCacheRole.id
     principalId: identity.properties.principalId
-    scope: '${account.id}/dbs/${database.name}/colls/${container.name}'
+    scope: containerScope
+  }
+}
+
+// Who read or wrote which document, and every change to the account, in resource-specific tables.
+resource accountDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'requests-to-log-analytics'
+  scope: account
+  properties: {
+    workspaceId: logAnalytics.id
+    logAnalyticsDestinationType: 'Dedicated'
+    logs: [
+      { category: 'DataPlaneRequests', enabled: true }
+      { category: 'ControlPlaneRequests', enabled: true }
+    ]
   }
 }
 

@@ -17,8 +17,11 @@ param tags { *: string }
 @description('azd service name in azure.yaml; azd finds the app to deploy to by this tag.')
 param serviceName string
 
-@description('Name of the app\'s user-assigned identity.')
+@description('Name of the app\'s data-plane identity (storage, Cosmos DB, Key Vault, Application Insights).')
 param identityName string
+
+@description('Name of the federation identity: its token is the client assertion of the API\'s federated credential.')
+param federationIdentityName string
 
 @description('Name of the storage account for AzureWebJobsStorage and the deployment package.')
 param storageAccountName string
@@ -53,14 +56,24 @@ param apiAppIdUri string
 @description('Delegated scope callers must hold (API_SCOPE).')
 param apiScope string
 
+@description('Azure cloud of the tenant (ENTRA_CLOUD).')
+@allowed(['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'])
+param entraCloud string
+
 @description('Microsoft Graph base URL (GRAPH_BASE_URL).')
 param graphBaseUrl string
+
+@description('Microsoft Graph resource URI, the prefix of its scopes (GRAPH_RESOURCE_URI).')
+param graphResourceUri string
 
 @description('Client capabilities the API declares to Entra (OBO_CLIENT_CAPABILITIES): cp1 = it handles CAE claims challenges.')
 param oboClientCapabilities string
 
 @description('Browser origins of the single-page apps allowed to call the API (CORS). Never "*".')
 param spaOrigins string[]
+
+@description('A development environment: http://localhost:<port> origins are allowed in spaOrigins.')
+param allowLocalhostCors bool = false
 
 @description('Most instances the app scales out to.')
 @minValue(40)
@@ -81,13 +94,17 @@ param appSubnetId string = ''
 var corsAllowedOrigins = [
   for origin in spaOrigins: contains(origin, '*')
     ? fail('spaOrigins: "${origin}" contains "*"; list each SPA origin, e.g. https://app.contoso.com')
-    : !startsWith(origin, 'https://') && !startsWith(origin, 'http://localhost:')
-        ? fail('spaOrigins: "${origin}" must start with https:// (or http://localhost: for local development)')
-        : origin
+    : startsWith(origin, 'https://') || (allowLocalhostCors && startsWith(origin, 'http://localhost:'))
+        ? origin
+        : fail('spaOrigins: "${origin}" must start with https:// (http://localhost: only with allowLocalhostCors, for a development environment)')
 ]
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
   name: identityName
+}
+
+resource federationIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
+  name: federationIdentityName
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
@@ -129,6 +146,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identity.id}': {}
+      '${federationIdentity.id}': {}
     }
   }
   properties: {
@@ -171,15 +189,18 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         supportCredentials: false
       }
       appSettings: [
+        { name: 'ENTRA_CLOUD', value: entraCloud }
         { name: 'ENTRA_AUTHORITY_HOST', value: authorityHost }
         { name: 'ENTRA_TENANT_ID', value: tenant().tenantId }
         { name: 'API_CLIENT_ID', value: apiClientId }
         { name: 'API_APP_ID_URI', value: apiAppIdUri }
         { name: 'API_SCOPE', value: apiScope }
-        // The app proves itself to Entra with a token of its managed identity (federated credential), no secret.
+        // The app proves itself to Entra with a token of the federation identity (federated credential), no secret.
         { name: 'OBO_CLIENT_CREDENTIAL', value: 'managed-identity' }
+        { name: 'OBO_FEDERATION_IDENTITY_CLIENT_ID', value: federationIdentity.properties.clientId }
         { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
+        { name: 'GRAPH_RESOURCE_URI', value: graphResourceUri }
         { name: 'OBO_CLIENT_CAPABILITIES', value: oboClientCapabilities }
         // The platform CORS list as an app setting too: `npm run serve` with these settings behaves as Azure does.
         { name: 'CORS_ALLOWED_ORIGINS', value: join(corsAllowedOrigins, ',') }

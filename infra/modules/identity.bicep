@@ -1,4 +1,5 @@
-// The app's one identity: Entra trusts it (federated credential) and every data plane grants it a role.
+// A user-assigned identity of the app: main.bicep makes two, the data plane's (every data-plane role) and the
+// federation identity (only the API registration's federated credential trusts it).
 // User-assigned rather than system-assigned so it exists before the Function App and outlives a re-creation of it.
 
 @description('Name of the user-assigned managed identity.')
@@ -19,8 +20,8 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' 
 @description('Resource id of the identity.')
 output id string = identity.id
 
-@description('Client (application) id of the identity: MANAGED_IDENTITY_CLIENT_ID and AZURE_CLIENT_ID for the app.')
+@description('Client (application) id of the identity: MANAGED_IDENTITY_CLIENT_ID or OBO_FEDERATION_IDENTITY_CLIENT_ID of the app.')
 output clientId string = identity.properties.clientId
 
-@description('Object (principal) id of the identity: the subject of the API app registration\'s federated credential.')
+@description('Object (principal) id of the identity: a role assignment\'s principal, or the federated credential\'s subject.')
 output principalId string = identity.properties.principalId

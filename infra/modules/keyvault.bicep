@@ -1,6 +1,6 @@
 // Key Vault holding the token cache encryption key ring (TOKEN_CACHE_KEYS). RBAC only (no access policies);
 // the app's identity is the only principal granted a data-plane role. Resource Manager writes the secret from a
-// secure parameter, so whoever deploys needs no data-plane role either.
+// secure parameter, so whoever deploys needs no data-plane role either. Every access is audited in Log Analytics.
 
 @description('Name of the Key Vault (3-24 letters, digits and hyphens).')
 @minLength(3)
@@ -19,6 +19,9 @@ param publicNetworkAccess bool = true
 @description('Name of the app\'s user-assigned identity, granted Key Vault Secrets User on this vault.')
 param identityName string
 
+@description('Name of the Log Analytics workspace that receives the vault\'s audit log.')
+param logAnalyticsName string
+
 @description('Name of the secret that holds the key ring.')
 param tokenCacheKeysSecretName string
 
@@ -36,6 +39,10 @@ var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' existing = {
   name: identityName
+}
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2025-02-01' existing = {
+  name: logAnalyticsName
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
@@ -89,6 +96,18 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
   // The secret is declared conditionally above; when it is written in this deployment, it must exist first.
   dependsOn: [tokenCacheKeysSecret]
+}
+
+// Who read the key ring (or tried to), and every change to the vault.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      { category: 'AuditEvent', enabled: true }
+    ]
+  }
 }
 
 @description('Name of the vault.')
