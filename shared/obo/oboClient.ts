@@ -173,7 +173,8 @@ async function fetchAuthorityMetadata(
   url: string,
   timeoutMs: number,
 ): Promise<string> {
-  const response = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs) });
+  // Metadata from wherever a redirect points would name another token endpoint: never followed.
+  const response = await fetchImpl(url, { redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok) throw new Error(`authority metadata answered ${response.status}`);
   const body: unknown = await response.json();
   if (!isRecord(body) || !('token_endpoint' in body) || !('issuer' in body)) {

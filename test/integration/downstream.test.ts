@@ -16,8 +16,10 @@ import {
 import { entriesOf, readCacheDocument } from './cosmosDocuments.js';
 import { startHosts, type TestHost } from './hosts.js';
 
-const USER_READ = 'https://graph.microsoft.com/User.Read';
+// Consents name Graph by its public URI; the app asks for the sandbox Graph's own resource (GRAPH_RESOURCE_URI).
 const CALENDARS_READ = 'https://graph.microsoft.com/Calendars.Read';
+const appScope = (permission: string): string =>
+  `${sandbox().settings.GRAPH_RESOURCE_URI ?? ''}/${permission}`;
 
 let hosts: TestHost[] | undefined;
 
@@ -74,7 +76,7 @@ describe('Continuous access evaluation', () => {
   test("after alice's sessions are revoked, each instance presents her cached token at most once, and L2 never serves it again", async () => {
     const alice = await userToken('alice');
     const account = accountIdOf(alice.oid, alice.tid);
-    const entryKey = cacheEntryKeyOf(alice.accessToken, [USER_READ]);
+    const entryKey = cacheEntryKeyOf(alice.accessToken, [appScope('User.Read')]);
     // Instances 0 and 1 hold her Graph token in memory (1 read it from Cosmos DB).
     expect((await call(host(0), alice.accessToken)).status).toBe(200);
     expect((await call(host(1), alice.accessToken)).status).toBe(200);
@@ -149,8 +151,8 @@ describe('one cache entry per (assertion, scope set)', () => {
     const entries = entriesOf(await readCacheDocument(accountIdOf(user.oid, user.tid)));
     expect(Object.keys(entries).sort()).toEqual(
       [
-        cacheEntryKeyOf(user.accessToken, [USER_READ]),
-        cacheEntryKeyOf(user.accessToken, [CALENDARS_READ]),
+        cacheEntryKeyOf(user.accessToken, [appScope('User.Read')]),
+        cacheEntryKeyOf(user.accessToken, [appScope('Calendars.Read')]),
       ].sort(),
     );
   });
@@ -175,7 +177,7 @@ describe('consent', () => {
     expect(before.body).toMatchObject({
       code: 'ERR_CONSENT_REQUIRED',
       upstreamCode: 'AADSTS65001',
-      consent: { clientId: sandbox().api.clientId, scopes: [CALENDARS_READ] },
+      consent: { clientId: sandbox().api.clientId, scopes: [appScope('Calendars.Read')] },
     });
     // The profile, whose permission the administrator consented to, is not affected.
     expect((await call(host(0), user.accessToken, '/api/me')).status).toBe(200);

@@ -80,7 +80,7 @@ describe('OBO with the managed identity as federated credential', () => {
       redirectTo: `${sandbox().entraUrl}/redirected-identity-endpoint`,
     });
     const caller = await callerAccount(`mi-redirected-${run}`);
-    const error = await getMyProfile(services.downstream, caller, telemetry()).then(
+    const error = await getMyProfile(services.downstream, caller).then(
       () => undefined,
       (thrown: unknown) => thrown,
     );
