@@ -28,6 +28,12 @@ param apiAppIdUri string = ''
 @description('Delegated scope the API exposes and callers must hold.')
 param apiScope string = 'access_as_user'
 
+@description('Client ids of the apps that may call the API (API_ALLOWED_CLIENT_APPS), comma-separated, or * for any app; empty means the SPA registration (spaClientId).')
+param allowedClientApps string = ''
+
+@description('Client id of the SPA registration (SPA_CLIENT_ID, stored by the azd preprovision hook): the one app allowed to call when allowedClientApps is empty.')
+param spaClientId string = ''
+
 @description('Browser origins of the single-page apps allowed to call the API (CORS), e.g. ["https://app.contoso.com"]. Never "*".')
 param spaOrigins string[] = []
 
@@ -260,6 +266,11 @@ module functionApp 'modules/functionapp.bicep' = {
     apiClientId: apiClientId
     apiAppIdUri: effectiveApiAppIdUri
     apiScope: apiScope
+    allowedClientApps: !empty(allowedClientApps)
+      ? allowedClientApps
+      : !empty(spaClientId)
+          ? spaClientId
+          : fail('allowedClientApps: empty, and no spaClientId to default to; set API_ALLOWED_CLIENT_APPS (client ids, or *) or SPA_CLIENT_ID')
     entraCloud: cloudName
     graphBaseUrl: effectiveGraphBaseUrl
     graphResourceUri: graphResourceUri

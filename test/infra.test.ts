@@ -211,6 +211,7 @@ const MAIN_PARAMETERS = {
   environmentName: 'test',
   location: 'westeurope',
   apiClientId: fakeGuid('api client id'),
+  spaClientId: fakeGuid('spa client id'),
   tokenCacheKeys: '',
 };
 
@@ -480,6 +481,20 @@ describeInfra('infra/main.bicep deployed (values as Azure would see them)', () =
     },
   );
 
+  test('lets only the SPA registration call unless API_ALLOWED_CLIENT_APPS names the apps', () => {
+    const spa = fakeGuid('spa client id');
+    expect(evaluatedAppSettings(deployment()).get('API_ALLOWED_CLIENT_APPS')).toBe(spa);
+    const other = fakeGuid('another client app');
+    expect(
+      evaluatedAppSettings(deployment({ allowedClientApps: `${spa},${other}` })).get(
+        'API_ALLOWED_CLIENT_APPS',
+      ),
+    ).toBe(`${spa},${other}`);
+    expect(() => evaluatedAppSettings(deployment({ spaClientId: '' }))).toThrow(
+      /deployment fails: allowedClientApps/,
+    );
+  });
+
   test('refuses an ENTRA_CLOUD that is not the cloud deployed to', () => {
     expect(() => evaluatedAppSettings(deployment({ entraCloud: 'AzureUSGovernment' }))).toThrow(
       /deployment fails: entraCloud/,
@@ -720,6 +735,7 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       const settings = appSettings();
       expect([...settings.keys()].sort()).toEqual(
         [
+          'API_ALLOWED_CLIENT_APPS',
           'API_APP_ID_URI',
           'API_CLIENT_ID',
           'API_SCOPE',
@@ -772,6 +788,13 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
       expect(
         valueAt(moduleDeployment('sampleSpa').raw, 'properties', 'parameters', 'serviceName', 'value'),
       ).toBe('web');
+    });
+
+    test('azure.yaml deploys the "web" service only if the SPA is deployed by default (azd fails on a missing resource)', () => {
+      const azureYaml = readFileSync(join(repositoryRoot, 'azure.yaml'), 'utf8');
+      const webServiceDeclared = /^ {2}web:\s*$/m.test(azureYaml);
+      expect(webServiceDeclared).toBe(valueAt(mainTemplate, 'parameters', 'deploySampleSpa', 'defaultValue'));
+      expect(azureYaml).toMatch(/^ {2}# web:\s*$/m);
     });
 
     test("adds the site's origin to the API's CORS only when it is deployed, and outputs its URL", () => {

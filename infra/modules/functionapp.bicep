@@ -56,6 +56,9 @@ param apiAppIdUri string
 @description('Delegated scope callers must hold (API_SCOPE).')
 param apiScope string
 
+@description('Client ids of the apps whose tokens may call (API_ALLOWED_CLIENT_APPS), comma-separated, or *.')
+param allowedClientApps string
+
 @description('Azure cloud of the tenant (ENTRA_CLOUD).')
 @allowed(['AzureCloud', 'AzureUSGovernment', 'AzureChinaCloud'])
 param entraCloud string
@@ -195,6 +198,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'API_CLIENT_ID', value: apiClientId }
         { name: 'API_APP_ID_URI', value: apiAppIdUri }
         { name: 'API_SCOPE', value: apiScope }
+        { name: 'API_ALLOWED_CLIENT_APPS', value: allowedClientApps }
         // The app proves itself to Entra with a token of the federation identity (federated credential), no secret.
         { name: 'OBO_CLIENT_CREDENTIAL', value: 'managed-identity' }
         { name: 'OBO_FEDERATION_IDENTITY_CLIENT_ID', value: federationIdentity.properties.clientId }
