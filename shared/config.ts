@@ -179,7 +179,7 @@ export function loadConfig(
       l1MaxEntries: read.integer('TOKEN_CACHE_L1_MAX_ENTRIES', 10_000, 0, 1_000_000),
       l1MaxBytes: read.integer('TOKEN_CACHE_L1_MAX_BYTES', 64 * 1024 * 1024, 0, 2 ** 31),
       l1TtlSeconds: read.integer('TOKEN_CACHE_L1_TTL_SECONDS', 300, 1, 86_400),
-      // The default comes from `npm run bench:revalidation` (README: L1 revalidation).
+      // The default comes from `npm run bench:revalidation` (docs/architecture.md, L1 revalidation).
       l1RevalidateSeconds: read.integer('TOKEN_CACHE_L1_REVALIDATE_SECONDS', 60, 1, 86_400),
     },
   };

@@ -1,5 +1,5 @@
 /**
- * Every span, metric and attribute name the app emits, in one table: the README, the Kusto queries, the
+ * Every span, metric and attribute name the app emits, in one table: docs/observability.md, the Kusto queries, the
  * Bicep alert rules and the tests all name these. A name is never renamed once shipped (alerts use it).
  */
 

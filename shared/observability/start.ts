@@ -11,7 +11,7 @@ export interface StartOptions {
 
 /**
  * The instance's telemetry as the settings ask: nothing, JSON lines on the console or in a file (local), or
- * Azure Monitor. The SDK and the exporters are imported only when asked for (see README, cold start).
+ * Azure Monitor. The SDK and the exporters are imported only when asked for (docs/observability.md, cost at start).
  */
 export async function startObservability(
   settings: TelemetrySettings,

@@ -128,7 +128,7 @@ describe('DELETE /api/me/token-cache', () => {
 
     const erased = await me(dave.accessToken, 'DELETE', '/api/me/token-cache');
     expect(erased.status).toBe(204);
-    // One write: the caller's document becomes a tombstone (see README, erasure).
+    // One write: the caller's document becomes a tombstone (docs/architecture.md, erasure).
     expect(await counters('cosmos')).toMatchObject({ upsert: 1, delete: 0 });
 
     const exchanges = (await counters('entra'))['token.obo'] ?? 0;
