@@ -4,7 +4,7 @@ import type { CacheKey } from '../config.js';
 
 /**
  * AES-256-GCM for cache blobs at rest. The associated data binds a blob to its document and
- * assertion hash, so a blob copied into another caller's document does not decrypt.
+ * entry key, so a blob copied into another caller's document or entry does not decrypt.
  * Format: `<key id>.<iv>.<ciphertext+tag>` (base64url).
  */
 const IV_BYTES = 12;

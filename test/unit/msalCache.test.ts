@@ -1,13 +1,21 @@
 import { describe, expect, test } from '@jest/globals';
 
-import {
-  latestAccessTokenExpiry,
-  usableAccessTokenExpiry,
-  withoutRefreshTokens,
-} from '../../shared/cache/msalCache.js';
+import { MsalCacheRecords } from '../../shared/cache/msalCache.js';
 
 const NOW = 1_800_000_000;
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
+
+function usableAccessTokenExpiry(json: string, scopes: readonly string[], now: number, offset: number) {
+  return MsalCacheRecords.parse(json).usableAccessToken(scopes, now, offset)?.expiresOn;
+}
+
+function latestAccessTokenExpiry(json: string) {
+  return MsalCacheRecords.parse(json).latestAccessTokenExpiry();
+}
+
+function withoutRefreshTokens(json: string) {
+  return MsalCacheRecords.parse(json).persistable() ?? json;
+}
 
 function cache(tokens: { target: string; exp: number }[]): string {
   return JSON.stringify({
