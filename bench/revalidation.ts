@@ -89,6 +89,7 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
     breaker: new CosmosBreaker(() => clock),
     obo,
     now: () => clock,
+    callerClockToleranceSeconds: 60,
   });
   const callers: CallerAccount[] = Array.from({ length: scenario.callers }, (_, i) => ({
     oid: `oid-${i}`,

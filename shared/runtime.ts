@@ -77,6 +77,7 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     breaker: new CosmosBreaker(now),
     obo,
     now,
+    callerClockToleranceSeconds: config.entra.clockToleranceSeconds,
   });
   const graph = new GraphClient({
     baseUrl: config.graph.baseUrl,

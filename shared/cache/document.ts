@@ -10,8 +10,12 @@ import { isRecord } from '../narrow.js';
 
 export const SCHEMA_VERSION = 1;
 
-/** Seconds an idle document outlives its newest entry before Cosmos DB's TTL deletes it. */
-export const TTL_GRACE_SECONDS = 3600;
+/**
+ * Seconds a document outlives its newest entry before Cosmos DB's TTL deletes it. An entry itself lasts no
+ * longer than the caller's token that keys it (its `exp` plus the clock tolerance): nobody can reach it
+ * after that. The grace covers the clocks of instances and Cosmos DB differing a little.
+ */
+export const TTL_GRACE_SECONDS = 60;
 
 /** msal-node renews an access token this many seconds before it expires (tokenRenewalOffsetSeconds). */
 export const RENEWAL_OFFSET_SECONDS = 300;
@@ -19,7 +23,10 @@ export const RENEWAL_OFFSET_SECONDS = 300;
 export interface CacheEntry {
   /** The encrypted MSAL cache JSON for one entry key. */
   blob: string;
-  /** Expiry of the entry's newest access token, epoch seconds. */
+  /**
+   * Epoch seconds: the entry's newest access token's expiry, or the caller's token's expiry plus the clock
+   * tolerance when that comes first (a cp1 Graph token lives ~28 h, the caller's token ~1 h).
+   */
   exp: number;
 }
 

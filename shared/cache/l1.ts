@@ -22,6 +22,8 @@ interface L1Entry {
   source: string | undefined;
   /** Epoch ms of the last time L2 confirmed it. */
   checkedAt: number;
+  /** Epoch seconds: from then on the caller's token that keys it is refused, so it is never served. */
+  notAfter: number;
 }
 
 /**
@@ -60,6 +62,8 @@ export interface L1Fill {
   startedAt: number;
   /** When L2 last agreed with it (epoch ms). */
   confirmedAt: number;
+  /** Epoch seconds past which it is not kept: the caller's token that keys it is refused from then on. */
+  notAfter: number;
 }
 
 /**
@@ -104,7 +108,8 @@ export class L1TokenCache {
     if (
       entry === undefined ||
       entry.scopeKey !== this.scopeKey(scopes) ||
-      entry.expiresOn - RENEWAL_OFFSET_SECONDS <= now / 1000
+      entry.expiresOn - RENEWAL_OFFSET_SECONDS <= now / 1000 ||
+      entry.notAfter <= now / 1000
     ) {
       return { kind: 'none' };
     }
@@ -124,15 +129,22 @@ export class L1TokenCache {
 
   /** Puts a token into L1 unless this instance erased the caller since the request started. */
   remember(accountId: string, entryKey: string, scopes: readonly string[], fill: L1Fill): void {
-    const { token, source, startedAt, confirmedAt } = fill;
-    if (token.secret === undefined || this.erasedSince(accountId, startedAt)) return;
-    this.entries?.set(callerEntryKey(accountId, entryKey), {
-      accessToken: token.secret,
-      expiresOn: token.expiresOn,
-      scopeKey: this.scopeKey(scopes),
-      source,
-      checkedAt: confirmedAt,
-    });
+    const { token, source, startedAt, confirmedAt, notAfter } = fill;
+    const ttl = Math.min(this.options.l1TtlSeconds * 1000, notAfter * 1000 - this.options.now());
+    if (token.secret === undefined || ttl <= 0 || this.erasedSince(accountId, startedAt)) return;
+    this.entries?.set(
+      callerEntryKey(accountId, entryKey),
+      {
+        accessToken: token.secret,
+        expiresOn: token.expiresOn,
+        scopeKey: this.scopeKey(scopes),
+        source,
+        checkedAt: confirmedAt,
+        notAfter,
+      },
+      // Past the caller's token, the entry is not only never served: it leaves memory.
+      { ttl },
+    );
   }
 
   delete(accountId: string, entryKey: string): void {

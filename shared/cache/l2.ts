@@ -3,6 +3,8 @@
  * version. Behind `read` and `write` are the encryption, the ETag merge and its conflict retries, the
  * erase's tombstone that every later write carries, and the rewrite of a document too large to store.
  */
+import { deflateSync, inflateSync } from 'node:zlib';
+
 import type { CacheKey } from '../config.js';
 import { conflictBackoffMs } from '../retry.js';
 import { requestTelemetry } from '../telemetry.js';
@@ -18,7 +20,7 @@ import {
   tombstone,
   withHygiene,
 } from './document.js';
-import { decryptBlob, encryptBlob } from './encryption.js';
+import { decryptBlobBytes, encryptBlob } from './encryption.js';
 import { sourceOf } from './l1.js';
 import { MsalCacheRecords } from './msalCache.js';
 
@@ -78,9 +80,7 @@ export class L2TokenCache {
     }
     const entry = stored.document?.entries[entryKey];
     const cacheJson =
-      entry === undefined
-        ? undefined
-        : decryptBlob(entry.blob, this.options.keys, entryAssociatedData(accountId, entryKey));
+      entry === undefined ? undefined : openEntry(entry.blob, this.options.keys, accountId, entryKey);
     if (entry !== undefined && cacheJson === undefined) telemetry.set('cacheDocumentUnreadable', true);
     return {
       cacheJson,
@@ -104,7 +104,7 @@ export class L2TokenCache {
     const { store, now } = this.options;
     const telemetry = requestTelemetry();
     if (now() - version.readAt > STALE_SAVE_SECONDS * 1000) return { outcome: 'stale' };
-    const blob = encryptBlob(entry.cacheJson, this.options.keys, entryAssociatedData(accountId, entryKey));
+    const blob = sealEntry(entry.cacheJson, this.options.keys, accountId, entryKey);
     const sealed: CacheEntry = { blob, exp: entry.exp };
     const loadedDocument = version.stored.document;
     let base = version.stored;
@@ -167,7 +167,7 @@ export class L2TokenCache {
     const entries = { ...stored.document?.entries };
     const entry = entries[entryKey];
     if (stored.etag === undefined || entry === undefined) return;
-    const cacheJson = decryptBlob(entry.blob, this.options.keys, entryAssociatedData(accountId, entryKey));
+    const cacheJson = openEntry(entry.blob, this.options.keys, accountId, entryKey);
     if (cacheJson !== undefined && !MsalCacheRecords.parse(cacheJson).holdsAccessToken(rejectedToken)) return;
     delete entries[entryKey];
     const document = withHygiene(
@@ -185,5 +185,36 @@ export class L2TokenCache {
     await requestTelemetry().calls.cosmos('delete', () =>
       this.options.store.erase(tombstone(accountId, erasure)),
     );
+  }
+}
+
+/**
+ * An entry's blob: the MSAL cache JSON compressed, then encrypted and bound to the caller and entry key.
+ * Compression before encryption leaks nothing here: an entry holds one caller's own token and what Entra
+ * issued with it, nothing another party chose.
+ */
+export function sealEntry(
+  cacheJson: string,
+  keys: readonly CacheKey[],
+  accountId: string,
+  entryKey: string,
+): string {
+  return encryptBlob(deflateSync(cacheJson), keys, entryAssociatedData(accountId, entryKey));
+}
+
+/** The entry's MSAL cache JSON; undefined when it does not decrypt or inflate. */
+export function openEntry(
+  blob: string,
+  keys: readonly CacheKey[],
+  accountId: string,
+  entryKey: string,
+): string | undefined {
+  const plaintext = decryptBlobBytes(blob, keys, entryAssociatedData(accountId, entryKey));
+  // An entry written before compression is the JSON itself (`{`); a zlib stream starts with 0x78.
+  if (plaintext === undefined || plaintext[0] === 0x7b) return plaintext?.toString('utf8');
+  try {
+    return inflateSync(plaintext).toString('utf8');
+  } catch {
+    return undefined;
   }
 }

@@ -78,10 +78,16 @@ export class MsalCacheRecords {
   }
 
   /**
-   * What is worth storing. msal-node never redeems a refresh token for OBO (a new assertion is always
-   * required), so the refresh token Entra returns is a long-lived secret with no use here.
+   * What is worth storing: the access tokens alone. msal-node's on-behalf-of cache hit
+   * (OnBehalfOfClient.getCachedAuthenticationResult) needs only the AccessToken record of the assertion's
+   * hash; the IdToken is optional (the result's account is then null) and the Account is only looked up
+   * through it; a refresh token is never redeemed for OBO (a new assertion is always required). So the id
+   * token and the account (the user's name and UPN), the refresh token (a long-lived secret) and the app
+   * metadata are not persisted.
    */
   persistable(): string | undefined {
-    return this.parsed === undefined ? undefined : JSON.stringify({ ...this.parsed, RefreshToken: {} });
+    return this.parsed === undefined
+      ? undefined
+      : JSON.stringify({ AccessToken: this.parsed.AccessToken ?? {} });
   }
 }

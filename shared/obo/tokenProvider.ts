@@ -21,6 +21,8 @@ export interface TokenProviderParts {
   obo: OboClient;
   /** Epoch milliseconds. */
   now: () => number;
+  /** TOKEN_CLOCK_TOLERANCE_SECONDS: a caller's token is accepted this long past its `exp`, and no longer. */
+  callerClockToleranceSeconds: number;
   /** A unique id for each erase (crypto.randomUUID unless a test names them). */
   newEraseId?: () => string;
 }
@@ -205,6 +207,7 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
         source: read.source,
         startedAt,
         confirmedAt: startedAt,
+        notAfter: this.reachableUntil(caller),
       });
     }
     return { from: 'l2', read, usable };
@@ -231,13 +234,22 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
       return;
     }
     const records = MsalCacheRecords.parse(changedCacheJson);
-    const exp = records.latestAccessTokenExpiry();
+    const tokenExpiry = records.latestAccessTokenExpiry();
     const cacheJson = records.persistable();
-    if (exp === undefined || cacheJson === undefined) return;
+    if (tokenExpiry === undefined || cacheJson === undefined) return;
+    // Nobody can reach the entry once the caller's token that keys it is refused: it is not kept past that.
+    const notAfter = this.reachableUntil(caller);
+    const exp = Math.min(tokenExpiry, notAfter);
     const token = records.usableAccessToken(scopes, now() / 1000, RENEWAL_OFFSET_SECONDS);
     const remember = (source: string | undefined) => {
       if (token !== undefined) {
-        l1.remember(caller.accountId, entryKey, scopes, { token, source, startedAt, confirmedAt: now() });
+        l1.remember(caller.accountId, entryKey, scopes, {
+          token,
+          source,
+          startedAt,
+          confirmedAt: now(),
+          notAfter,
+        });
       }
     };
     if (loaded.from === 'none') {
@@ -277,6 +289,11 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
         );
         remember(undefined);
     }
+  }
+
+  /** Epoch seconds until which the caller's token, and so its cache entry, can be used. */
+  private reachableUntil(caller: CallerAccount): number {
+    return caller.expiresAt + this.parts.callerClockToleranceSeconds;
   }
 
   /** Records a Cosmos DB failure; the breaker decides whether it skips L2 for a while. */

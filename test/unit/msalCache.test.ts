@@ -13,7 +13,7 @@ function latestAccessTokenExpiry(json: string) {
   return MsalCacheRecords.parse(json).latestAccessTokenExpiry();
 }
 
-function withoutRefreshTokens(json: string) {
+function persistable(json: string) {
   return MsalCacheRecords.parse(json).persistable() ?? json;
 }
 
@@ -77,13 +77,19 @@ describe('usableAccessTokenExpiry', () => {
   });
 });
 
-describe('withoutRefreshTokens', () => {
+describe('persistable', () => {
   test('drops refresh tokens and keeps access tokens', () => {
-    const stripped = JSON.parse(withoutRefreshTokens(cache([{ target: 'x', exp: NOW }]))) as Record<
-      string,
-      unknown
-    >;
-    expect(stripped.RefreshToken).toEqual({});
+    const stripped = JSON.parse(persistable(cache([{ target: 'x', exp: NOW }]))) as Record<string, unknown>;
+    expect(stripped.RefreshToken).toBeUndefined();
     expect(Object.keys(stripped.AccessToken as object)).toHaveLength(1);
+  });
+
+  test('keeps only the access tokens: no id token, account or app metadata', () => {
+    const full = JSON.stringify({
+      ...(JSON.parse(cache([{ target: 'x', exp: NOW }])) as object),
+      IdToken: { id: { secret: 'id-token' } },
+      AppMetadata: { app: {} },
+    });
+    expect(Object.keys(JSON.parse(persistable(full)) as object)).toEqual(['AccessToken']);
   });
 });

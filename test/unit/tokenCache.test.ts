@@ -5,9 +5,10 @@ import { beforeEach, describe, expect, test } from '@jest/globals';
 import { MemoryTokenCacheStore } from '../../dev/inMemory/tokenCacheStore.js';
 import type { CallerAccount } from '../../shared/auth/caller.js';
 import { COSMOS_BREAKER_MS, CosmosBreaker } from '../../shared/cache/breaker.js';
-import { type CacheDocument, parseCacheDocument } from '../../shared/cache/document.js';
-import { type L1Options,L1TokenCache } from '../../shared/cache/l1.js';
-import { type L2Options,L2TokenCache } from '../../shared/cache/l2.js';
+import { type CacheDocument, parseCacheDocument, TTL_GRACE_SECONDS } from '../../shared/cache/document.js';
+import { encryptBlob } from '../../shared/cache/encryption.js';
+import { type L1Options, L1TokenCache } from '../../shared/cache/l1.js';
+import { type L2Options, L2TokenCache, openEntry } from '../../shared/cache/l2.js';
 import { ApiError } from '../../shared/errors.js';
 import { assertionHashOf, cacheEntryKeyOf } from '../../shared/obo/cacheEntryKey.js';
 import type { OboClient } from '../../shared/obo/oboClient.js';
@@ -106,6 +107,7 @@ function cache(settings: Partial<L1Options & L2Options> = {}): Instance {
     obo,
     breaker: new CosmosBreaker(() => clock),
     now: () => clock,
+    callerClockToleranceSeconds: 60,
     newEraseId: () => `erase-${++eraseIds}`,
   });
   return { tokens, l1, l2, obo };
@@ -476,6 +478,46 @@ describe('save', () => {
     store.delete('ann.tid');
     await held.finish();
     expect(documentOf('ann.tid')).toMatchObject({ erasure: { id: 'erase-2' } });
+  });
+});
+
+describe('what L2 and L1 keep', () => {
+  test('an entry and its document last no longer than the caller token, even when the Graph token lives 28 h', async () => {
+    const c = cache();
+    const ann = caller('ann');
+    await acquire(c, ann, 'token-cae', 28 * HOUR);
+    const document = documentOf('ann.tid');
+    const remaining = ann.expiresAt - T0 / 1000;
+    expect(document?.entries[keyOf(ann)]?.exp).toBe(ann.expiresAt + 60);
+    expect(document?.ttl).toBeLessThanOrEqual(remaining + 60 + TTL_GRACE_SECONDS);
+  });
+
+  test('L1 does not serve past the caller token, however long the Graph token and the L1 TTL', async () => {
+    const c = cache({ l1TtlSeconds: 86_400, l1RevalidateSeconds: 86_400 });
+    const ann = caller('ann');
+    await acquire(c, ann, 'token-cae', 28 * HOUR);
+    clock = (ann.expiresAt + 59) * 1000;
+    expect(warmHit(c, ann)).toBe('token-cae');
+    clock = (ann.expiresAt + 60) * 1000;
+    expect(warmHit(c, ann)).toBeUndefined();
+  });
+
+  test('the stored entry holds only the access token: no id token, account, refresh token or app metadata', async () => {
+    const ann = caller('ann');
+    await acquire(cache(), ann, 'token-1');
+    const blob = documentOf('ann.tid')?.entries[keyOf(ann)]?.blob ?? '';
+    const plaintext = openEntry(blob, [{ id: 'k1', key: KEY }], 'ann.tid', keyOf(ann));
+    expect(Object.keys(JSON.parse(plaintext ?? '{}') as object)).toEqual(['AccessToken']);
+  });
+
+  test('an entry stored before compression (the JSON itself, encrypted) is still an L2 hit', async () => {
+    const ann = caller('ann');
+    const blob = encryptBlob(msalJson('token-plain'), [{ id: 'k1', key: KEY }], `ann.tid\n${keyOf(ann)}`);
+    const entries = { [keyOf(ann)]: { blob, exp: T0 / 1000 + HOUR } };
+    store.put('ann.tid', { id: 'ann.tid', v: 1, ttl: 600, entries });
+    const t = telemetry();
+    expect(await t.run(() => cache().tokens.acquire(ann, SCOPES))).toBe('token-plain');
+    expect(t.fields.cache).toBe('l2-hit');
   });
 });
 
