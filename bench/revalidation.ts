@@ -16,6 +16,7 @@ import type { CallerAccount } from '../shared/auth/caller.js';
 import { CosmosBreaker } from '../shared/cache/breaker.js';
 import { L1TokenCache } from '../shared/cache/l1.js';
 import { L2TokenCache } from '../shared/cache/l2.js';
+import { ExchangeLimit } from '../shared/obo/exchangeLimit.js';
 import type { OboClient } from '../shared/obo/oboClient.js';
 import { DelegatedTokenProvider } from '../shared/obo/tokenProvider.js';
 import { mulberry32 } from './seededRandom.js';
@@ -90,6 +91,7 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
     obo,
     now: () => clock,
     callerClockToleranceSeconds: 60,
+    exchangeLimit: new ExchangeLimit(0, () => clock),
   });
   const callers: CallerAccount[] = Array.from({ length: scenario.callers }, (_, i) => ({
     oid: `oid-${i}`,

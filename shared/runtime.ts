@@ -10,6 +10,7 @@ import type { AppConfig } from './config.js';
 import type { DownstreamDependencies } from './downstream/callDownstream.js';
 import { scopesFor } from './downstream/operations.js';
 import { GraphClient } from './graph/graphClient.js';
+import { ExchangeLimit } from './obo/exchangeLimit.js';
 import { createOboClient } from './obo/oboClient.js';
 import { DelegatedTokenProvider } from './obo/tokenProvider.js';
 import { noObservability, type Observability } from './observability/observability.js';
@@ -78,6 +79,7 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     obo,
     now,
     callerClockToleranceSeconds: config.entra.clockToleranceSeconds,
+    exchangeLimit: new ExchangeLimit(config.obo.exchangesPerCallerPerMinute, now),
   });
   const graph = new GraphClient({
     baseUrl: config.graph.baseUrl,

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 
 import { type CallerAccount, callerEntryKey } from '../auth/caller.js';
-import { type CosmosBreaker } from '../cache/breaker.js';
-import { classifyCosmosFailure, type CosmosFailure } from '../cache/cosmosStore.js';
+import { type CosmosBreaker, degrade } from '../cache/breaker.js';
+import { classifyCosmosFailure } from '../cache/cosmosStore.js';
 import { RENEWAL_OFFSET_SECONDS } from '../cache/document.js';
 import type { L1Lookup, L1TokenCache } from '../cache/l1.js';
 import type { L2Read, L2TokenCache } from '../cache/l2.js';
 import { MsalCacheRecords, type UsableAccessToken } from '../cache/msalCache.js';
 import type { DelegatedTokenSource } from '../downstream/callDownstream.js';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../errors.js';
-import { describeCause } from '../observability/causes.js';
 import { requestTelemetry } from '../telemetry.js';
 import { cacheEntryKeyOf } from './cacheEntryKey.js';
+import type { ExchangeLimit } from './exchangeLimit.js';
 import type { OboClient } from './oboClient.js';
 
 export interface TokenProviderParts {
@@ -23,6 +23,8 @@ export interface TokenProviderParts {
   now: () => number;
   /** TOKEN_CLOCK_TOLERANCE_SECONDS: a caller's token is accepted this long past its `exp`, and no longer. */
   callerClockToleranceSeconds: number;
+  /** The per-caller bound on exchanges that reach Entra ID (OBO_EXCHANGES_PER_CALLER_PER_MINUTE). */
+  exchangeLimit: ExchangeLimit;
   /** A unique id for each erase (crypto.randomUUID unless a test names them). */
   newEraseId?: () => string;
 }
@@ -78,6 +80,7 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
     // Read for the document's version (the write-back needs it); the entry itself was evicted and is not used.
     const inL1 = this.parts.l1.lookup(caller.accountId, entryKey, scopes);
     const loaded = await this.load(caller, entryKey, scopes, inL1, startedAt);
+    this.parts.exchangeLimit.take(caller.accountId);
     const result = await this.parts.obo.acquire(caller, scopes, undefined, claims);
     requestTelemetry().set('oboExchange', true);
     // L1 answering here means a concurrent request already stored a newer token: keep that one, store nothing.
@@ -99,7 +102,7 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
     try {
       await this.parts.l2.remove(caller.accountId, entryKey, rejectedToken);
     } catch (error) {
-      this.degrade('write', error);
+      degrade(this.parts.breaker, 'write', error);
     }
   }
 
@@ -144,7 +147,10 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
       return loaded.accessToken;
     }
     const cacheJson = loaded.from === 'l2' ? loaded.read.cacheJson : undefined;
-    telemetry.cacheLookup(loaded.from === 'l2' && loaded.usable !== undefined ? 'l2-hit' : 'miss');
+    const servedByL2 = loaded.from === 'l2' && loaded.usable !== undefined;
+    telemetry.cacheLookup(servedByL2 ? 'l2-hit' : 'miss');
+    // msal-node will go to Entra ID: that is what the caller's bound counts, never what a cache serves.
+    if (!servedByL2) this.parts.exchangeLimit.take(caller.accountId);
     const result = await this.parts.obo.acquire(caller, scopes, cacheJson);
     if (!result.fromCache) telemetry.set('oboExchange', true);
     if (result.changedCacheJson !== undefined) {
@@ -179,7 +185,7 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
     try {
       read = await l2.read(caller.accountId, entryKey);
     } catch (error) {
-      this.degrade('read', error);
+      degrade(this.parts.breaker, 'read', error);
       return withoutL2;
     }
 
@@ -260,7 +266,8 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
     try {
       written = await l2.write(caller.accountId, entryKey, { cacheJson, exp }, loaded.read.version);
     } catch (error) {
-      if (this.degrade('write', error) === 'too-large') telemetry.set('cacheWriteSkipped', 'too-large');
+      if (degrade(this.parts.breaker, 'write', error) === 'too-large')
+        telemetry.set('cacheWriteSkipped', 'too-large');
       remember(undefined);
       return;
     }
@@ -294,20 +301,5 @@ export class DelegatedTokenProvider implements DelegatedTokenSource {
   /** Epoch seconds until which the caller's token, and so its cache entry, can be used. */
   private reachableUntil(caller: CallerAccount): number {
     return caller.expiresAt + this.parts.callerClockToleranceSeconds;
-  }
-
-  /** Records a Cosmos DB failure; the breaker decides whether it skips L2 for a while. */
-  private degrade(operation: 'read' | 'write', error: unknown): CosmosFailure {
-    const telemetry = requestTelemetry();
-    const failure = classifyCosmosFailure(error);
-    this.parts.breaker.record(failure);
-    telemetry.degraded(operation, 'failure');
-    telemetry.set('cosmosFailure', failure);
-    // Cosmos DB's ErrorResponse is a plain Error: its status, substatus and code say what failed.
-    telemetry.warn(`token cache ${operation} failed; continuing without the shared cache`, {
-      failure,
-      cause: describeCause(error),
-    });
-    return failure;
   }
 }

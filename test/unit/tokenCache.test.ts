@@ -11,6 +11,7 @@ import { type L1Options, L1TokenCache } from '../../shared/cache/l1.js';
 import { type L2Options, L2TokenCache, openEntry } from '../../shared/cache/l2.js';
 import { ApiError } from '../../shared/errors.js';
 import { assertionHashOf, cacheEntryKeyOf } from '../../shared/obo/cacheEntryKey.js';
+import { ExchangeLimit } from '../../shared/obo/exchangeLimit.js';
 import type { OboClient } from '../../shared/obo/oboClient.js';
 import { DelegatedTokenProvider } from '../../shared/obo/tokenProvider.js';
 import { RequestTelemetry } from '../../shared/telemetry.js';
@@ -85,7 +86,7 @@ interface Instance {
   obo: FakeObo;
 }
 
-function cache(settings: Partial<L1Options & L2Options> = {}): Instance {
+function cache(settings: Partial<L1Options & L2Options> & { exchangesPerMinute?: number } = {}): Instance {
   const options = {
     keys: [{ id: 'k1', key: KEY }],
     maxEntriesPerDocument: 16,
@@ -108,6 +109,7 @@ function cache(settings: Partial<L1Options & L2Options> = {}): Instance {
     breaker: new CosmosBreaker(() => clock),
     now: () => clock,
     callerClockToleranceSeconds: 60,
+    exchangeLimit: new ExchangeLimit(settings.exchangesPerMinute ?? 0, () => clock),
     newEraseId: () => `erase-${++eraseIds}`,
   });
   return { tokens, l1, l2, obo };
@@ -757,6 +759,41 @@ describe('DelegatedTokenProvider', () => {
     expect(await third).not.toBe(await first);
     expect(c.obo.calls).toHaveLength(2);
     expect(assertionHashOf(ann.assertion)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('the per-caller exchange bound', () => {
+  test('past it, an exchange answers 429 ERR_TOO_MANY_EXCHANGES with Retry-After and never reaches msal-node', async () => {
+    const c = cache({ exchangesPerMinute: 2 });
+    const ann = caller('ann');
+    for (const n of [1, 2]) {
+      await c.tokens.erase(ann);
+      await acquire(c, ann, `token-${n}`);
+    }
+    await c.tokens.erase(ann);
+    const calls = c.obo.calls.length;
+    const refused = acquire(c, ann, 'token-3');
+    await expect(refused).rejects.toMatchObject({
+      code: 'ERR_TOO_MANY_EXCHANGES',
+      details: { retryAfterSeconds: 30 },
+    });
+    expect(c.obo.calls).toHaveLength(calls);
+    c.obo.next = [];
+    expect(await acquire(c, caller('bob'), 'token-bob')).toBe('token-bob');
+    clock += 30_000;
+    expect(await acquire(c, ann, 'token-3')).toBe('token-3');
+  });
+
+  test('what L1 and L2 serve is never counted; an exchange with claims is', async () => {
+    const c = cache({ exchangesPerMinute: 1 });
+    const ann = caller('ann');
+    await acquire(c, ann, 'token-1');
+    for (let i = 0; i < 3; i++) expect(await c.tokens.acquire(ann, SCOPES)).toBe('token-1');
+    for (let i = 0; i < 3; i++)
+      expect(await cache({ exchangesPerMinute: 1 }).tokens.acquire(ann, SCOPES)).toBe('token-1');
+    await expect(c.tokens.acquireWithClaims(ann, SCOPES, '{"access_token":{}}')).rejects.toMatchObject({
+      code: 'ERR_TOO_MANY_EXCHANGES',
+    });
   });
 });
 
