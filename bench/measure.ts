@@ -88,7 +88,7 @@ async function cacheHitCost(): Promise<void> {
   const shared = await msalClient();
   await shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes });
   const services = await createServices(config);
-  await services.graphTokens.acquire(user, scopes);
+  await services.tokens.acquire(user, scopes);
   const iterations = HIT_ITERATIONS;
   const baselines: number[] = [];
   const ours: number[] = [];
@@ -98,7 +98,7 @@ async function cacheHitCost(): Promise<void> {
     const baseline = await timePerCall(iterations, () =>
       shared.acquireTokenOnBehalfOf({ oboAssertion: user.assertion, scopes }),
     );
-    const warm = await timePerCall(iterations, () => services.graphTokens.acquire(user, scopes));
+    const warm = await timePerCall(iterations, () => services.tokens.acquire(user, scopes));
     baselines.push(baseline);
     ours.push(warm);
     ratios.push(warm / baseline);
@@ -129,7 +129,7 @@ async function alternatingClients(): Promise<void> {
 
   await resetEmulators();
   const services = await createServices(config);
-  for (let i = 0; i < calls; i++) await services.graphTokens.acquire(i % 2 === 0 ? first : second, scopes);
+  for (let i = 0; i < calls; i++) await services.tokens.acquire(i % 2 === 0 ? first : second, scopes);
   const ours = (await counters('entra'))['token.obo'] ?? 0;
   report(
     `Entra token requests, ${calls} calls from two alternating clients of one user`,
@@ -149,9 +149,9 @@ async function requestsPerOutcome(): Promise<void> {
     const writes = (cosmos.create ?? 0) + (cosmos.replace ?? 0);
     return `entra ${entra['token.obo'] ?? 0}, cosmos reads ${cosmos.read ?? 0}, writes ${writes}`;
   };
-  const miss = await measure(() => a.graphTokens.acquire(user, scopes));
-  const warm = await measure(() => a.graphTokens.acquire(user, scopes));
-  const otherInstance = await measure(() => b.graphTokens.acquire(user, scopes));
+  const miss = await measure(() => a.tokens.acquire(user, scopes));
+  const warm = await measure(() => a.tokens.acquire(user, scopes));
+  const otherInstance = await measure(() => b.tokens.acquire(user, scopes));
   results.push({
     name: 'requests per call: miss / warm hit / hit on another instance',
     baseline: miss,

@@ -1,6 +1,6 @@
 /**
  * What the L1 revalidation interval (TOKEN_CACHE_L1_REVALIDATE_SECONDS) costs: Cosmos DB point reads
- * per instance per second, measured by running the real TokenCache over simulated time (injected clock,
+ * per instance per second, measured by running the real token provider and its cache layers over simulated time (injected clock,
  * seeded random arrivals) against the in-memory store (dev/inMemory/tokenCacheStore.ts), which counts
  * requests. No sandbox needed:
  * `npm run bench:revalidation`.
@@ -13,7 +13,12 @@ import { parseArgs } from 'node:util';
 
 import { MemoryTokenCacheStore } from '../dev/inMemory/tokenCacheStore.js';
 import type { CallerAccount } from '../shared/auth/caller.js';
-import { TokenCache } from '../shared/cache/tokenCache.js';
+import { CosmosBreaker } from '../shared/cache/breaker.js';
+import { L1TokenCache } from '../shared/cache/l1.js';
+import { L2TokenCache } from '../shared/cache/l2.js';
+import { ExchangeLimit } from '../shared/obo/exchangeLimit.js';
+import type { OboClient } from '../shared/obo/oboClient.js';
+import { DelegatedTokenProvider } from '../shared/obo/tokenProvider.js';
 import { mulberry32 } from './seededRandom.js';
 
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
@@ -33,6 +38,14 @@ function msalCacheJson(accessToken: string, expiresOn: number): string {
   });
 }
 
+/** The token msal-node would serve from this cache (it renews 5 minutes before expiry). */
+function usableToken(cacheJson: string, nowSeconds: number): string | undefined {
+  const parsed = JSON.parse(cacheJson) as {
+    AccessToken?: Record<string, { secret: string; expires_on: string }>;
+  };
+  return Object.values(parsed.AccessToken ?? {}).find((t) => Number(t.expires_on) - 300 > nowSeconds)?.secret;
+}
+
 interface Scenario {
   callers: number;
   meanGapSeconds: number;
@@ -45,7 +58,7 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
   let clock = 0;
   const store = new MemoryTokenCacheStore();
   const reads = () => store.reads;
-  const cache = new TokenCache({
+  const options = {
     keys: [{ id: 'k1', key: randomBytes(32) }],
     maxEntriesPerDocument: 16,
     writeRetries: 5,
@@ -57,6 +70,28 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
     now: () => clock,
     random,
     sleep: () => Promise.resolve(),
+  };
+  // msal-node's part without Entra ID: a cache hit when the entry holds a usable token, else a new token.
+  const obo: OboClient = {
+    acquire(caller, _scopes, cacheJson) {
+      const cached = cacheJson === undefined ? undefined : usableToken(cacheJson, clock / 1000);
+      if (cached !== undefined) {
+        return Promise.resolve({ accessToken: cached, fromCache: true, changedCacheJson: undefined });
+      }
+      const expiresOn = Math.floor(clock / 1000) + 3600 + Math.floor(random() * 1800);
+      const accessToken = `token-${caller.oid}-${clock}`;
+      const changedCacheJson = msalCacheJson(accessToken, expiresOn);
+      return Promise.resolve({ accessToken, fromCache: false, changedCacheJson });
+    },
+  };
+  const tokens = new DelegatedTokenProvider({
+    l1: new L1TokenCache(options),
+    l2: new L2TokenCache(options),
+    breaker: new CosmosBreaker(() => clock),
+    obo,
+    now: () => clock,
+    callerClockToleranceSeconds: 60,
+    exchangeLimit: new ExchangeLimit(0, () => clock),
   });
   const callers: CallerAccount[] = Array.from({ length: scenario.callers }, (_, i) => ({
     oid: `oid-${i}`,
@@ -82,12 +117,7 @@ async function readsPerSecond(scenario: Scenario, revalidateSeconds: number): Pr
     if (readsAtStart === undefined && clock >= WARM_UP_SECONDS * 1000) readsAtStart = reads();
     const caller = callers[index];
     if (caller === undefined) continue;
-    const hash = caller.assertion;
-    if (cache.warmHit(caller, hash, SCOPES) !== undefined) continue;
-    const loaded = await cache.load(caller, hash, SCOPES);
-    if (loaded.outcome !== 'miss') continue;
-    const expiresOn = Math.floor(clock / 1000) + 3600 + Math.floor(random() * 1800);
-    await cache.save(caller, hash, msalCacheJson(`token-${index}-${clock}`, expiresOn), loaded);
+    await tokens.acquire(caller, SCOPES);
   }
   return (reads() - (readsAtStart ?? 0)) / MEASURED_SECONDS;
 }

@@ -28,8 +28,8 @@ const { values: args } = parseArgs({
     'l1-ttl-seconds': { type: 'string', default: '300' },
     'l1-max-entries': { type: 'string', default: '10000' },
     // Measured by `npm run bench -- --load` (cost table): a document is ~base + entries x entry bytes.
-    'entry-bytes': { type: 'string', default: '6030' },
-    'document-base-bytes': { type: 'string', default: '265' },
+    'entry-bytes': { type: 'string', default: '1923' },
+    'document-base-bytes': { type: 'string', default: '276' },
     seed: { type: 'string', default: '7' },
   },
 });

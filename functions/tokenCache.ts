@@ -6,9 +6,9 @@ import { instanceServices } from './instance.js';
 /** DELETE /api/me/token-cache: forgets the caller's cached tokens (sign-out, erasure). */
 export function createDeleteMyTokenCache(services: ServicesProvider): ApiHandler {
   return (request, context) =>
-    handle(request, context, services, async ({ authenticator, graphTokens }) => {
+    handle(request, context, services, async ({ authenticator, tokens }) => {
       const caller = await authenticator.authenticate(request.headers.get('authorization'));
-      await graphTokens.erase(caller);
+      await tokens.erase(caller);
       return { status: 204, headers: NO_STORE };
     });
 }

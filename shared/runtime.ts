@@ -2,22 +2,27 @@ import type { TokenCredential } from '@azure/core-auth';
 import { CosmosClient } from '@azure/cosmos';
 
 import { type Authenticator, createAuthenticator } from './auth/authenticate.js';
+import { CosmosBreaker } from './cache/breaker.js';
 import { cosmosTokenCacheStore, type TokenCacheStore } from './cache/cosmosStore.js';
-import { TokenCache } from './cache/tokenCache.js';
+import { L1TokenCache } from './cache/l1.js';
+import { L2TokenCache } from './cache/l2.js';
 import type { AppConfig } from './config.js';
 import type { DownstreamDependencies } from './downstream/callDownstream.js';
 import { scopesFor } from './downstream/operations.js';
 import { GraphClient } from './graph/graphClient.js';
-import { GraphTokenService } from './obo/graphTokens.js';
+import { ExchangeLimit } from './obo/exchangeLimit.js';
 import { createOboClient } from './obo/oboClient.js';
+import { DelegatedTokenProvider } from './obo/tokenProvider.js';
 import { noObservability, type Observability } from './observability/observability.js';
 
 /** Everything a request needs, built once per Functions instance. */
 export interface Services {
   config: AppConfig;
   authenticator: Authenticator;
-  tokenCache: TokenCache;
-  graphTokens: GraphTokenService;
+  /** The token cache's layers, for what looks at one of them (the L1 gauges, tests of L2). */
+  tokenCache: { l1: L1TokenCache; l2: L2TokenCache };
+  /** Delegated tokens for any resource: L1, single flight, L2 with msal-node, write-back. */
+  tokens: DelegatedTokenProvider;
   graph: GraphClient;
   /** What the downstream operations (shared/downstream) run with. */
   downstream: DownstreamDependencies;
@@ -52,13 +57,10 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
   const store =
     deps.store ??
     cosmosTokenCacheStore(cosmosContainer(config, credential), 2 * config.cosmos.requestTimeoutMs);
-  const tokenCache = new TokenCache({
-    ...config.tokenCache,
-    store,
-    now,
-    random,
-    sleep: sleepImpl,
-  });
+  const tokenCache = {
+    l1: new L1TokenCache({ ...config.tokenCache, now }),
+    l2: new L2TokenCache({ ...config.tokenCache, store, now, random, sleep: sleepImpl }),
+  };
   const oboCredential = config.obo.credential;
   const obo = createOboClient(config, {
     fetch: fetchImpl,
@@ -71,7 +73,14 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
         }
       : {}),
   });
-  const graphTokens = new GraphTokenService(tokenCache, obo);
+  const tokens = new DelegatedTokenProvider({
+    ...tokenCache,
+    breaker: new CosmosBreaker(now),
+    obo,
+    now,
+    callerClockToleranceSeconds: config.entra.clockToleranceSeconds,
+    exchangeLimit: new ExchangeLimit(config.obo.exchangesPerCallerPerMinute, now),
+  });
   const graph = new GraphClient({
     baseUrl: config.graph.baseUrl,
     timeoutMs: config.graph.timeoutMs,
@@ -81,15 +90,15 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     sleep: sleepImpl,
   });
   const observability = deps.observability ?? noObservability();
-  observability.metrics.observeL1(() => tokenCache.l1Usage());
+  observability.metrics.observeL1(() => tokenCache.l1.usage());
   return {
     config,
     authenticator: createAuthenticator(config, { fetch: fetchImpl, now }),
     tokenCache,
-    graphTokens,
+    tokens,
     graph,
     downstream: {
-      tokens: graphTokens,
+      tokens,
       graph,
       scopesFor: (operation) => scopesFor(operation, { graph: config.graph.resourceUri }),
       apiClientId: config.api.clientId,

@@ -22,9 +22,9 @@ export function accountIdOf(oid: string, tid: string): string {
 }
 
 /**
- * The key of one (caller, assertion): the L1 key, the in-flight key's prefix and the entry's
- * encryption associated data. With an empty hash, the prefix of every key of the caller.
+ * The key of one (caller, cache entry key): the L1 key, the in-flight key and the entry's encryption
+ * associated data. With an empty entry key, the prefix of every key of the caller.
  */
-export function callerAssertionKey(accountId: string, assertionHash: string): string {
-  return `${accountId}\n${assertionHash}`;
+export function callerEntryKey(accountId: string, entryKey: string): string {
+  return `${accountId}\n${entryKey}`;
 }

@@ -1,24 +1,32 @@
 /**
  * The Cosmos DB document that holds one caller's MSAL caches, and the pure rules that change it.
- * One MSAL cache blob per incoming-assertion hash: msal-node keeps one access token per
- * (account, client, tenant, scopes), so a single blob per account would thrash between two clients.
+ * One MSAL cache blob per entry key (incoming assertion and scope set, shared/obo/cacheEntryKey.ts):
+ * msal-node keeps one access token per (account, client, tenant, scopes), so a single blob per account
+ * would thrash between two clients.
  */
 
-import { callerAssertionKey } from '../auth/caller.js';
+import { callerEntryKey } from '../auth/caller.js';
 import { isRecord } from '../narrow.js';
 
 export const SCHEMA_VERSION = 1;
 
-/** Seconds an idle document outlives its newest entry before Cosmos DB's TTL deletes it. */
-export const TTL_GRACE_SECONDS = 3600;
+/**
+ * Seconds a document outlives its newest entry before Cosmos DB's TTL deletes it. An entry itself lasts no
+ * longer than the caller's token that keys it (its `exp` plus the clock tolerance): nobody can reach it
+ * after that. The grace covers the clocks of instances and Cosmos DB differing a little.
+ */
+export const TTL_GRACE_SECONDS = 60;
 
 /** msal-node renews an access token this many seconds before it expires (tokenRenewalOffsetSeconds). */
 export const RENEWAL_OFFSET_SECONDS = 300;
 
 export interface CacheEntry {
-  /** The encrypted MSAL cache JSON for one assertion. */
+  /** The encrypted MSAL cache JSON for one entry key. */
   blob: string;
-  /** Expiry of the entry's newest access token, epoch seconds. */
+  /**
+   * Epoch seconds: the entry's newest access token's expiry, or the caller's token's expiry plus the clock
+   * tolerance when that comes first (a cp1 Graph token lives ~28 h, the caller's token ~1 h).
+   */
   exp: number;
 }
 
@@ -54,10 +62,9 @@ export function tombstone(id: string, erasure: Erasure): CacheDocument {
   return { id, v: SCHEMA_VERSION, entries: {}, ttl: TOMBSTONE_TTL_SECONDS, erasure };
 }
 
-/** True when `stored` records an erase that `loaded` (what the writer started from) did not know of. */
-/** Binds an encrypted entry to its caller and assertion: a blob copied to another key fails to decrypt. */
-export function entryAssociatedData(accountId: string, assertionHash: string): string {
-  return callerAssertionKey(accountId, assertionHash);
+/** Binds an encrypted entry to its caller and entry key: a blob copied to another key fails to decrypt. */
+export function entryAssociatedData(accountId: string, entryKey: string): string {
+  return callerEntryKey(accountId, entryKey);
 }
 
 /** An erase's document: an erase marker and no entries. */
@@ -65,7 +72,8 @@ export function isTombstone(document: CacheDocument | undefined): boolean {
   return document?.erasure !== undefined && Object.keys(document.entries).length === 0;
 }
 
-export function erasedSince(loaded: CacheDocument | undefined, stored: CacheDocument | undefined): boolean {
+/** True when `stored` records an erase that `loaded` (what the writer started from) did not know of. */
+export function hasNewErasure(loaded: CacheDocument | undefined, stored: CacheDocument | undefined): boolean {
   const erasure = stored?.erasure;
   return erasure !== undefined && erasure.id !== loaded?.erasure?.id;
 }
@@ -76,14 +84,14 @@ export function parseCacheDocument(value: unknown, expectedId: string): CacheDoc
     return undefined;
   }
   const entries: Record<string, CacheEntry> = {};
-  for (const [hash, entry] of Object.entries(value.entries)) {
+  for (const [key, entry] of Object.entries(value.entries)) {
     if (
       isRecord(entry) &&
       typeof entry.blob === 'string' &&
       typeof entry.exp === 'number' &&
       Number.isFinite(entry.exp)
     ) {
-      entries[hash] = { blob: entry.blob, exp: entry.exp };
+      entries[key] = { blob: entry.blob, exp: entry.exp };
     }
   }
   const ttl = typeof value.ttl === 'number' ? value.ttl : TTL_GRACE_SECONDS;
@@ -101,21 +109,21 @@ export function parseCacheDocument(value: unknown, expectedId: string): CacheDoc
 }
 
 /**
- * Puts our entry over theirs: entries for other assertions are kept (they are independent), the
- * later expiry wins for the same assertion, expired entries are dropped and the oldest evicted
+ * Puts our entry over theirs: entries for other keys are kept (they are independent), the
+ * later expiry wins for the same entry key, expired entries are dropped and the oldest evicted
  * beyond `maxEntries`.
  */
 export function mergeEntry(
   current: CacheDocument | undefined,
   id: string,
-  assertionHash: string,
+  entryKey: string,
   entry: CacheEntry,
   nowSeconds: number,
   maxEntries: number,
 ): CacheDocument {
   const entries: Record<string, CacheEntry> = { ...current?.entries };
-  const theirs = entries[assertionHash];
-  if (theirs === undefined || theirs.exp <= entry.exp) entries[assertionHash] = entry;
+  const theirs = entries[entryKey];
+  if (theirs === undefined || theirs.exp <= entry.exp) entries[entryKey] = entry;
   return withHygiene(id, entries, nowSeconds, maxEntries, current?.erasure);
 }
 

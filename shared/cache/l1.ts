@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
-import { callerAssertionKey } from '../auth/caller.js';
+import { callerEntryKey } from '../auth/caller.js';
 import { RENEWAL_OFFSET_SECONDS } from './document.js';
 
 /** How long an instance remembers its own erase, to drop the saves of acquisitions that were already running. */
@@ -11,8 +11,8 @@ const ERASE_MEMORY_MS = 10 * 60_000;
  */
 export const L1_ENTRY_OVERHEAD_BYTES = 256;
 
-/** What a warm hit needs, so it neither builds an msal client nor parses JSON. */
-export interface L1Entry {
+/** What a warm hit needs, so it neither builds an msal client nor parses JSON. Only L1 changes it. */
+interface L1Entry {
   accessToken: string;
   /** Epoch seconds. */
   expiresOn: number;
@@ -22,7 +22,20 @@ export interface L1Entry {
   source: string | undefined;
   /** Epoch ms of the last time L2 confirmed it. */
   checkedAt: number;
+  /** Epoch seconds: from then on the caller's token that keys it is refused, so it is never served. */
+  notAfter: number;
 }
+
+/**
+ * What L1 says about one (caller, entry key, scopes):
+ * - `fresh`: serve the token; L2 confirmed it within the revalidation interval;
+ * - `due`: the token is usable but L2 must confirm it still holds `source` before it is served again;
+ * - `none`: nothing usable.
+ */
+export type L1Lookup =
+  | { kind: 'fresh'; accessToken: string }
+  | { kind: 'due'; accessToken: string; source: string | undefined }
+  | { kind: 'none' };
 
 /** What L1 holds now, as its bounds count it (the `obo.cache.l1.*` gauges). */
 export interface L1Usage {
@@ -35,20 +48,37 @@ export interface L1Options {
   l1MaxEntries: number;
   l1MaxBytes: number;
   l1TtlSeconds: number;
+  l1RevalidateSeconds: number;
   /** Epoch milliseconds. */
   now: () => number;
 }
 
+/** A token to keep in L1, and what L1 needs to know about where it came from. */
+export interface L1Fill {
+  token: { secret: string | undefined; expiresOn: number };
+  /** The L2 entry holding it (see sourceOf), or undefined when it is in this instance only. */
+  source: string | undefined;
+  /** When the request started (epoch ms): an erase on this instance since then keeps it out. */
+  startedAt: number;
+  /** When L2 last agreed with it (epoch ms). */
+  confirmedAt: number;
+  /** Epoch seconds past which it is not kept: the caller's token that keys it is refused from then on. */
+  notAfter: number;
+}
+
 /**
- * L1: this instance's Graph tokens by (caller, assertion), bounded in entries and bytes, and the callers
- * this instance erased recently (so that an acquisition that started before the erase cannot refill it).
+ * L1: this instance's tokens by (caller, entry key), bounded in entries and bytes, each confirmed against
+ * L2 at most every revalidation interval; and the callers this instance erased recently (so that an
+ * acquisition that started before the erase cannot refill it).
  */
 export class L1TokenCache {
   private readonly entries: LRUCache<string, L1Entry> | undefined;
   private readonly erasedAt: LRUCache<string, number>;
   private readonly scopeKeys = new WeakMap<readonly string[], string>();
+  private readonly revalidateMs: number;
 
   constructor(private readonly options: L1Options) {
+    this.revalidateMs = options.l1RevalidateSeconds * 1000;
     // Both caches age entries on the injected clock, as the revalidation does (no cached "now" between timers).
     const perf = { now: options.now };
     const ttlResolution = 0;
@@ -71,55 +101,66 @@ export class L1TokenCache {
         : undefined;
   }
 
-  /** The entry when it answers these scopes and is not within the renewal offset of its expiry. */
-  usable(
-    accountId: string,
-    assertionHash: string,
-    scopes: readonly string[],
-    nowMs: number,
-  ): L1Entry | undefined {
-    const entry = this.entries?.get(callerAssertionKey(accountId, assertionHash));
-    return entry !== undefined &&
-      entry.scopeKey === this.scopeKey(scopes) &&
-      entry.expiresOn - RENEWAL_OFFSET_SECONDS > nowMs / 1000
-      ? entry
-      : undefined;
+  /** The token for these scopes when it is not within the renewal offset of its expiry, and whether it is due. */
+  lookup(accountId: string, entryKey: string, scopes: readonly string[]): L1Lookup {
+    const now = this.options.now();
+    const entry = this.entries?.get(callerEntryKey(accountId, entryKey));
+    if (
+      entry === undefined ||
+      entry.scopeKey !== this.scopeKey(scopes) ||
+      entry.expiresOn - RENEWAL_OFFSET_SECONDS <= now / 1000 ||
+      entry.notAfter <= now / 1000
+    ) {
+      return { kind: 'none' };
+    }
+    return now - entry.checkedAt < this.revalidateMs
+      ? { kind: 'fresh', accessToken: entry.accessToken }
+      : { kind: 'due', accessToken: entry.accessToken, source: entry.source };
+  }
+
+  /**
+   * L2 still holds the entry the token came from: serve it for another interval. Not when this instance
+   * erased the caller since `startedAt`, nor when the entry changed since the lookup.
+   */
+  confirm(accountId: string, entryKey: string, source: string, startedAt: number): void {
+    const entry = this.entries?.peek(callerEntryKey(accountId, entryKey));
+    if (entry?.source === source && !this.erasedSince(accountId, startedAt)) entry.checkedAt = startedAt;
   }
 
   /** Puts a token into L1 unless this instance erased the caller since the request started. */
-  remember(
-    accountId: string,
-    assertionHash: string,
-    scopes: readonly string[],
-    token: { secret: string | undefined; expiresOn: number },
-    source: string | undefined,
-    startedAt: number,
-    checkedAt: number,
-  ): void {
-    if (token.secret === undefined || this.erasedSince(accountId, startedAt)) return;
-    this.entries?.set(callerAssertionKey(accountId, assertionHash), {
-      accessToken: token.secret,
-      expiresOn: token.expiresOn,
-      scopeKey: this.scopeKey(scopes),
-      source,
-      checkedAt,
-    });
+  remember(accountId: string, entryKey: string, scopes: readonly string[], fill: L1Fill): void {
+    const { token, source, startedAt, confirmedAt, notAfter } = fill;
+    const ttl = Math.min(this.options.l1TtlSeconds * 1000, notAfter * 1000 - this.options.now());
+    if (token.secret === undefined || ttl <= 0 || this.erasedSince(accountId, startedAt)) return;
+    this.entries?.set(
+      callerEntryKey(accountId, entryKey),
+      {
+        accessToken: token.secret,
+        expiresOn: token.expiresOn,
+        scopeKey: this.scopeKey(scopes),
+        source,
+        checkedAt: confirmedAt,
+        notAfter,
+      },
+      // Past the caller's token, the entry is not only never served: it leaves memory.
+      { ttl },
+    );
   }
 
-  delete(accountId: string, assertionHash: string): void {
-    this.entries?.delete(callerAssertionKey(accountId, assertionHash));
+  delete(accountId: string, entryKey: string): void {
+    this.entries?.delete(callerEntryKey(accountId, entryKey));
   }
 
   /** Drops the entry only when it holds this token: a fresher one stored since stays. */
-  deleteToken(accountId: string, assertionHash: string, accessToken: string): void {
-    const key = callerAssertionKey(accountId, assertionHash);
+  deleteToken(accountId: string, entryKey: string, accessToken: string): void {
+    const key = callerEntryKey(accountId, entryKey);
     if (this.entries?.peek(key)?.accessToken === accessToken) this.entries.delete(key);
   }
 
   /** Drops every entry of the caller. */
   forget(accountId: string): void {
     if (this.entries === undefined) return;
-    const prefix = callerAssertionKey(accountId, '');
+    const prefix = callerEntryKey(accountId, '');
     for (const key of [...this.entries.keys()]) {
       if (key.startsWith(prefix)) this.entries.delete(key);
     }
@@ -131,6 +172,7 @@ export class L1TokenCache {
     this.forget(accountId);
   }
 
+  /** Whether this instance erased the caller at or after `startedAt` (epoch ms). */
   erasedSince(accountId: string, startedAt: number): boolean {
     const erased = this.erasedAt.get(accountId);
     return erased !== undefined && erased >= startedAt;

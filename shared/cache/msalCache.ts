@@ -3,7 +3,7 @@ import { isRecord } from '../narrow.js';
 /**
  * Pure reads of msal-node's serialized cache (its JSON schema: `AccessToken`, `RefreshToken`, ...),
  * so that the cache layers can tell whether a blob can serve a request without asking MSAL to
- * go to the network.
+ * go to the network. The JSON is parsed once per blob (MsalCacheRecords.parse) and then asked.
  */
 
 /** msal-node leaves these out of an access token's scopes when it searches its cache. */
@@ -16,71 +16,78 @@ interface AccessTokenRecord {
   secret: string | undefined;
 }
 
-function accessTokens(cacheJson: string): AccessTokenRecord[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(cacheJson);
-  } catch {
-    return [];
-  }
-  if (!isRecord(parsed) || !isRecord(parsed.AccessToken)) return [];
-  const tokens: AccessTokenRecord[] = [];
-  for (const token of Object.values(parsed.AccessToken)) {
-    if (!isRecord(token) || typeof token.target !== 'string') continue;
-    const expiresOn = Number(token.expires_on);
-    const secret = typeof token.secret === 'string' && token.secret !== '' ? token.secret : undefined;
-    if (Number.isFinite(expiresOn)) tokens.push({ target: token.target, expiresOn, secret });
-  }
-  return tokens;
+/** A usable access token as the cache layers see it. */
+export interface UsableAccessToken {
+  secret: string | undefined;
+  /** Epoch seconds. */
+  expiresOn: number;
 }
 
-/**
- * The expiry of an access token in the blob that covers `scopes` and that msal-node would still
- * serve from cache (it renews `renewalOffsetSeconds` early), or undefined.
- */
-export function usableAccessTokenExpiry(
-  cacheJson: string,
-  scopes: readonly string[],
-  nowSeconds: number,
-  renewalOffsetSeconds: number,
-): number | undefined {
-  return usableAccessToken(cacheJson, scopes, nowSeconds, renewalOffsetSeconds)?.expiresOn;
-}
+/** One parsed MSAL cache blob; a blob that does not parse holds nothing. */
+export class MsalCacheRecords {
+  private constructor(
+    private readonly parsed: Record<string, unknown> | undefined,
+    private readonly tokens: readonly AccessTokenRecord[],
+  ) {}
 
-/** The access token msal-node would serve from this blob for `scopes` (see usableAccessTokenExpiry). */
-export function usableAccessToken(
-  cacheJson: string,
-  scopes: readonly string[],
-  nowSeconds: number,
-  renewalOffsetSeconds: number,
-): { secret: string | undefined; expiresOn: number } | undefined {
-  const wanted = scopes.map((s) => s.toLowerCase()).filter((s) => !OIDC_SCOPES.has(s));
-  for (const token of accessTokens(cacheJson)) {
-    const granted = new Set(token.target.toLowerCase().split(' '));
-    if (token.expiresOn - renewalOffsetSeconds > nowSeconds && wanted.every((s) => granted.has(s))) {
-      return { secret: token.secret, expiresOn: token.expiresOn };
+  static parse(cacheJson: string): MsalCacheRecords {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(cacheJson);
+    } catch {
+      return new MsalCacheRecords(undefined, []);
     }
+    if (!isRecord(parsed)) return new MsalCacheRecords(undefined, []);
+    const tokens: AccessTokenRecord[] = [];
+    for (const token of isRecord(parsed.AccessToken) ? Object.values(parsed.AccessToken) : []) {
+      if (!isRecord(token) || typeof token.target !== 'string') continue;
+      const expiresOn = Number(token.expires_on);
+      const secret = typeof token.secret === 'string' && token.secret !== '' ? token.secret : undefined;
+      if (Number.isFinite(expiresOn)) tokens.push({ target: token.target, expiresOn, secret });
+    }
+    return new MsalCacheRecords(parsed, tokens);
   }
-  return undefined;
-}
 
-/** Whether the blob holds this access token (the one a resource rejected, say). */
-export function holdsAccessToken(cacheJson: string, secret: string): boolean {
-  return accessTokens(cacheJson).some((token) => token.secret === secret);
-}
+  /**
+   * An access token that covers `scopes` and that msal-node would still serve from cache (it renews
+   * `renewalOffsetSeconds` early), or undefined.
+   */
+  usableAccessToken(
+    scopes: readonly string[],
+    nowSeconds: number,
+    renewalOffsetSeconds: number,
+  ): UsableAccessToken | undefined {
+    const wanted = scopes.map((s) => s.toLowerCase()).filter((s) => !OIDC_SCOPES.has(s));
+    for (const token of this.tokens) {
+      const granted = new Set(token.target.toLowerCase().split(' '));
+      if (token.expiresOn - renewalOffsetSeconds > nowSeconds && wanted.every((s) => granted.has(s))) {
+        return { secret: token.secret, expiresOn: token.expiresOn };
+      }
+    }
+    return undefined;
+  }
 
-/** The newest access-token expiry in the blob, or undefined when it holds none. */
-export function latestAccessTokenExpiry(cacheJson: string): number | undefined {
-  const expiries = accessTokens(cacheJson).map((t) => t.expiresOn);
-  return expiries.length === 0 ? undefined : Math.max(...expiries);
-}
+  /** Whether the blob holds this access token (the one a resource rejected, say). */
+  holdsAccessToken(secret: string): boolean {
+    return this.tokens.some((token) => token.secret === secret);
+  }
 
-/**
- * msal-node never redeems a refresh token for OBO (a new assertion is always required), so the
- * refresh token Entra returns is a long-lived secret with no use here: it is not persisted.
- */
-export function withoutRefreshTokens(cacheJson: string): string {
-  const parsed: unknown = JSON.parse(cacheJson);
-  if (!isRecord(parsed)) return cacheJson;
-  return JSON.stringify({ ...parsed, RefreshToken: {} });
+  /** The newest access-token expiry in the blob, or undefined when it holds none. */
+  latestAccessTokenExpiry(): number | undefined {
+    return this.tokens.length === 0 ? undefined : Math.max(...this.tokens.map((t) => t.expiresOn));
+  }
+
+  /**
+   * What is worth storing: the access tokens alone. msal-node's on-behalf-of cache hit
+   * (OnBehalfOfClient.getCachedAuthenticationResult) needs only the AccessToken record of the assertion's
+   * hash; the IdToken is optional (the result's account is then null) and the Account is only looked up
+   * through it; a refresh token is never redeemed for OBO (a new assertion is always required). So the id
+   * token and the account (the user's name and UPN), the refresh token (a long-lived secret) and the app
+   * metadata are not persisted.
+   */
+  persistable(): string | undefined {
+    return this.parsed === undefined
+      ? undefined
+      : JSON.stringify({ AccessToken: this.parsed.AccessToken ?? {} });
+  }
 }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
  * The key of one token cache entry, built here and nowhere else: one entry per (incoming assertion,
  * scope set). msal-node keeps one access token per (account, scopes) and drops the others when it saves,
  * so each scope set gets its own MSAL cache blob and two routes with different scopes never evict each
- * other. The cache layers treat the key as opaque (it is what they call the assertion hash).
+ * other. The cache layers treat the key as opaque.
  */
 
 /** msal-node's `userAssertionHash`: SHA-256 of the assertion, base64url without padding. */

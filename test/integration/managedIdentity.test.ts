@@ -95,7 +95,7 @@ describe('OBO with the managed identity as federated credential', () => {
     expect(await counters('entra')).toMatchObject({ 'managed-identity': 1, 'token.obo': 1 });
 
     // The Graph token was issued to the API authenticated by an assertion (appidacr 2), not a secret.
-    const graphToken = await services.graphTokens.acquire(
+    const graphToken = await services.tokens.acquire(
       alice,
       services.downstream.scopesFor(DOWNSTREAM_OPERATIONS.myProfile),
     );

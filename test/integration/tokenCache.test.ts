@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, test } from '@jest/globals';
 
 import type { CallerAccount } from '../../shared/auth/caller.js';
-import type { LoadedCache } from '../../shared/cache/tokenCache.js';
+import type { L2Read } from '../../shared/cache/l2.js';
+import { MsalCacheRecords } from '../../shared/cache/msalCache.js';
 import { loadConfig } from '../../shared/config.js';
 import { cacheEntryKeyOf } from '../../shared/obo/cacheEntryKey.js';
 import { createServices, type Services } from '../../shared/runtime.js';
@@ -39,11 +40,11 @@ describe('token cache across instances', () => {
   test('a hit on another instance makes one read and no write', async () => {
     const [a, b] = [await instance(), await instance()];
     const user = await caller('hop');
-    await a.graphTokens.acquire(user, GRAPH_SCOPES);
+    await a.tokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
 
     const t = telemetry();
-    await t.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
+    await t.run(() => b.tokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('l2-hit');
     expect((await counters('cosmos')).read).toBe(1);
     expect(await writes()).toBe(0);
@@ -71,9 +72,9 @@ describe('token cache across instances', () => {
     const [t1, t2] = [telemetry(), telemetry()];
     const loadedA = await t1.run(() => loadForMsal(a, first));
     const loadedB = await t2.run(() => loadForMsal(b, second));
-    expect(loadedA.stored?.etag).toBe(loadedB.stored?.etag);
-    await t1.run(() => a.tokenCache.save(first, hashA, jsonA, loadedA));
-    await t2.run(() => b.tokenCache.save(second, hashB, jsonB, loadedB));
+    expect(loadedA.version.stored.etag).toBe(loadedB.version.stored.etag);
+    await t1.run(() => writeEntry(a, first, jsonA, loadedA));
+    await t2.run(() => writeEntry(b, second, jsonB, loadedB));
 
     expect(t1.fields.conflictRetries).toBeUndefined();
     expect(t2.fields.conflictRetries).toBe(1);
@@ -96,7 +97,7 @@ describe('token cache across instances', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    const token = await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     const profile = await t.run(() => app.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(user.oid);
     expect(t.fields).toMatchObject({ cacheWriteLost: true, conflictRetries: 2, cacheWriteConflicts: 3 });
@@ -113,11 +114,11 @@ describe('token cache hygiene', () => {
     // Without cp1: Entra gives CAE-capable clients day-long tokens, whatever the lifetime setting.
     const app = await instance(WITHOUT_CAE);
     const user = await caller('expiring');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES);
+    await app.tokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
     await setEntraSettings({ oboTokenLifetimeSeconds: 299 });
 
-    await app.graphTokens.acquire(user, GRAPH_SCOPES);
+    await app.tokens.acquire(user, GRAPH_SCOPES);
     expect((await counters('entra'))['token.obo']).toBe(1);
     expect(await writes()).toBe(1);
   });
@@ -127,7 +128,7 @@ describe('token cache hygiene', () => {
     const user = await caller('many-clients');
     for (let i = 0; i < 5; i++) {
       const assertion = (await userToken(`many-clients-${run}`)).accessToken;
-      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
+      await app.tokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
     }
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(3);
   });
@@ -135,7 +136,7 @@ describe('token cache hygiene', () => {
   test('writes a TTL that outlives the newest token, encrypted entries and no refresh token', async () => {
     const app = await instance(WITHOUT_CAE);
     const user = await caller('at-rest');
-    const token = await app.graphTokens.acquire(user, GRAPH_SCOPES);
+    const token = await app.tokens.acquire(user, GRAPH_SCOPES);
     const document = await readCacheDocument(user.accountId);
     const ttl = Number(document?.ttl);
     expect(ttl).toBeGreaterThan(3600);
@@ -152,7 +153,7 @@ describe('token cache hygiene', () => {
     await cacheContainer().items.create({ id: user.accountId, v: 1, entries: 'garbage' });
     const t = telemetry();
 
-    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cacheDocumentUnreadable).toBe(true);
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
       cacheEntryKeyOf(user.assertion, GRAPH_SCOPES),
@@ -163,7 +164,7 @@ describe('token cache hygiene', () => {
     const app = await instance();
     const victim = await caller('victim');
     const attacker = await caller('attacker');
-    await app.graphTokens.acquire(victim, GRAPH_SCOPES);
+    await app.tokens.acquire(victim, GRAPH_SCOPES);
     const victimEntries = entriesOf(await readCacheDocument(victim.accountId));
     await cacheContainer().items.upsert({
       id: attacker.accountId,
@@ -173,7 +174,7 @@ describe('token cache hygiene', () => {
     });
     const other = await instance();
     const t = telemetry();
-    const token = await t.run(() => other.graphTokens.acquire(attacker, GRAPH_SCOPES));
+    const token = await t.run(() => other.tokens.acquire(attacker, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('miss');
     const profile = await t.run(() => other.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(attacker.oid);
@@ -185,14 +186,14 @@ describe('erasure and deletion', () => {
     const app = await instance();
     const user = await caller('erase-race');
     await injectFault('entra', { kind: 'token.obo', delayMs: 1000 });
-    const acquiring = app.graphTokens.acquire(user, GRAPH_SCOPES);
+    const acquiring = app.tokens.acquire(user, GRAPH_SCOPES);
     await until(async () => (await counters('entra'))['token.obo'] === 1);
-    await app.graphTokens.erase(user);
+    await app.tokens.erase(user);
     await acquiring;
 
     expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
     const t = telemetry();
-    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields.cache).toBe('miss');
     expect((await counters('entra'))['token.obo']).toBe(2);
   });
@@ -210,18 +211,18 @@ describe('erasure and deletion', () => {
     const loaded = await t.run(() => loadForMsal(app, user));
     await cacheContainer().item(user.accountId, user.accountId).delete();
 
-    await t.run(() => app.tokenCache.save(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), json, loaded));
+    const written = await t.run(() => writeEntry(app, user, json, loaded));
     expect(t.fields.cosmosDegraded).toBeUndefined();
-    expect(t.fields.cacheWriteSkipped).toBe('gone');
+    expect(written.outcome).toBe('gone');
     expect(await readCacheDocument(user.accountId)).toBeUndefined();
   });
 
   test("an erase leaves a tombstone, and a new caller's first write is still a single create", async () => {
     const app = await instance();
     const user = await caller('tombstone');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES);
+    await app.tokens.acquire(user, GRAPH_SCOPES);
     const t = telemetry();
-    await t.run(() => app.graphTokens.erase(user));
+    await t.run(() => app.tokens.erase(user));
     const document = await readCacheDocument(user.accountId);
     expect(entriesOf(document)).toEqual({});
     expect(document).toMatchObject({ erasure: { id: expect.any(String), at: expect.any(Number) } });
@@ -230,7 +231,7 @@ describe('erasure and deletion', () => {
 
     await resetEmulators();
     const newcomer = await caller('newcomer');
-    await app.graphTokens.acquire(newcomer, GRAPH_SCOPES);
+    await app.tokens.acquire(newcomer, GRAPH_SCOPES);
     expect(await counters('cosmos')).toMatchObject({ read: 1, create: 1, replace: 0, upsert: 0 });
   });
 
@@ -238,19 +239,19 @@ describe('erasure and deletion', () => {
     const [a, b] = [await instance(), await instance()];
     const user = await caller('erase-two');
     const second = { ...user, assertion: (await userToken(`erase-two-${run}`)).accessToken };
-    await a.graphTokens.acquire(user, GRAPH_SCOPES);
+    await a.tokens.acquire(user, GRAPH_SCOPES);
     const warmOnB = telemetry();
-    await warmOnB.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
+    await warmOnB.run(() => b.tokens.acquire(user, GRAPH_SCOPES));
     expect(warmOnB.fields.cache).toBe('l2-hit');
 
     // B reads the live document, then its exchange for the second client is held by Entra.
     await resetEmulators();
     await injectFault('entra', { kind: 'token.obo', delayMs: 1500 });
     const onB = telemetry();
-    const acquiringOnB = onB.run(() => b.graphTokens.acquire(second, GRAPH_SCOPES));
+    const acquiringOnB = onB.run(() => b.tokens.acquire(second, GRAPH_SCOPES));
     await until(async () => (await counters('entra'))['token.obo'] === 1);
     expect((await counters('cosmos')).read).toBe(1);
-    await a.graphTokens.erase(user);
+    await a.tokens.erase(user);
     expect(typeof (await acquiringOnB)).toBe('string');
     expect(onB.fields.cacheWriteSkipped).toBe('erased');
     expect(entriesOf(await readCacheDocument(user.accountId))).toEqual({});
@@ -264,7 +265,7 @@ describe('erasure and deletion', () => {
       [await instance(), second],
     ] as const) {
       const t = telemetry();
-      await t.run(() => app.graphTokens.acquire(who, GRAPH_SCOPES));
+      await t.run(() => app.tokens.acquire(who, GRAPH_SCOPES));
       outcomes.push(t.fields.cache);
     }
     expect(outcomes).toEqual(['miss', 'miss', 'l2-hit']);
@@ -277,18 +278,18 @@ describe('erasure and deletion', () => {
     const b = await createServices(loadConfig(settings), { now: () => clock });
     const a = await instance();
     const user = await caller('revalidate');
-    await b.graphTokens.acquire(user, GRAPH_SCOPES);
-    await a.graphTokens.erase(user);
+    await b.tokens.acquire(user, GRAPH_SCOPES);
+    await a.tokens.erase(user);
     await resetEmulators();
 
     const within = telemetry();
-    await within.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
+    await within.run(() => b.tokens.acquire(user, GRAPH_SCOPES));
     expect(within.fields.cache).toBe('l1-hit');
     expect((await counters('cosmos')).read).toBe(0);
 
     clock += 31_000;
     const after = telemetry();
-    await after.run(() => b.graphTokens.acquire(user, GRAPH_SCOPES));
+    await after.run(() => b.tokens.acquire(user, GRAPH_SCOPES));
     expect(after.fields).toMatchObject({ cacheRevalidated: true, cache: 'miss', cosmosReads: 1 });
     expect((await counters('entra'))['token.obo']).toBe(1);
   });
@@ -298,14 +299,14 @@ describe('erasure and deletion', () => {
     let clock = Date.now();
     const app = await createServices(loadConfig(settings), { now: () => clock });
     const user = await caller('revalidate-same');
-    await app.graphTokens.acquire(user, GRAPH_SCOPES);
+    await app.tokens.acquire(user, GRAPH_SCOPES);
     await resetEmulators();
     clock += 31_000;
     const t = telemetry();
-    await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     expect(t.fields).toMatchObject({ cacheRevalidated: true, cache: 'l1-hit', cosmosReads: 1 });
     const next = telemetry();
-    await next.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    await next.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     expect(next.fields.cosmosReads).toBeUndefined();
     expect(await counters('cosmos')).toMatchObject({ read: 1, replace: 0, create: 0 });
     expect((await counters('entra'))['token.obo']).toBe(0);
@@ -321,11 +322,11 @@ describe('degraded Cosmos DB', () => {
       count: 1,
       body: { code: 'InternalServerError', message: 'x' },
     });
-    await app.graphTokens.acquire(await caller('breaker-1'), GRAPH_SCOPES);
+    await app.tokens.acquire(await caller('breaker-1'), GRAPH_SCOPES);
     const readsAfterFailure = (await counters('cosmos')).read;
 
     const t = telemetry();
-    await t.run(async () => app.graphTokens.acquire(await caller('breaker-2'), GRAPH_SCOPES));
+    await t.run(async () => app.tokens.acquire(await caller('breaker-2'), GRAPH_SCOPES));
     expect(t.fields).toMatchObject({ cosmosDegraded: true, cache: 'miss' });
     expect((await counters('cosmos')).read).toBe(readsAfterFailure);
   });
@@ -342,7 +343,7 @@ describe('degraded Cosmos DB', () => {
     const warnings: string[] = [];
     const t = telemetry(warnings);
 
-    const token = await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+    const token = await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
     const profile = await t.run(() => app.graph.get('/v1.0/me', token));
     expect(profile.id).toBe(user.oid);
     expect(t.fields.cosmosDegraded).toBe(true);
@@ -355,7 +356,7 @@ describe('Cosmos DB failures by class', () => {
     const source = await instance();
     const hot = await caller('hot');
     const others = await Promise.all([1, 2, 3, 4].map((i) => caller(`cold-${i}`)));
-    for (const user of [hot, ...others]) await source.graphTokens.acquire(user, GRAPH_SCOPES);
+    for (const user of [hot, ...others]) await source.tokens.acquire(user, GRAPH_SCOPES);
     const app = await instance({ COSMOS_REQUEST_TIMEOUT_MS: '3000' });
     await resetEmulators();
     await injectFault('cosmos', {
@@ -368,14 +369,14 @@ describe('Cosmos DB failures by class', () => {
     const outcomes: Record<string, number> = {};
     for (let round = 0; round < 2; round++) {
       const onHot = telemetry();
-      await onHot.run(() => app.graphTokens.acquire(hot, GRAPH_SCOPES));
+      await onHot.run(() => app.tokens.acquire(hot, GRAPH_SCOPES));
       // The hot caller goes to Entra once; its token then lives in this instance's L1.
       expect(onHot.fields).toMatchObject(
         round === 0 ? { cosmosDegraded: true, cosmosFailure: 'throttled' } : { cache: 'l1-hit' },
       );
       for (const user of others) {
         const t = telemetry();
-        await t.run(() => app.graphTokens.acquire(user, GRAPH_SCOPES));
+        await t.run(() => app.tokens.acquire(user, GRAPH_SCOPES));
         expect(t.fields.cosmosDegraded).toBeUndefined();
         const outcome = String(t.fields.cache);
         outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
@@ -391,7 +392,7 @@ describe('Cosmos DB failures by class', () => {
     const user = await caller('too-large');
     for (let i = 0; i < 2; i++) {
       const assertion = (await userToken(`too-large-${run}`)).accessToken;
-      await app.graphTokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
+      await app.tokens.acquire({ ...user, assertion }, GRAPH_SCOPES);
     }
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toHaveLength(2);
     const tooLarge = { kind: 'replace', status: 413, partitionKey: user.accountId };
@@ -399,7 +400,7 @@ describe('Cosmos DB failures by class', () => {
     await injectFault('cosmos', tooLarge);
     const third = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
     const pruned = telemetry();
-    await pruned.run(() => app.graphTokens.acquire(third, GRAPH_SCOPES));
+    await pruned.run(() => app.tokens.acquire(third, GRAPH_SCOPES));
     expect(pruned.fields.cacheWriteSkipped).toBeUndefined();
     expect(Object.keys(entriesOf(await readCacheDocument(user.accountId)))).toEqual([
       cacheEntryKeyOf(third.assertion, GRAPH_SCOPES),
@@ -408,10 +409,10 @@ describe('Cosmos DB failures by class', () => {
     await injectFault('cosmos', { ...tooLarge, count: 2 });
     const fourth = { ...user, assertion: (await userToken(`too-large-${run}`)).accessToken };
     const refused = telemetry();
-    await refused.run(() => app.graphTokens.acquire(fourth, GRAPH_SCOPES));
+    await refused.run(() => app.tokens.acquire(fourth, GRAPH_SCOPES));
     expect(refused.fields).toMatchObject({ cacheWriteSkipped: 'too-large', cosmosFailure: 'too-large' });
     const other = telemetry();
-    await other.run(async () => app.graphTokens.acquire(await caller('too-large-neighbour'), GRAPH_SCOPES));
+    await other.run(async () => app.tokens.acquire(await caller('too-large-neighbour'), GRAPH_SCOPES));
     expect(other.fields.cosmosDegraded).toBeUndefined();
     expect(other.fields.cosmosReads).toBe(1);
   });
@@ -426,34 +427,39 @@ describe('Cosmos DB failures by class', () => {
       count: 100,
       headers: { 'x-ms-retry-after-ms': '5' },
     });
-    await app.graphTokens.acquire(hot, GRAPH_SCOPES);
+    await app.tokens.acquire(hot, GRAPH_SCOPES);
     const next = telemetry();
-    await next.run(async () => app.graphTokens.acquire(await caller('breaker-next'), GRAPH_SCOPES));
+    await next.run(async () => app.tokens.acquire(await caller('breaker-next'), GRAPH_SCOPES));
     expect(next.fields.cosmosFailure).toBeUndefined();
 
     await injectFault('cosmos', { preset: 'unavailable', kind: 'read', count: 10 });
     const failing = telemetry();
-    await failing.run(async () => app.graphTokens.acquire(await caller('breaker-503'), GRAPH_SCOPES));
+    await failing.run(async () => app.tokens.acquire(await caller('breaker-503'), GRAPH_SCOPES));
     expect(failing.fields.cosmosFailure).toBe('unavailable');
     const skipped = telemetry();
-    await skipped.run(async () => app.graphTokens.acquire(await caller('breaker-after'), GRAPH_SCOPES));
+    await skipped.run(async () => app.tokens.acquire(await caller('breaker-after'), GRAPH_SCOPES));
     expect(skipped.fields).toMatchObject({ cosmosFailure: 'breaker-open', cache: 'miss' });
   });
 });
 
 /** The MSAL cache an instance holds for a caller, via a real exchange (read back by an instance with a cold L1). */
 async function msalCacheFor(app: Services, user: CallerAccount): Promise<string> {
-  await app.graphTokens.acquire(user, GRAPH_SCOPES);
+  await app.tokens.acquire(user, GRAPH_SCOPES);
   const loaded = await loadForMsal(await instance(), user);
   if (loaded.cacheJson === undefined) throw new Error('no cache for the caller');
   return loaded.cacheJson;
 }
 
-/** An L2 load, as msal-node gets it (the instance's L1 must not answer). */
-async function loadForMsal(app: Services, user: CallerAccount): Promise<LoadedCache> {
-  const loaded = await app.tokenCache.load(user, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES), GRAPH_SCOPES);
-  if (loaded.outcome === 'l1-hit') throw new Error('expected an L2 load, L1 answered');
-  return loaded;
+/** An L2 read, as msal-node gets the entry. */
+function loadForMsal(app: Services, user: CallerAccount): Promise<L2Read> {
+  return app.tokenCache.l2.read(user.accountId, cacheEntryKeyOf(user.assertion, GRAPH_SCOPES));
+}
+
+/** The write-back of an MSAL cache msal-node changed, from the version an L2 read saw. */
+function writeEntry(app: Services, user: CallerAccount, cacheJson: string, loaded: L2Read) {
+  const exp = MsalCacheRecords.parse(cacheJson).latestAccessTokenExpiry() ?? 0;
+  const key = cacheEntryKeyOf(user.assertion, GRAPH_SCOPES);
+  return app.tokenCache.l2.write(user.accountId, key, { cacheJson, exp }, loaded.version);
 }
 
 /** Waits until the sandbox reports a state (a request has reached an emulator), polling its counters. */

@@ -7,7 +7,7 @@ import { createGetHealth } from '../../functions/health.js';
 import { createGetMe } from '../../functions/me.js';
 import { createDeleteMyTokenCache } from '../../functions/tokenCache.js';
 import { accountIdOf } from '../../shared/auth/caller.js';
-import { COSMOS_BREAKER_MS } from '../../shared/cache/tokenCache.js';
+import { COSMOS_BREAKER_MS } from '../../shared/cache/breaker.js';
 import { HttpRequest, InvocationContext } from '../../shared/http/azureFunctions.js';
 import type { ApiHandler } from '../../shared/http/handle.js';
 import { isRecord } from '../../shared/narrow.js';

@@ -1,13 +1,21 @@
 import { describe, expect, test } from '@jest/globals';
 
-import {
-  latestAccessTokenExpiry,
-  usableAccessTokenExpiry,
-  withoutRefreshTokens,
-} from '../../shared/cache/msalCache.js';
+import { MsalCacheRecords } from '../../shared/cache/msalCache.js';
 
 const NOW = 1_800_000_000;
 const SCOPES = ['https://graph.microsoft.com/User.Read'];
+
+function usableAccessTokenExpiry(json: string, scopes: readonly string[], now: number, offset: number) {
+  return MsalCacheRecords.parse(json).usableAccessToken(scopes, now, offset)?.expiresOn;
+}
+
+function latestAccessTokenExpiry(json: string) {
+  return MsalCacheRecords.parse(json).latestAccessTokenExpiry();
+}
+
+function persistable(json: string) {
+  return MsalCacheRecords.parse(json).persistable() ?? json;
+}
 
 function cache(tokens: { target: string; exp: number }[]): string {
   return JSON.stringify({
@@ -69,13 +77,19 @@ describe('usableAccessTokenExpiry', () => {
   });
 });
 
-describe('withoutRefreshTokens', () => {
+describe('persistable', () => {
   test('drops refresh tokens and keeps access tokens', () => {
-    const stripped = JSON.parse(withoutRefreshTokens(cache([{ target: 'x', exp: NOW }]))) as Record<
-      string,
-      unknown
-    >;
-    expect(stripped.RefreshToken).toEqual({});
+    const stripped = JSON.parse(persistable(cache([{ target: 'x', exp: NOW }]))) as Record<string, unknown>;
+    expect(stripped.RefreshToken).toBeUndefined();
     expect(Object.keys(stripped.AccessToken as object)).toHaveLength(1);
+  });
+
+  test('keeps only the access tokens: no id token, account or app metadata', () => {
+    const full = JSON.stringify({
+      ...(JSON.parse(cache([{ target: 'x', exp: NOW }])) as object),
+      IdToken: { id: { secret: 'id-token' } },
+      AppMetadata: { app: {} },
+    });
+    expect(Object.keys(JSON.parse(persistable(full)) as object)).toEqual(['AccessToken']);
   });
 });
