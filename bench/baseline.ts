@@ -39,9 +39,7 @@ const appIdUri = setting('API_APP_ID_URI');
 const clientSecret = setting('OBO_CLIENT_SECRET');
 const graphUrl = `${setting('GRAPH_BASE_URL')}/v1.0/me`;
 // The scopes the app's /api/me requests, from the same settings (GRAPH_RESOURCE_URI).
-const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, {
-  graph: loadConfig(process.env).graph.resourceUri,
-});
+const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, loadConfig(process.env).graph.resourceUri.origin);
 const authority = `${authorityHost}/${tenantId}`;
 const discovery = `${authority}/v2.0/.well-known/openid-configuration`;
 const jwks = createRemoteJWKSet(new URL(`${authority}/discovery/v2.0/keys`));

@@ -495,9 +495,7 @@ async function msalGraphToken(assertion: string): Promise<string> {
   });
   const result = await client.acquireTokenOnBehalfOf({
     oboAssertion: assertion,
-    scopes: scopesFor(DOWNSTREAM_OPERATIONS.myProfile, {
-      graph: loadConfig(state.settings).graph.resourceUri,
-    }),
+    scopes: scopesFor(DOWNSTREAM_OPERATIONS.myProfile, loadConfig(state.settings).graph.resourceUri.origin),
   });
   if (result === null) throw new Error('no Graph token for the floor measurement');
   return result.accessToken;

@@ -36,7 +36,7 @@ const COLD_STARTS = args.smoke ? 1 : 7;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const state = sandbox();
 const config = loadConfig(state.settings);
-const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, { graph: config.graph.resourceUri });
+const scopes = scopesFor(DOWNSTREAM_OPERATIONS.myProfile, config.graph.resourceUri.origin);
 const results: { name: string; baseline: string; measured: string; ratio: string }[] = [];
 
 function report(name: string, baseline: string, measured: string, ratio: number): void {

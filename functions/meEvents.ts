@@ -1,17 +1,15 @@
-import { type ApiHandler, handle, NO_STORE } from '../shared/http/handle.js';
+import { DOWNSTREAM_OPERATIONS } from '../shared/downstream/operations.js';
+import { operationHandler } from '../shared/http/operationRoute.js';
 import { registerHttpFunction } from '../shared/http/registry.js';
-import { getMyUpcomingEvents } from '../shared/profile.js';
 import type { ServicesProvider } from '../shared/runtime.js';
 import { instanceServices } from './instance.js';
 
-/** GET /api/me/events: the caller's calendar events of the coming days (needs consent to Calendars.Read). */
-export function createGetMyEvents(services: ServicesProvider): ApiHandler {
-  return (request, context) =>
-    handle(request, context, services, async ({ authenticator, downstream }) => {
-      const caller = await authenticator.authenticate(request.headers.get('authorization'));
-      const events = await getMyUpcomingEvents(downstream, caller);
-      return { status: 200, headers: NO_STORE, jsonBody: events };
-    });
+/**
+ * GET /api/me/events: the caller's calendar events of the coming days (Calendars.Read), one page at a time
+ * (`?cursor=<next>` for the next).
+ */
+export function createGetMyEvents(services: ServicesProvider) {
+  return operationHandler(services, DOWNSTREAM_OPERATIONS.myUpcomingEvents);
 }
 
 export const getMyEvents = createGetMyEvents(instanceServices);

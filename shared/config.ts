@@ -2,6 +2,13 @@
 // How one setting is read and checked is shared/config/settingReader.ts's business.
 import { baseUrlMatchesResource, CLOUD_NAMES, type CloudName, CLOUDS } from './config/clouds.js';
 import { type Env, GUID, SettingReader } from './config/settingReader.js';
+import {
+  DOWNSTREAM_RESOURCE_NAMES,
+  DOWNSTREAM_RESOURCES,
+  type DownstreamResource,
+  type ResourceEndpoint,
+  type ResourceEndpoints,
+} from './downstream/resources.js';
 
 export type OboCredential =
   | { kind: 'client-secret'; secret: string }
@@ -59,6 +66,8 @@ export interface AppConfig {
     timeoutMs: number;
     retryBudgetMs: number;
   };
+  /** Every downstream resource (shared/downstream/resources.ts): Graph's from `graph`, an API's undefined when unset. */
+  downstream: ResourceEndpoints;
   cosmos: {
     endpoint: URL;
     database: string;
@@ -135,6 +144,19 @@ export function loadConfig(
     'is no longer read: each route requests the scopes its operation declares (shared/downstream/operations.ts); remove the setting (GRAPH_RESOURCE_URI sets the scope prefix for a national cloud)',
   );
 
+  const graph = {
+    baseUrl: graphBaseUrl,
+    resourceUri: graphResourceUri,
+    timeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
+    retryBudgetMs: read.integer('GRAPH_RETRY_BUDGET_MS', 8_000, 0, 60_000),
+  };
+  const downstream = Object.fromEntries(
+    DOWNSTREAM_RESOURCE_NAMES.map((name) => [
+      name,
+      name === 'graph' ? { ...graph, scopePrefix: graph.resourceUri.origin } : readDownstreamApi(read, name),
+    ]),
+  ) as Record<DownstreamResource, ResourceEndpoint | undefined>;
+
   const config: AppConfig = {
     entra: {
       cloud: cloudName,
@@ -157,12 +179,8 @@ export function loadConfig(
       clientCapabilities: readClientCapabilities(read, 'OBO_CLIENT_CAPABILITIES', ['cp1']),
       exchangesPerCallerPerMinute: read.integer('OBO_EXCHANGES_PER_CALLER_PER_MINUTE', 30, 0, 10_000),
     },
-    graph: {
-      baseUrl: graphBaseUrl,
-      resourceUri: graphResourceUri,
-      timeoutMs: read.integer('GRAPH_TIMEOUT_MS', 10_000, 100, 60_000),
-      retryBudgetMs: read.integer('GRAPH_RETRY_BUDGET_MS', 8_000, 0, 60_000),
-    },
+    graph,
+    downstream,
     cosmos: {
       endpoint: read.httpsUrl('COSMOS_ENDPOINT'),
       database: read.optional('COSMOS_DATABASE') ?? 'obo',
@@ -216,6 +234,15 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     oboClientCapabilities: config.obo.clientCapabilities,
     graphBaseUrl: config.graph.baseUrl.origin,
     graphResourceUri: config.graph.resourceUri.origin,
+    downstreamApis: Object.fromEntries(
+      Object.entries(config.downstream)
+        .filter(([name]) => name !== 'graph')
+        .map(([name, api]) =>
+          api === undefined
+            ? [name, 'not configured']
+            : [name, { baseUrl: api.baseUrl.origin, appIdUri: api.scopePrefix }],
+        ),
+    ),
     cosmosEndpoint: config.cosmos.endpoint.origin,
     cosmosDatabase: config.cosmos.database,
     cosmosContainer: config.cosmos.container,
@@ -243,6 +270,69 @@ function readAllowedClientApps(read: SettingReader, name: string): readonly stri
     return [];
   }
   return ids.map((id) => id.toLowerCase());
+}
+
+/**
+ * A downstream API of the tenant (not Graph): its base URL and app ID URI, both or neither (an API left unset is
+ * off: its routes answer 503 and the log names the settings). The base URL must be on the app ID URI's host when
+ * that is an https URI, so that the API's tokens go to the API only; an `api://` URI names no host.
+ */
+function readDownstreamApi(
+  read: SettingReader,
+  name: Exclude<DownstreamResource, 'graph'>,
+): ResourceEndpoint | undefined {
+  const settings = DOWNSTREAM_RESOURCES[name].settings;
+  const baseUrlSet = read.optional(settings.baseUrl) !== undefined;
+  const appIdUriSet = read.optional(settings.scopePrefix) !== undefined;
+  const timeoutMs = read.integer(settings.timeoutMs, 10_000, 100, 60_000);
+  const retryBudgetMs = read.integer(settings.retryBudgetMs, 8_000, 0, 60_000);
+  if (!baseUrlSet && !appIdUriSet) return undefined;
+  if (!baseUrlSet || !appIdUriSet) {
+    const missing = baseUrlSet ? settings.scopePrefix : settings.baseUrl;
+    const given = baseUrlSet ? settings.baseUrl : settings.scopePrefix;
+    read.problem(
+      missing,
+      `is required when ${given} is set (the ${DOWNSTREAM_RESOURCES[name].displayName} needs both)`,
+    );
+    return undefined;
+  }
+  const baseUrl = read.httpsUrl(settings.baseUrl);
+  const scopePrefix = readAppIdUri(read, settings.scopePrefix);
+  // Graph's rule (shared/config/clouds.ts), where the app ID URI names a host; an api:// URI names none.
+  if (scopePrefix?.startsWith('https:') === true && !baseUrlMatchesResource(baseUrl, new URL(scopePrefix))) {
+    read.problem(
+      settings.baseUrl,
+      `must be on the host of ${settings.scopePrefix} (${new URL(scopePrefix).host}), so that the API's tokens go to that API only`,
+    );
+  }
+  return scopePrefix === undefined ? undefined : { baseUrl, scopePrefix, timeoutMs, retryBudgetMs };
+}
+
+/** An app ID URI (`api://<client id>`, `https://contoso.com/tasks`): scopes are `<uri>/<permission>`. */
+function readAppIdUri(read: SettingReader, name: string): string | undefined {
+  const value = read.required(name);
+  const expected =
+    'must be an app ID URI such as api://<client id> or https://<verified domain>/<path> (no query, no trailing slash)';
+  let uri: URL;
+  try {
+    uri = new URL(value);
+  } catch {
+    read.problem(name, expected);
+    return undefined;
+  }
+  const valid =
+    (uri.protocol === 'api:' || uri.protocol === 'https:') &&
+    uri.search === '' &&
+    uri.hash === '' &&
+    uri.username === '' &&
+    uri.password === '' &&
+    !value.endsWith('/') &&
+    /^[\x21-\x7e]+$/.test(value);
+  if (!valid) {
+    read.problem(name, expected);
+    return undefined;
+  }
+  return value;
 }
 
 /** Comma-separated capability names (`cp1`), or `none` for no capability. */

@@ -9,7 +9,15 @@ import { L2TokenCache } from './cache/l2.js';
 import type { AppConfig } from './config.js';
 import type { DownstreamDependencies } from './downstream/callDownstream.js';
 import { scopesFor } from './downstream/operations.js';
-import { GraphClient } from './graph/graphClient.js';
+import { PageCursors } from './downstream/pages.js';
+import { HttpResourceClient, type ResourceClient } from './downstream/resourceClient.js';
+import {
+  DOWNSTREAM_RESOURCE_NAMES,
+  DOWNSTREAM_RESOURCES,
+  type DownstreamResource,
+  type ResourceEndpoint,
+} from './downstream/resources.js';
+import { ConfigError } from './errors.js';
 import { ExchangeLimit } from './obo/exchangeLimit.js';
 import { createOboClient } from './obo/oboClient.js';
 import { DelegatedTokenProvider } from './obo/tokenProvider.js';
@@ -23,7 +31,6 @@ export interface Services {
   tokenCache: { l1: L1TokenCache; l2: L2TokenCache };
   /** Delegated tokens for any resource: L1, single flight, L2 with msal-node, write-back. */
   tokens: DelegatedTokenProvider;
-  graph: GraphClient;
   /** What the downstream operations (shared/downstream) run with. */
   downstream: DownstreamDependencies;
   /** The instance's tracer and metrics (shared/observability): requests add their spans and counts. */
@@ -81,14 +88,23 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     callerClockToleranceSeconds: config.entra.clockToleranceSeconds,
     exchangeLimit: new ExchangeLimit(config.obo.exchangesPerCallerPerMinute, now),
   });
-  const graph = new GraphClient({
-    baseUrl: config.graph.baseUrl,
-    timeoutMs: config.graph.timeoutMs,
-    retryBudgetMs: config.graph.retryBudgetMs,
-    fetch: fetchImpl,
-    now,
-    sleep: sleepImpl,
-  });
+  const resources = new Map<DownstreamResource, { endpoint: ResourceEndpoint; client: ResourceClient }>();
+  for (const name of DOWNSTREAM_RESOURCE_NAMES) {
+    const endpoint = config.downstream[name];
+    if (endpoint === undefined) continue;
+    const client = new HttpResourceClient(name, { endpoint, fetch: fetchImpl, now, sleep: sleepImpl });
+    resources.set(name, { endpoint, client });
+  }
+  /** A configured resource; an unset one is the operator's to fix, named in the log (503 to the caller). */
+  const resource = (name: DownstreamResource): { endpoint: ResourceEndpoint; client: ResourceClient } => {
+    const found = resources.get(name);
+    if (found !== undefined) return found;
+    const { settings, displayName } = DOWNSTREAM_RESOURCES[name];
+    throw new ConfigError(
+      settings.baseUrl,
+      `is not set: the routes on the ${displayName} are off until ${settings.baseUrl} and ${settings.scopePrefix} are set`,
+    );
+  };
   const observability = deps.observability ?? noObservability();
   observability.metrics.observeL1(() => tokenCache.l1.usage());
   return {
@@ -96,11 +112,11 @@ export async function createServices(config: AppConfig, deps: ServiceDependencie
     authenticator: createAuthenticator(config, { fetch: fetchImpl, now }),
     tokenCache,
     tokens,
-    graph,
     downstream: {
       tokens,
-      graph,
-      scopesFor: (operation) => scopesFor(operation, { graph: config.graph.resourceUri }),
+      resource,
+      scopesFor: (operation) => scopesFor(operation, resource(operation.resource).endpoint.scopePrefix),
+      pages: new PageCursors(config.tokenCache.keys),
       apiClientId: config.api.clientId,
       now,
     },

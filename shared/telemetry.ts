@@ -102,9 +102,9 @@ export class RequestTelemetry {
     this.metrics.lostWrite();
   }
 
-  /** Microsoft Graph answered a status worth retrying, and the call retries. */
-  graphRetry(status: number): void {
-    this.metrics.graphRetry(status);
+  /** A downstream resource answered a status worth retrying, and the call retries. */
+  downstreamRetry(resource: string, status: number): void {
+    this.metrics.downstreamRetry(resource, status);
   }
 
   set<K extends LogOnlyField>(key: K, value: RequestFields[K]): void {

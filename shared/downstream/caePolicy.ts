@@ -6,6 +6,7 @@
  */
 
 import { ApiError } from '../errors.js';
+import { TOKEN_REJECTED_CODES } from './resourceClient.js';
 
 /** The try that failed: the first call (a cached or fresh token), or the call after the claims exchange. */
 export type DownstreamAttempt = 'first' | 'after-claims-exchange';
@@ -21,10 +22,10 @@ export type RejectionDecision =
 /** The decision after a downstream call failed with `error` on `attempt`. */
 export function decideOnDownstreamFailure(error: unknown, attempt: DownstreamAttempt): RejectionDecision {
   if (!(error instanceof ApiError)) return { action: 'fail', error };
-  if (error.code !== 'ERR_GRAPH_TOKEN_REJECTED') return { action: 'fail', error };
+  if (!TOKEN_REJECTED_CODES.includes(error.code)) return { action: 'fail', error };
   const claims = error.details.claims;
   if (claims === undefined) {
-    // A 401 with no claims to satisfy (a token Graph cannot read): exchanging anew is all that can help.
+    // A 401 with no claims to satisfy (a token the resource cannot read): exchanging anew is all that can help.
     return { action: 'evict-and-fail', error };
   }
   if (attempt === 'first') return { action: 'evict-and-exchange-with-claims', claims };

@@ -1,8 +1,10 @@
 import type { CallerAccount } from '../auth/caller.js';
 import { ApiError } from '../errors.js';
-import type { GraphObject } from '../graph/graphClient.js';
 import { afterClaimsExchangeFailed, decideOnDownstreamFailure, type DownstreamAttempt } from './caePolicy.js';
-import { type DownstreamOperation, requestPathFor } from './operations.js';
+import type { DownstreamOperation } from './operations.js';
+import type { PageCursors } from './pages.js';
+import type { DownstreamAnswer, DownstreamRequest, ResourceClient } from './resourceClient.js';
+import type { DownstreamResource, ResourceEndpoint } from './resources.js';
 
 /** Delegated tokens for (caller, scopes): cached, or from an exchange. */
 export interface DelegatedTokenSource {
@@ -16,15 +18,14 @@ export interface DelegatedTokenSource {
   evict(caller: CallerAccount, scopes: readonly string[], rejectedToken: string): Promise<void>;
 }
 
-export interface ResourceClient {
-  get(path: string, accessToken: string): Promise<GraphObject>;
-}
-
 export interface DownstreamDependencies {
   tokens: DelegatedTokenSource;
-  graph: ResourceClient;
-  /** The scopes to request for an operation (its permissions under the resource's URI). */
+  /** A configured resource: its endpoint and client; a ConfigError (503) for an API whose settings are unset. */
+  resource: (name: DownstreamResource) => { endpoint: ResourceEndpoint; client: ResourceClient };
+  /** The scopes to request for an operation (its permissions under the resource's scope prefix). */
   scopesFor: (operation: DownstreamOperation) => readonly string[];
+  /** Seals and opens the cursors of paged lists. */
+  pages: PageCursors;
   /** The API's client id: the application a user or admin consents for. */
   apiClientId: string;
   /** Epoch milliseconds. */
@@ -32,7 +33,7 @@ export interface DownstreamDependencies {
 }
 
 /**
- * Performs one downstream operation on the caller's behalf. A claims challenge from the resource
+ * Sends one request of a downstream operation on the caller's behalf. A claims challenge from the resource
  * (Continuous Access Evaluation) drops the cached token and exchanges once more with the claims; what
  * cannot be satisfied here goes to the caller as 401 ERR_CLAIMS_CHALLENGE. Missing consent becomes 403
  * ERR_CONSENT_REQUIRED naming the scopes to consent to.
@@ -41,14 +42,15 @@ export async function callDownstream(
   deps: DownstreamDependencies,
   caller: CallerAccount,
   operation: DownstreamOperation,
-): Promise<GraphObject> {
+  request: DownstreamRequest,
+): Promise<DownstreamAnswer> {
   const scopes = deps.scopesFor(operation);
-  const path = requestPathFor(operation, new Date(deps.now()));
+  const { client } = deps.resource(operation.resource);
   let token = await withConsentHint(deps, scopes, deps.tokens.acquire(caller, scopes));
   let attempt: DownstreamAttempt = 'first';
   for (;;) {
     try {
-      return await deps.graph.get(path, token);
+      return await client.send(request, token);
     } catch (error) {
       const decision = decideOnDownstreamFailure(error, attempt);
       if (decision.action === 'fail') throw decision.error;

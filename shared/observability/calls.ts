@@ -13,8 +13,11 @@ export interface CallFields {
   /** Cosmos DB writes and deletes that answered (a 412 or 409 included). */
   cosmosWrites?: number;
   entraMs?: number;
+  /** Microsoft Graph's calls keep their own fields; every other downstream API's go to `downstream*`. */
   graphMs?: number;
   graphAttempts?: number;
+  downstreamMs?: number;
+  downstreamAttempts?: number;
 }
 
 /** Adds to one of the request's call fields. */
@@ -94,30 +97,37 @@ export class RequestCalls {
   }
 
   /**
-   * One attempt of a Microsoft Graph call, counted in `graphAttempts` with its time in `graphMs`; `path` is
-   * the app's own constant (/v1.0/me).
+   * One attempt of a downstream call: for Microsoft Graph a `graph.request` span counted in `graphAttempts` with its
+   * time in `graphMs`; for another API a `downstream.request` span with `downstreamAttempts` and `downstreamMs`.
+   * `pathTemplate` is the operation's own path (/tasks/{id}), never the ids a caller sent.
    */
-  async graph<T extends { status: number }>(
-    path: string,
-    attempt: number,
+  async downstream<T extends { status: number }>(
+    call: { resource: string; method: string; pathTemplate: string; attempt: number },
     run: () => Promise<T>,
   ): Promise<T> {
+    const graph = call.resource === 'graph';
     const attributes = {
-      [ATTRIBUTE.httpMethod]: 'GET',
-      [ATTRIBUTE.urlPath]: path,
-      [ATTRIBUTE.attempt]: attempt,
+      [ATTRIBUTE.httpMethod]: call.method,
+      [ATTRIBUTE.urlPath]: call.pathTemplate,
+      [ATTRIBUTE.attempt]: call.attempt,
+      [ATTRIBUTE.downstreamResource]: call.resource,
     };
-    this.count('graphAttempts', 1);
+    this.count(graph ? 'graphAttempts' : 'downstreamAttempts', 1);
     const started = performance.now();
     try {
-      return await this.trace.call(SPAN.graph, SpanKind.CLIENT, attributes, async (span) => {
-        const result = await run();
-        span.set({ [ATTRIBUTE.httpStatus]: result.status });
-        if (result.status >= 400) span.fail(String(result.status));
-        return result;
-      });
+      return await this.trace.call(
+        graph ? SPAN.graph : SPAN.downstream,
+        SpanKind.CLIENT,
+        attributes,
+        async (span) => {
+          const result = await run();
+          span.set({ [ATTRIBUTE.httpStatus]: result.status });
+          if (result.status >= 400) span.fail(String(result.status));
+          return result;
+        },
+      );
     } finally {
-      this.count('graphMs', Math.round(performance.now() - started));
+      this.count(graph ? 'graphMs' : 'downstreamMs', Math.round(performance.now() - started));
     }
   }
 }

@@ -15,6 +15,7 @@ export class AppMetrics {
   private readonly lostWrites: Counter;
   private readonly degradedOperations: Counter;
   private readonly graphRetries: Counter;
+  private readonly downstreamRetries: Counter;
 
   constructor(private readonly meter: Meter) {
     const counter = (metric: { name: string; unit: string; description: string }): Counter =>
@@ -26,6 +27,7 @@ export class AppMetrics {
     this.lostWrites = counter(METRIC.lostWrites);
     this.degradedOperations = counter(METRIC.degradedOperations);
     this.graphRetries = counter(METRIC.graphRetries);
+    this.downstreamRetries = counter(METRIC.downstreamRetries);
   }
 
   cacheLookup(outcome: CacheLookupOutcome): void {
@@ -56,8 +58,14 @@ export class AppMetrics {
     });
   }
 
-  graphRetry(status: number): void {
-    this.graphRetries.add(1, { [ATTRIBUTE.httpStatus]: status });
+  /** A downstream call retried: Graph's keep their own metric (obo.graph.retries), other APIs share one. */
+  downstreamRetry(resource: string, status: number): void {
+    if (resource === 'graph') this.graphRetries.add(1, { [ATTRIBUTE.httpStatus]: status });
+    else
+      this.downstreamRetries.add(1, {
+        [ATTRIBUTE.downstreamResource]: resource,
+        [ATTRIBUTE.httpStatus]: status,
+      });
   }
 
   /** Reports what L1 holds at each export, read from the instance's token cache. */

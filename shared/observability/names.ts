@@ -17,6 +17,8 @@ export const SPAN = {
   cosmosDelete: 'cosmos.delete',
   /** One per attempt of a Microsoft Graph call (retries are siblings). */
   graph: 'graph.request',
+  /** One per attempt of a call to another downstream API (attribute obo.downstream.resource names it). */
+  downstream: 'downstream.request',
 } as const;
 
 export type SpanName = (typeof SPAN)[keyof typeof SPAN];
@@ -64,6 +66,12 @@ export const METRIC = {
     unit: '{retry}',
     description: 'Microsoft Graph calls retried after 429/5xx (attribute http.response.status_code)',
   },
+  downstreamRetries: {
+    name: 'obo.downstream.retries',
+    unit: '{retry}',
+    description:
+      'Calls to a downstream API other than Graph retried after 429/5xx (attributes obo.downstream.resource, http.response.status_code)',
+  },
   l1Entries: {
     name: 'obo.cache.l1.entries',
     unit: '{entry}',
@@ -101,9 +109,11 @@ export const ATTRIBUTE = {
   requestCharge: 'azure.cosmosdb.operation.request_charge',
   /** Why a cache operation went on without Cosmos DB: failure | breaker-open. */
   degradedReason: 'obo.degraded.reason',
-  /** The Graph path requested (a constant of the app such as /v1.0/me, never a user's id). */
+  /** The downstream path requested, as the operation's template (/v1.0/me, /tasks/{id}): never a user's id. */
   urlPath: 'url.path',
-  /** 0 for the first attempt of a Graph call. */
+  /** The downstream resource of a call (shared/downstream/resources.ts): graph, tasks. */
+  downstreamResource: 'obo.downstream.resource',
+  /** 0 for the first attempt of a downstream call. */
   attempt: 'obo.attempt',
 } as const;
 

@@ -12,8 +12,9 @@ import {
   type DownstreamOperation,
   scopesFor,
 } from '../../shared/downstream/operations.js';
+import { PageCursors } from '../../shared/downstream/pages.js';
+import type { JsonObject } from '../../shared/downstream/resourceClient.js';
 import { ApiError } from '../../shared/errors.js';
-import type { GraphObject } from '../../shared/graph/graphClient.js';
 
 const API_CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const GRAPH_CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}';
@@ -33,7 +34,7 @@ const revoked = (claims = GRAPH_CLAIMS): ApiError =>
     upstreamCode: 'InvalidAuthenticationToken',
   });
 
-type Step = GraphObject | ApiError;
+type Step = JsonObject | ApiError;
 
 /** Tokens and Graph answers as scripted; records what the use case asked for. */
 function harness(graphAnswers: Step[], exchange: { acquire?: Step; withClaims?: Step[] } = {}) {
@@ -61,20 +62,39 @@ function harness(graphAnswers: Step[], exchange: { acquire?: Step; withClaims?: 
   };
   const deps: DownstreamDependencies = {
     tokens,
-    graph: {
-      get: (path, token) => {
-        log.push(`graph ${path} ${token}`);
-        const next = graphAnswers.shift();
-        if (next === undefined) throw new Error('Graph called more often than scripted');
-        return next instanceof ApiError ? Promise.reject(next) : Promise.resolve(next);
+    resource: () => ({
+      endpoint: {
+        baseUrl: new URL('https://graph.microsoft.com'),
+        scopePrefix: 'https://graph.microsoft.com',
+        timeoutMs: 1000,
+        retryBudgetMs: 0,
       },
-    },
-    scopesFor: (operation) => scopesFor(operation, { graph: new URL('https://graph.microsoft.com') }),
+      client: {
+        send: (request, token) => {
+          log.push(`graph ${request.target} ${token}`);
+          const next = graphAnswers.shift();
+          if (next === undefined) throw new Error('Graph called more often than scripted');
+          return next instanceof ApiError
+            ? Promise.reject(next)
+            : Promise.resolve({ status: 200, body: next });
+        },
+      },
+    }),
+    scopesFor: (operation) => scopesFor(operation, 'https://graph.microsoft.com'),
+    pages: new PageCursors([{ id: 'k1', key: Buffer.alloc(32, 1) }]),
     apiClientId: API_CLIENT_ID,
     now: () => Date.parse('2026-11-29T10:00:00Z'),
   };
-  const run = (operation: DownstreamOperation = DOWNSTREAM_OPERATIONS.myProfile): Promise<GraphObject> =>
-    callDownstream(deps, caller, operation);
+  const run = async (
+    operation: DownstreamOperation = DOWNSTREAM_OPERATIONS.myProfile,
+  ): Promise<JsonObject | undefined> =>
+    (
+      await callDownstream(deps, caller, operation, {
+        method: operation.method,
+        target: operation.path,
+        pathTemplate: operation.path,
+      })
+    ).body;
   return { log, run };
 }
 
@@ -150,6 +170,13 @@ describe('callDownstream', () => {
     expect((await failure(run())).code).toBe('ERR_GRAPH_TOKEN_REJECTED');
     expect(log).toContain(`evict ${USER_READ}`);
     expect(log.some((line) => line.startsWith('acquireWithClaims'))).toBe(false);
+  });
+
+  test("another API's 401 with claims is handled as Graph's: one exchange with the claims", async () => {
+    const tasksRevoked = new ApiError('ERR_DOWNSTREAM_TOKEN_REJECTED', 'rejected', { claims: GRAPH_CLAIMS });
+    const { log, run } = harness([tasksRevoked, { id: 'task' }]);
+    await expect(run(DOWNSTREAM_OPERATIONS.getTask)).resolves.toEqual({ id: 'task' });
+    expect(log.filter((line) => line.startsWith('acquireWithClaims'))).toHaveLength(1);
   });
 
   test('other Graph failures keep the cached token', async () => {

@@ -53,6 +53,44 @@ describe('loadConfig', () => {
     );
   });
 
+  test('configures a downstream API from its base URL and app ID URI, or leaves it off when both are unset', () => {
+    expect(loadConfig(valid).downstream.tasks).toBeUndefined();
+    const tasks = loadConfig({
+      ...valid,
+      TASKS_API_BASE_URL: 'https://tasks.contoso.example/api',
+      TASKS_API_APP_ID_URI: 'api://9d4b7e21-6c3f-4a58-b0e7-3f12a8c5d946',
+    }).downstream.tasks;
+    expect(tasks?.scopePrefix).toBe('api://9d4b7e21-6c3f-4a58-b0e7-3f12a8c5d946');
+    expect(tasks?.baseUrl.pathname).toBe('/api');
+    expect(loadConfig(valid).downstream.graph?.scopePrefix).toBe('https://graph.microsoft.com');
+  });
+
+  test.each([
+    [{ TASKS_API_BASE_URL: 'https://tasks.contoso.example' }, 'TASKS_API_APP_ID_URI'],
+    [{ TASKS_API_APP_ID_URI: 'api://tasks' }, 'TASKS_API_BASE_URL'],
+    [
+      { TASKS_API_BASE_URL: 'http://tasks.contoso.example', TASKS_API_APP_ID_URI: 'api://tasks' },
+      'TASKS_API_BASE_URL',
+    ],
+    [
+      { TASKS_API_BASE_URL: 'https://tasks.contoso.example', TASKS_API_APP_ID_URI: 'api://tasks/' },
+      'TASKS_API_APP_ID_URI',
+    ],
+    [
+      { TASKS_API_BASE_URL: 'https://tasks.contoso.example', TASKS_API_APP_ID_URI: 'tasks' },
+      'TASKS_API_APP_ID_URI',
+    ],
+    [
+      {
+        TASKS_API_BASE_URL: 'https://evil.example',
+        TASKS_API_APP_ID_URI: 'https://tasks.contoso.example/api',
+      },
+      'TASKS_API_BASE_URL',
+    ],
+  ])('names the downstream API setting at fault in %j', (settings, setting) => {
+    expect(configError({ ...valid, ...settings }).setting).toBe(setting);
+  });
+
   test('names a missing required setting', () => {
     const { ENTRA_TENANT_ID: _omitted, ...env } = valid;
     const error = configError(env);

@@ -22,6 +22,12 @@ import { type InMemoryObservability, inMemoryObservability } from '../support/in
 
 const CONNECTION_STRING =
   'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.invalid/';
+const GRAPH_ME = (attempt: number) => ({
+  resource: 'graph',
+  method: 'GET',
+  pathTemplate: '/v1.0/me',
+  attempt,
+});
 const HOST_TRACE = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 function settingError(env: Record<string, string>): string | undefined {
@@ -169,7 +175,8 @@ describe('metrics', () => {
     metrics.cosmosCharge('read', 1.5);
     metrics.cosmosCharge('read', 0);
     metrics.degraded('read', 'breaker-open');
-    metrics.graphRetry(429);
+    metrics.downstreamRetry('graph', 429);
+    metrics.downstreamRetry('tasks', 503);
     expect(await memory.counter(METRIC.cacheLookups.name)).toEqual({
       [`${ATTRIBUTE.cacheOutcome}=miss`]: 1,
       [`${ATTRIBUTE.cacheOutcome}=l1-hit`]: 2,
@@ -181,6 +188,9 @@ describe('metrics', () => {
       [`${ATTRIBUTE.dbOperation}=read,${ATTRIBUTE.degradedReason}=breaker-open`]: 1,
     });
     expect(await memory.counter(METRIC.graphRetries.name)).toEqual({ [`${ATTRIBUTE.httpStatus}=429`]: 1 });
+    expect(await memory.counter(METRIC.downstreamRetries.name)).toEqual({
+      [`${ATTRIBUTE.httpStatus}=503,${ATTRIBUTE.downstreamResource}=tasks`]: 1,
+    });
     expect(await memory.counter(METRIC.lostWrites.name)).toEqual({});
   });
 });
@@ -375,7 +385,7 @@ describe('RequestCalls', () => {
 
   test('a Graph attempt answered 503 is an ERROR span with its attempt number', async () => {
     const { memory, requestCalls } = calls();
-    await requestCalls.graph('/v1.0/me', 1, () => Promise.resolve({ status: 503 }));
+    await requestCalls.downstream(GRAPH_ME(1), () => Promise.resolve({ status: 503 }));
     const [graph] = memory.spans();
     expect(graph?.status.code).toBe(SpanStatusCode.ERROR);
     expect(graph?.attributes).toMatchObject({ [ATTRIBUTE.attempt]: 1, [ATTRIBUTE.httpStatus]: 503 });
@@ -386,11 +396,25 @@ describe('RequestCalls', () => {
     await requestCalls.entra('https://login.example/t/oauth2/v2.0/token', 'POST', () =>
       Promise.resolve({ status: 200 }),
     );
-    await requestCalls.graph('/v1.0/me', 0, () => Promise.resolve({ status: 503 }));
+    await requestCalls.downstream(GRAPH_ME(0), () => Promise.resolve({ status: 503 }));
     await expect(
-      requestCalls.graph('/v1.0/me', 1, () => Promise.reject(new Error('unreachable'))),
+      requestCalls.downstream(GRAPH_ME(1), () => Promise.reject(new Error('unreachable'))),
     ).rejects.toThrow();
     expect(fields).toEqual({ entraMs: expect.any(Number), graphMs: expect.any(Number), graphAttempts: 2 });
+  });
+
+  test("another API's attempt is a downstream.request span naming the resource and the path template, with its own fields", async () => {
+    const { memory, requestCalls, fields } = calls();
+    const call = { resource: 'tasks', method: 'PATCH', pathTemplate: '/tasks/{id}', attempt: 0 };
+    await requestCalls.downstream(call, () => Promise.resolve({ status: 200 }));
+    const [span] = memory.spans();
+    expect(span?.name).toBe(SPAN.downstream);
+    expect(span?.attributes).toMatchObject({
+      [ATTRIBUTE.downstreamResource]: 'tasks',
+      [ATTRIBUTE.urlPath]: '/tasks/{id}',
+      [ATTRIBUTE.httpMethod]: 'PATCH',
+    });
+    expect(fields).toEqual({ downstreamMs: expect.any(Number), downstreamAttempts: 1 });
   });
 });
 
@@ -412,7 +436,7 @@ describe('RequestTelemetry', () => {
     telemetry.conflictRetry();
     telemetry.writeLost();
     telemetry.degraded('write', 'failure');
-    telemetry.graphRetry(429);
+    telemetry.downstreamRetry('graph', 429);
     telemetry.set('cacheWriteSkipped', 'stale');
     expect(telemetry.fields).toEqual({
       cache: 'miss',
