@@ -2,10 +2,16 @@
  * The bundle's entry (package.json "main" points at its build, dist/main.js): importing each
  * function file registers it with the Functions host.
  */
+import './createMyEvent.js';
+import './createTask.js';
+import './deleteTask.js';
+import './getTask.js';
 import './health.js';
+import './listTasks.js';
 import './me.js';
 import './meEvents.js';
 import './tokenCache.js';
+import './updateTask.js';
 
 import { instanceObservability, warmUp } from './instance.js';
 

@@ -46,13 +46,29 @@ function trigger(name: string) {
 }
 
 describe('dist/main.js in the Functions worker', () => {
-  test('registers the four HTTP functions with their routes and methods', () => {
+  test('registers every HTTP function with its route and methods', () => {
     expect(registrations.map((r) => r.name).sort()).toEqual([
+      'createMyEvent',
+      'createTask',
       'deleteMyTokenCache',
+      'deleteTask',
       'getHealth',
       'getMe',
       'getMyEvents',
+      'getTask',
+      'listTasks',
+      'updateTask',
     ]);
+    expect(trigger('createMyEvent')).toMatchObject({ route: 'me/events', methods: ['POST'] });
+    expect(trigger('listTasks')).toMatchObject({ route: 'tasks', methods: ['GET'] });
+    expect(trigger('createTask')).toMatchObject({ route: 'tasks', methods: ['POST'] });
+    for (const [name, method] of [
+      ['getTask', 'GET'],
+      ['updateTask', 'PATCH'],
+      ['deleteTask', 'DELETE'],
+    ] as const) {
+      expect(trigger(name)).toMatchObject({ route: 'tasks/{id}', methods: [method], authLevel: 'anonymous' });
+    }
     expect(trigger('getMyEvents')).toMatchObject({
       route: 'me/events',
       methods: ['GET'],

@@ -34,7 +34,16 @@ export function matchRoute(
   if (found === null) return [];
   const params: Record<string, string> = {};
   route.paramNames.forEach((name, index) => {
-    params[name] = decodeURIComponent(found[index + 1] ?? '');
+    params[name] = decodedOnce(found[index + 1] ?? '');
   });
   return [{ route, params }];
+}
+
+/** A parameter decoded once, as the Functions host gives it; malformed percent-encoding is passed on as sent. */
+function decodedOnce(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
