@@ -43,8 +43,9 @@ var effectiveApiAppIdUri = empty(apiAppIdUri) ? 'api://${tenant().tenantId}/${ap
 var apiScopeId = guid(tenant().tenantId, apiUniqueName, apiScopeName)
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
-// GET /api/me/events (shared/downstream/operations.ts): user-consentable, so a user may be asked for it.
+// The Graph permissions of the operations table (shared/downstream/permissions.ts; test/permissions.test.ts checks).
 var graphCalendarsReadScopeId = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42'
+var graphCalendarsReadWriteScopeId = '1ec239c2-d7c9-4623-a91a-a9775856bb36'
 // Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity, for the token exchange
 // audience of the cloud this deploys to.
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -71,9 +72,9 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
         type: 'User'
         isEnabled: true
         adminConsentDisplayName: 'Access the OBO API as the signed-in user'
-        adminConsentDescription: 'Lets the app call the OBO API, which reads the user\'s Microsoft Graph profile on their behalf.'
+        adminConsentDescription: 'Lets the app call the OBO API, which calls on the user\'s behalf: Microsoft Graph (Calendars.Read, Calendars.ReadWrite, User.Read); Tasks API (Tasks.ReadWrite).'
         userConsentDisplayName: 'Access the OBO API as you'
-        userConsentDescription: 'Lets the app call the OBO API, which reads your Microsoft Graph profile on your behalf.'
+        userConsentDescription: 'Lets the app call the OBO API, which calls on your behalf: Microsoft Graph (Calendars.Read, Calendars.ReadWrite, User.Read); Tasks API (Tasks.ReadWrite).'
       }
     ]
     // The SPA is pre-authorized: users are never asked to consent to it calling this API.
@@ -98,6 +99,10 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
         }
         {
           id: graphCalendarsReadScopeId
+          type: 'Scope'
+        }
+        {
+          id: graphCalendarsReadWriteScopeId
           type: 'Scope'
         }
       ]

@@ -16,15 +16,36 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
+import { consentDescription, permissionsByResource } from '../../shared/downstream/permissions.js';
 import { isRecord } from '../../shared/narrow.js';
 
 // One table of clouds for the runtime, these hooks and the tests: shared/config/clouds.ts.
 export { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
 
 const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
-const GRAPH_USER_READ_SCOPE_ID = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea';
-/** GET /api/me/events (shared/downstream/operations.ts): user-consentable, so a user may be asked for it. */
-const GRAPH_CALENDARS_READ_SCOPE_ID = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42';
+/**
+ * Microsoft Graph's delegated permission ids (the same in every tenant), for the permissions the operations table
+ * uses (shared/downstream/permissions.ts). An operation naming a Graph permission missing here fails the
+ * registration, and test/permissions.test.ts, rather than deploying without it.
+ */
+export const GRAPH_DELEGATED_PERMISSION_IDS: Readonly<Record<string, string>> = {
+  'User.Read': 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea',
+  'Calendars.Read': '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42',
+  'Calendars.ReadWrite': '1ec239c2-d7c9-4623-a91a-a9775856bb36',
+};
+
+/** The Graph part of the API's requiredResourceAccess: what its operations use. */
+export function graphResourceAccess(): { id: string; type: 'Scope' }[] {
+  return permissionsByResource().graph.map((permission) => {
+    const id = GRAPH_DELEGATED_PERMISSION_IDS[permission];
+    if (id === undefined) {
+      throw new Error(
+        `app-registrations: the Graph permission ${permission} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS`,
+      );
+    }
+    return { id, type: 'Scope' };
+  });
+}
 const API_SCOPE = 'access_as_user';
 export const FEDERATED_CREDENTIAL_NAME = 'function-app-managed-identity';
 
@@ -357,11 +378,9 @@ export async function registerApps(
     type: 'User',
     isEnabled: true,
     adminConsentDisplayName: 'Access the OBO API as the signed-in user',
-    adminConsentDescription:
-      "Lets the app call the OBO API, which reads the user's Microsoft Graph profile on their behalf.",
+    adminConsentDescription: consentDescription('the user'),
     userConsentDisplayName: 'Access the OBO API as you',
-    userConsentDescription:
-      'Lets the app call the OBO API, which reads your Microsoft Graph profile on your behalf.',
+    userConsentDescription: consentDescription('you'),
   };
   await graph('PATCH', apiPath, {
     displayName: `OBO API (${environmentName})`,
@@ -373,10 +392,7 @@ export async function registerApps(
     requiredResourceAccess: [
       {
         resourceAppId: MICROSOFT_GRAPH_APP_ID,
-        resourceAccess: [
-          { id: GRAPH_USER_READ_SCOPE_ID, type: 'Scope' },
-          { id: GRAPH_CALENDARS_READ_SCOPE_ID, type: 'Scope' },
-        ],
+        resourceAccess: graphResourceAccess(),
       },
     ],
   });

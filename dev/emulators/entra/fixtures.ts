@@ -1,6 +1,7 @@
 // The sandbox tenants as Entra's directory holds them: ids of the tenants, the apps and the users.
 import { createHash } from 'node:crypto';
 
+import { permissionsByResource } from '../../../shared/downstream/permissions.js';
 import { type DirectoryUser, directoryUser, type SandboxTenant } from './tenants.js';
 
 export {
@@ -25,7 +26,7 @@ export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
  * The Graph permissions the API's registration declares (what its routes need): a user consents to them
  * together with the API's own scope when the SPA asks with `prompt=consent` (combined consent).
  */
-export const API_GRAPH_PERMISSIONS = ['User.Read', 'Calendars.Read'] as const;
+export const API_GRAPH_PERMISSIONS: readonly string[] = permissionsByResource().graph;
 /** The Tasks API: a second protected web API of the tenant that the API calls on the user's behalf. */
 export const TASKS_API_CLIENT_ID = '9d4b7e21-6c3f-4a58-b0e7-3f12a8c5d946';
 /** Entra's default form of an app ID URI (`api://<client id>`). */
@@ -33,10 +34,13 @@ export const TASKS_API_APP_ID_URI = `api://${TASKS_API_CLIENT_ID}`;
 export const TASKS_API_DISPLAY_NAME = 'tasks-api';
 /** The delegated scopes the Tasks API exposes. */
 export const TASKS_API_SCOPES = ['Tasks.Read', 'Tasks.ReadWrite'] as const;
-/** What the API's registration declares by default (full scope strings): its Graph permissions and the Tasks API's. */
+/**
+ * What the API's registration declares by default (full scope strings): what the operations table needs of Graph and
+ * of the Tasks API (shared/downstream/permissions.ts), as the app registration declares it.
+ */
 export const API_DECLARED_PERMISSIONS: readonly string[] = [
   ...API_GRAPH_PERMISSIONS.map((permission) => `${GRAPH_RESOURCE}/${permission}`),
-  `${TASKS_API_APP_ID_URI}/Tasks.ReadWrite`,
+  ...permissionsByResource().tasks.map((permission) => `${TASKS_API_APP_ID_URI}/${permission}`),
 ];
 
 /** A resource the Entra emulator issues tokens for on behalf of a user. */

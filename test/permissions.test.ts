@@ -1,0 +1,65 @@
+// One source of truth for permissions: the operations table. The app registration (azd hooks and infra/entra), its
+// consent text, and the sandbox's declared permissions must all say what the table derives; this fails when one does not.
+import { readFileSync } from 'node:fs';
+
+import { describe, expect, test } from '@jest/globals';
+
+import {
+  API_DECLARED_PERMISSIONS,
+  GRAPH_RESOURCE,
+  TASKS_API_APP_ID_URI,
+} from '../dev/emulators/entra/fixtures.js';
+import { GRAPH_DELEGATED_PERMISSION_IDS, graphResourceAccess } from '../scripts/azd/app-registrations.js';
+import { DOWNSTREAM_OPERATIONS } from '../shared/downstream/operations.js';
+import { consentDescription, permissionsByResource } from '../shared/downstream/permissions.js';
+
+const bicep = readFileSync(new URL('../infra/entra/app-registrations.bicep', import.meta.url), 'utf8');
+
+describe('permissions follow the operations table', () => {
+  test('each resource needs exactly what its operations declare', () => {
+    const expected = { graph: new Set<string>(), tasks: new Set<string>() };
+    for (const operation of Object.values(DOWNSTREAM_OPERATIONS)) {
+      for (const permission of operation.permissions) expected[operation.resource].add(permission);
+    }
+    expect(permissionsByResource()).toEqual({
+      graph: [...expected.graph].sort(),
+      tasks: [...expected.tasks].sort(),
+    });
+  });
+
+  test("the azd hooks' requiredResourceAccess on Graph is every Graph permission of the table, by its id", () => {
+    const ids = graphResourceAccess().map((access) => access.id);
+    expect(ids).toEqual(permissionsByResource().graph.map((name) => GRAPH_DELEGATED_PERMISSION_IDS[name]));
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+  });
+
+  test("infra/entra's requiredResourceAccess names the same Graph permission ids, and no other", () => {
+    const declared = new Set(
+      [...bicep.matchAll(/var graph\w+ScopeId = '([0-9a-f-]{36})'/g)].map((match) => match[1]),
+    );
+    expect(declared).toEqual(new Set(graphResourceAccess().map((access) => access.id)));
+    const used = [...bicep.matchAll(/id: (graph\w+ScopeId)/g)].map((match) => match[1]);
+    expect(used).toHaveLength(declared.size);
+  });
+
+  test('the consent text names every resource and permission, in the azd hooks and in infra/entra', () => {
+    for (const text of [consentDescription('you'), consentDescription('the user')]) {
+      for (const permission of Object.values(permissionsByResource()).flat())
+        expect(text).toContain(permission);
+    }
+    expect(bicep).toContain(`userConsentDescription: '${consentDescription('you').replaceAll("'", "\\'")}'`);
+    expect(bicep).toContain(
+      `adminConsentDescription: '${consentDescription('the user').replaceAll("'", "\\'")}'`,
+    );
+  });
+
+  test("the sandbox Entra emulator declares the table's permissions for the API's registration", () => {
+    const { graph, tasks } = permissionsByResource();
+    expect([...API_DECLARED_PERMISSIONS].sort()).toEqual(
+      [
+        ...graph.map((permission) => `${GRAPH_RESOURCE}/${permission}`),
+        ...tasks.map((permission) => `${TASKS_API_APP_ID_URI}/${permission}`),
+      ].sort(),
+    );
+  });
+});
