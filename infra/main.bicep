@@ -55,6 +55,12 @@ param entraCloud string = ''
 @description('Microsoft Graph base URL; empty means the cloud\'s Graph. The app refuses to start when it is not on the host of the cloud\'s Graph resource.')
 param graphBaseUrl string = ''
 
+@description('TASKS_API_BASE_URL: base URL of the Tasks API (a downstream API of your tenant); empty leaves the /api/tasks routes off.')
+param tasksApiBaseUrl string = ''
+
+@description('TASKS_API_APP_ID_URI: app ID URI of the Tasks API (the prefix of its scopes); set with tasksApiBaseUrl.')
+param tasksApiAppIdUri string = ''
+
 @description('Client capabilities the API declares to Entra: cp1 (Continuous Access Evaluation: long-lived tokens, revocation through claims challenges), or none.')
 param oboClientCapabilities string = 'cp1'
 
@@ -273,6 +279,8 @@ module functionApp 'modules/functionapp.bicep' = {
           : fail('allowedClientApps: empty, and no spaClientId to default to; set API_ALLOWED_CLIENT_APPS (client ids, or *) or SPA_CLIENT_ID')
     entraCloud: cloudName
     graphBaseUrl: effectiveGraphBaseUrl
+    tasksApiBaseUrl: tasksApiBaseUrl
+    tasksApiAppIdUri: tasksApiAppIdUri
     graphResourceUri: graphResourceUri
     oboClientCapabilities: oboClientCapabilities
     spaOrigins: apiCorsOrigins

@@ -757,6 +757,8 @@ describeInfra('infra/main.bicep compiled to ARM', () => {
           'OBO_CLIENT_CAPABILITIES',
           'OBO_CLIENT_CREDENTIAL',
           'OBO_FEDERATION_IDENTITY_CLIENT_ID',
+          'TASKS_API_APP_ID_URI',
+          'TASKS_API_BASE_URL',
           'TOKEN_CACHE_KEYS',
         ].sort(),
       );

@@ -66,6 +66,12 @@ param entraCloud string
 @description('Microsoft Graph base URL (GRAPH_BASE_URL).')
 param graphBaseUrl string
 
+@description('Base URL of the Tasks API (TASKS_API_BASE_URL); empty: its routes are off.')
+param tasksApiBaseUrl string = ''
+
+@description('App ID URI of the Tasks API, the prefix of its scopes (TASKS_API_APP_ID_URI).')
+param tasksApiAppIdUri string = ''
+
 @description('Microsoft Graph resource URI, the prefix of its scopes (GRAPH_RESOURCE_URI).')
 param graphResourceUri string
 
@@ -204,6 +210,9 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
         { name: 'OBO_FEDERATION_IDENTITY_CLIENT_ID', value: federationIdentity.properties.clientId }
         { name: 'MANAGED_IDENTITY_CLIENT_ID', value: identity.properties.clientId }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
+        // Empty values leave the Tasks API off (the app reads an empty setting as unset).
+        { name: 'TASKS_API_BASE_URL', value: tasksApiBaseUrl }
+        { name: 'TASKS_API_APP_ID_URI', value: tasksApiAppIdUri }
         { name: 'GRAPH_RESOURCE_URI', value: graphResourceUri }
         { name: 'OBO_CLIENT_CAPABILITIES', value: oboClientCapabilities }
         // The platform CORS list as an app setting too: `npm run serve` with these settings behaves as Azure does.
