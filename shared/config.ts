@@ -275,9 +275,10 @@ function readAllowedClientApps(read: SettingReader, name: string): readonly stri
 /**
  * A downstream API of the tenant (not Graph): its base URL and app ID URI, both or neither (an API left unset is
  * off: its routes answer 503 and the log names the settings). The base URL must be on the app ID URI's host when
- * that is an https URI, so that the API's tokens go to the API only; an `api://` URI names no host.
+ * that is an https URI, so that the API's tokens go to the API only; an `api://` URI names no host. The azd hooks read
+ * the same settings from the azd environment with it (scripts/azd/app-registrations.ts).
  */
-function readDownstreamApi(
+export function readDownstreamApi(
   read: SettingReader,
   name: Exclude<DownstreamResource, 'graph'>,
 ): ResourceEndpoint | undefined {

@@ -1,6 +1,6 @@
 // The azd hook that makes the Entra app registrations (scripts/azd/app-registrations.ts), against an in-memory
-// Microsoft Graph that implements the calls it makes (reads and patches by object id, upserts by uniqueName, appId
-// and name), given as its fetch. A tenant member's pre-created app with the hook's name must come out untouched.
+// Microsoft Graph that implements the calls it makes (test/support/fakeDirectory.ts), given as its fetch. A tenant
+// member's pre-created app with the hook's name must come out untouched.
 import { randomUUID } from 'node:crypto';
 
 import { describe, expect, test } from '@jest/globals';
@@ -9,6 +9,8 @@ import {
   CLOUDS,
   type Environment,
   FEDERATED_CREDENTIAL_NAME,
+  GRAPH_DELEGATED_PERMISSION_IDS,
+  graphResourceAccess,
   ownershipMarker,
   registerApps,
   type RegistrationDependencies,
@@ -16,117 +18,10 @@ import {
   trustManagedIdentity,
 } from '../scripts/azd/app-registrations.js';
 import { isRecord } from '../shared/narrow.js';
+import { FakeGraph, type GraphObject, MICROSOFT_GRAPH_APP_ID, TENANT } from './support/fakeDirectory.js';
 
-const TENANT = '72f988bf-0000-4000-8000-000000000001';
 const TOKEN = 'graph-token-of-the-azd-user';
 const PRINCIPAL = '5b0c8a6e-0000-4000-8000-000000000002';
-
-type GraphObject = Record<string, unknown>;
-
-/** A directory with the few Graph v1.0 calls the hook makes; records every request. */
-class FakeGraph {
-  /** Applications by object id. */
-  readonly applications = new Map<string, GraphObject>();
-  readonly servicePrincipals = new Map<string, GraphObject>();
-  readonly credentials = new Map<string, GraphObject>();
-  readonly requests: { method: string; url: string; authorization: string | null }[] = [];
-  failWith: { status: number; code: string } | undefined;
-  /** Fails the matching requests only (e.g. the SPA's creation), to interrupt a run half-way. */
-  failWhen: ((method: string, path: string) => boolean) | undefined;
-
-  constructor(readonly endpoint: string) {}
-
-  /** The application with this uniqueName, as the directory holds it. */
-  application(uniqueName: string): GraphObject | undefined {
-    return [...this.applications.values()].find((application) => application['uniqueName'] === uniqueName);
-  }
-
-  /** An application registered by somebody else (a tenant member), with the name the hook would use. */
-  foreignApplication(uniqueName: string, extra: GraphObject = {}): GraphObject {
-    const application = {
-      id: randomUUID(),
-      appId: randomUUID(),
-      uniqueName,
-      displayName: uniqueName,
-      ...extra,
-    };
-    this.applications.set(application.id, application);
-    return application;
-  }
-
-  /** The requests that could change the directory. */
-  writes(): { method: string; url: string }[] {
-    return this.requests.filter((request) => request.method !== 'GET');
-  }
-
-  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = decodeURIComponent(input instanceof Request ? input.url : input.toString());
-    const method = init?.method ?? 'GET';
-    const headers = new Headers(init?.headers);
-    this.requests.push({ method, url, authorization: headers.get('authorization') });
-    const path = url.slice(`${this.endpoint}/v1.0`.length).split('?')[0] ?? '';
-    if (this.failWith !== undefined || this.failWhen?.(method, path) === true) {
-      const { status, code } = this.failWith ?? { status: 500, code: 'injected' };
-      return Promise.resolve(Response.json({ error: { code } }, { status }));
-    }
-    const body: unknown = typeof init?.body === 'string' ? JSON.parse(init.body) : {};
-    const patch = isRecord(body) ? body : {};
-    const upsert = headers.get('prefer') === 'create-if-missing';
-    return Promise.resolve(this.answer(method, path, patch, upsert));
-  };
-
-  private answer(method: string, path: string, patch: GraphObject, upsert: boolean): Response {
-    let match: RegExpExecArray | null;
-    if (path === '/organization') return Response.json({ value: [{ id: TENANT }] });
-    if ((match = /^\/applications\(uniqueName='([^']+)'\)$/.exec(path)) !== null) {
-      const uniqueName = match[1] ?? '';
-      const existing = this.application(uniqueName);
-      if (existing !== undefined) return this.update(existing, method, patch);
-      if (method === 'GET') return notFound();
-      if (!upsert) return notFound();
-      const created = { id: randomUUID(), appId: randomUUID(), uniqueName, ...patch };
-      this.applications.set(created.id, created);
-      return Response.json(created, { status: 201 });
-    }
-    if ((match = /^\/applications\/([^/(]+)$/.exec(path)) !== null) {
-      const existing = this.applications.get(match[1] ?? '');
-      return existing === undefined ? notFound() : this.update(existing, method, patch);
-    }
-    if ((match = /^\/servicePrincipals\(appId='([^']+)'\)$/.exec(path)) !== null) {
-      const appId = match[1] ?? '';
-      const existing = this.servicePrincipals.get(appId);
-      if (existing !== undefined) return this.update(existing, method, patch);
-      if (method === 'GET' || !upsert) return notFound();
-      const created = { id: randomUUID(), appId, ...patch };
-      this.servicePrincipals.set(appId, created);
-      return Response.json(created, { status: 201 });
-    }
-    if (
-      (match = /^\/applications\/([^/]+)\/federatedIdentityCredentials\(name='([^']+)'\)$/.exec(path)) !==
-      null
-    ) {
-      if (!this.applications.has(match[1] ?? '')) return notFound();
-      const key = `${match[1]}/${match[2]}`;
-      const existing = this.credentials.get(key);
-      if (existing !== undefined) return this.update(existing, method, patch);
-      if (method === 'GET' || !upsert) return notFound();
-      this.credentials.set(key, { id: randomUUID(), name: match[2], ...patch });
-      return new Response(null, { status: 201 });
-    }
-    return Response.json({ error: { code: 'unexpected' } }, { status: 400 });
-  }
-
-  /** GET answers the object; PATCH merges into it in place (Graph replaces each given property whole). */
-  private update(existing: GraphObject, method: string, patch: GraphObject): Response {
-    if (method === 'GET') return Response.json(existing);
-    Object.assign(existing, patch);
-    return new Response(null, { status: 204 });
-  }
-}
-
-function notFound(): Response {
-  return Response.json({ error: { code: 'Request_ResourceNotFound' } }, { status: 404 });
-}
 
 /** The hook's dependencies over the fake directory; `remembered` collects what it stores at once (`azd env set`). */
 function dependencies(
@@ -422,5 +317,139 @@ describe('app registrations hook', () => {
     const message = failure instanceof Error ? failure.message : '';
     expect(message).toMatch(/403 Authorization_RequestDenied/);
     expect(message).not.toContain(TOKEN);
+  });
+});
+
+const TASKS_URI = 'api://tasks-7d1c';
+/** The Tasks API configured in the azd environment, as `azd env set` puts it. */
+const withTasks: Environment = {
+  ...environment,
+  TASKS_API_BASE_URL: 'https://tasks.contoso.com/api',
+  TASKS_API_APP_ID_URI: TASKS_URI,
+};
+
+/** A tenant with Microsoft Graph's service principal and the Tasks API's (exposing `scopes`). */
+function tenantWithTasksApi(
+  scopes: Parameters<FakeGraph['resourceServicePrincipal']>[1] = ['Tasks.ReadWrite'],
+) {
+  const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+  const microsoftGraph = graph.resourceServicePrincipal(
+    ['https://graph.microsoft.com'],
+    Object.keys(GRAPH_DELEGATED_PERMISSION_IDS).map((value) => ({
+      value,
+      id: GRAPH_DELEGATED_PERMISSION_IDS[value],
+    })),
+    MICROSOFT_GRAPH_APP_ID,
+  );
+  const tasks = graph.resourceServicePrincipal([TASKS_URI, randomUUID()], ['Tasks.Read', ...scopes]);
+  return { graph, microsoftGraph, tasks };
+}
+
+function apiServicePrincipalId(graph: FakeGraph, values: Environment): string {
+  return String(graph.servicePrincipals.get(String(values['API_CLIENT_ID']))?.['id']);
+}
+
+describe("app registrations hook: the API's downstream APIs", () => {
+  test("requires the configured API's permissions on the API registration, by the scope ids its tenant gives", async () => {
+    const { graph, tasks } = tenantWithTasksApi();
+    await registerApps(withTasks, dependencies(graph));
+    expect(graph.application('obo-api-dev')?.['requiredResourceAccess']).toEqual([
+      { resourceAppId: MICROSOFT_GRAPH_APP_ID, resourceAccess: graphResourceAccess() },
+      {
+        resourceAppId: tasks.appId,
+        resourceAccess: [{ id: tasks.scopeIds['Tasks.ReadWrite'], type: 'Scope' }],
+      },
+    ]);
+    expect(graph.grants.size).toBe(0);
+  });
+
+  test('with GRANT_ADMIN_CONSENT, grants every resource its permissions once for all users; a re-run writes no grant', async () => {
+    const { graph, microsoftGraph, tasks } = tenantWithTasksApi();
+    const values = await provisioned(graph, { ...withTasks, GRANT_ADMIN_CONSENT: 'true' });
+    const api = apiServicePrincipalId(graph, values);
+    expect(graph.adminConsent(api)).toEqual({
+      [microsoftGraph.id]: 'Calendars.Read Calendars.ReadWrite User.Read',
+      [tasks.id]: 'Tasks.ReadWrite',
+    });
+    const grantsBefore = structuredClone([...graph.grants.values()]);
+    graph.requests.length = 0;
+    await registerApps(values, dependencies(graph));
+    expect([...graph.grants.values()]).toEqual(grantsBefore);
+    expect(graph.writes().filter((request) => request.url.includes('oauth2PermissionGrants'))).toEqual([]);
+  });
+
+  test("updates its own grant when the table's permissions change, and never another client's grant", async () => {
+    const { graph, microsoftGraph, tasks } = tenantWithTasksApi();
+    const values = await provisioned(graph, withTasks);
+    const api = apiServicePrincipalId(graph, values);
+    // Granted by an earlier version (only User.Read), and another app's consent to the same APIs.
+    graph.grants.set('own', {
+      id: 'own',
+      clientId: api,
+      consentType: 'AllPrincipals',
+      resourceId: microsoftGraph.id,
+      scope: 'User.Read',
+    });
+    const foreign = {
+      id: 'foreign',
+      clientId: randomUUID(),
+      consentType: 'AllPrincipals',
+      resourceId: tasks.id,
+      scope: 'Tasks.Read',
+    };
+    graph.grants.set('foreign', structuredClone(foreign));
+    await registerApps({ ...values, GRANT_ADMIN_CONSENT: 'true' }, dependencies(graph));
+    expect(graph.grants.get('own')?.['scope']).toBe('Calendars.Read Calendars.ReadWrite User.Read');
+    expect(graph.grants.get('foreign')).toEqual(foreign);
+    expect(graph.adminConsent(api)).toEqual({
+      [microsoftGraph.id]: 'Calendars.Read Calendars.ReadWrite User.Read',
+      [tasks.id]: 'Tasks.ReadWrite',
+    });
+  });
+
+  test('stops with one line naming the setting, the URI and the permission, changing nothing, when the API is not in the tenant', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    graph.resourceServicePrincipal(['api://another-api'], ['Tasks.ReadWrite']);
+    const message = await refusal(registerApps(withTasks, dependencies(graph)));
+    expect(message).toContain('TASKS_API_APP_ID_URI');
+    expect(message).toContain(TASKS_URI);
+    expect(message).toContain('Tasks.ReadWrite');
+    expect(graph.writes()).toEqual([]);
+  });
+
+  test.each([
+    ['does not expose', ['Tasks.Write']],
+    ['has disabled', [{ value: 'Tasks.ReadWrite', isEnabled: false }]],
+  ] as const)(
+    'stops with one line, changing nothing, when the API %s a permission the table declares',
+    async (_case, scopes) => {
+      const { graph } = tenantWithTasksApi([...scopes]);
+      const message = await refusal(registerApps(withTasks, dependencies(graph)));
+      expect(message).toContain('TASKS_API_APP_ID_URI');
+      expect(message).toContain(TASKS_URI);
+      expect(message).toContain('Tasks.ReadWrite');
+      expect(graph.writes()).toEqual([]);
+    },
+  );
+
+  test('an API configured by half stops the run before any Graph call, naming the missing setting', async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const message = await refusal(
+      registerApps({ ...environment, TASKS_API_APP_ID_URI: TASKS_URI }, dependencies(graph)),
+    );
+    expect(message).toContain('TASKS_API_BASE_URL');
+    expect(graph.requests).toEqual([]);
+  });
+
+  test('with no downstream API configured, requires and grants Graph only and looks up no other API', async () => {
+    const { graph, microsoftGraph } = tenantWithTasksApi();
+    const values = await provisioned(graph, { ...environment, GRANT_ADMIN_CONSENT: 'true' });
+    expect(graph.application('obo-api-dev')?.['requiredResourceAccess']).toEqual([
+      { resourceAppId: MICROSOFT_GRAPH_APP_ID, resourceAccess: graphResourceAccess() },
+    ]);
+    expect(graph.adminConsent(apiServicePrincipalId(graph, values))).toEqual({
+      [microsoftGraph.id]: 'Calendars.Read Calendars.ReadWrite User.Read',
+    });
+    expect(graph.requests.some((request) => request.url.includes('servicePrincipalNames'))).toBe(false);
   });
 });

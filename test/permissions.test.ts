@@ -1,5 +1,6 @@
 // One source of truth for permissions: the operations table. The app registration (azd hooks and infra/entra), its
 // consent text, and the sandbox's declared permissions must all say what the table derives; this fails when one does not.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, test } from '@jest/globals';
@@ -9,9 +10,16 @@ import {
   GRAPH_RESOURCE,
   TASKS_API_APP_ID_URI,
 } from '../dev/emulators/entra/fixtures.js';
-import { GRAPH_DELEGATED_PERMISSION_IDS, graphResourceAccess } from '../scripts/azd/app-registrations.js';
+import {
+  CLOUDS,
+  GRAPH_DELEGATED_PERMISSION_IDS,
+  graphResourceAccess,
+  registerApps,
+} from '../scripts/azd/app-registrations.js';
 import { DOWNSTREAM_OPERATIONS } from '../shared/downstream/operations.js';
 import { consentDescription, permissionsByResource } from '../shared/downstream/permissions.js';
+import { DOWNSTREAM_RESOURCE_NAMES, DOWNSTREAM_RESOURCES } from '../shared/downstream/resources.js';
+import { FakeGraph, MICROSOFT_GRAPH_APP_ID } from './support/fakeDirectory.js';
 
 const bicep = readFileSync(new URL('../infra/entra/app-registrations.bicep', import.meta.url), 'utf8');
 
@@ -31,6 +39,51 @@ describe('permissions follow the operations table', () => {
     const ids = graphResourceAccess().map((access) => access.id);
     expect(ids).toEqual(permissionsByResource().graph.map((name) => GRAPH_DELEGATED_PERMISSION_IDS[name]));
     expect(ids.every((id) => typeof id === 'string')).toBe(true);
+  });
+
+  test("the azd hooks require and grant every resource's permissions of the table, each configured API included", async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const needed = permissionsByResource();
+    const environment: Record<string, string> = {
+      AZURE_ENV_NAME: 'dev',
+      SPA_REDIRECT_URIS: '[]',
+      GRANT_ADMIN_CONSENT: 'true',
+    };
+    // Each resource's service principal, exposing what the table declares on it (Graph's by its well-known ids).
+    const principals = Object.fromEntries(
+      DOWNSTREAM_RESOURCE_NAMES.map((name) => {
+        if (name === 'graph') {
+          const scopes = needed.graph.map((value) => ({ value, id: GRAPH_DELEGATED_PERMISSION_IDS[value] }));
+          return [name, graph.resourceServicePrincipal([], scopes, MICROSOFT_GRAPH_APP_ID)];
+        }
+        const { settings } = DOWNSTREAM_RESOURCES[name];
+        const appIdUri = `api://${name}-${randomUUID()}`;
+        environment[settings.baseUrl] = `https://${name}.contoso.com`;
+        environment[settings.scopePrefix] = appIdUri;
+        return [name, graph.resourceServicePrincipal([appIdUri], needed[name])];
+      }),
+    );
+    const values = await registerApps(environment, {
+      fetch: graph.fetch,
+      token: () => Promise.resolve('token'),
+      log: () => undefined,
+    });
+    const api = graph.application('obo-api-dev');
+    const apiPrincipal = graph.servicePrincipals.get(String(values['API_CLIENT_ID']));
+    const consent = graph.adminConsent(String(apiPrincipal?.['id']));
+    const used = DOWNSTREAM_RESOURCE_NAMES.filter((name) => needed[name].length > 0);
+    expect(api?.['requiredResourceAccess']).toEqual(
+      used.map((name) => ({
+        resourceAppId: principals[name]?.appId,
+        resourceAccess: needed[name].map((value) => ({
+          id: principals[name]?.scopeIds[value],
+          type: 'Scope',
+        })),
+      })),
+    );
+    expect(consent).toEqual(
+      Object.fromEntries(used.map((name) => [principals[name]?.id, needed[name].join(' ')])),
+    );
   });
 
   test("infra/entra's requiredResourceAccess names the same Graph permission ids, and no other", () => {

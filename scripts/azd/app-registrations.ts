@@ -1,7 +1,9 @@
 /**
  * The Entra app registrations of the API and its single-page client, made with Microsoft Graph REST calls by
  * `azd up` itself (infra/scripts/azd-hook.mjs runs it), with azd's own sign-in (AzureDeveloperCliCredential):
- *   apps   (preprovision)   create or update both apps and their service principals, pre-authorize the SPA;
+ *   apps   (preprovision)   create or update both apps and their service principals, pre-authorize the SPA, require
+ *                           (and with GRANT_ADMIN_CONSENT grant) the delegated permissions the operations table
+ *                           declares on Graph and on each downstream API configured in the azd environment;
  *                           store API_CLIENT_ID, API_APP_ID_URI, SPA_CLIENT_ID, SPA_API_SCOPE in the azd environment
  *   trust  (postprovision)  add or update the API's federated credential for the Function App's federation identity
  * Never changes an app registration it did not create: it remembers each app it creates (API_APP_OBJECT_ID and
@@ -15,8 +17,16 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
+import { readDownstreamApi } from '../../shared/config.js';
 import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
+import { SettingReader } from '../../shared/config/settingReader.js';
 import { consentDescription, permissionsByResource } from '../../shared/downstream/permissions.js';
+import {
+  DOWNSTREAM_RESOURCE_NAMES,
+  DOWNSTREAM_RESOURCES,
+  type DownstreamResource,
+} from '../../shared/downstream/resources.js';
+import { ConfigError } from '../../shared/errors.js';
 import { isRecord } from '../../shared/narrow.js';
 
 // One table of clouds for the runtime, these hooks and the tests: shared/config/clouds.ts.
@@ -34,17 +44,36 @@ export const GRAPH_DELEGATED_PERMISSION_IDS: Readonly<Record<string, string>> = 
   'Calendars.ReadWrite': '1ec239c2-d7c9-4623-a91a-a9775856bb36',
 };
 
-/** The Graph part of the API's requiredResourceAccess: what its operations use. */
-export function graphResourceAccess(): { id: string; type: 'Scope' }[] {
-  return permissionsByResource().graph.map((permission) => {
-    const id = GRAPH_DELEGATED_PERMISSION_IDS[permission];
+/** A resource the API calls on users' behalf, with the delegated permissions the operations table declares on it. */
+interface ResourcePermissions {
+  readonly resourceAppId: string;
+  /** Its service principal's object id, when already looked up (a downstream API); Graph's is looked up for consent. */
+  readonly servicePrincipalId?: string;
+  /** Each permission's scope id on the resource, and its value (`User.Read`). */
+  readonly scopes: readonly { readonly id: string; readonly value: string }[];
+}
+
+/** The Graph permissions the operations use, by their well-known ids. */
+function graphPermissions(): ResourcePermissions {
+  const scopes = permissionsByResource().graph.map((value) => {
+    const id = GRAPH_DELEGATED_PERMISSION_IDS[value];
     if (id === undefined) {
       throw new Error(
-        `app-registrations: the Graph permission ${permission} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS`,
+        `app-registrations: the Graph permission ${value} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS`,
       );
     }
-    return { id, type: 'Scope' };
+    return { id, value };
   });
+  return { resourceAppId: MICROSOFT_GRAPH_APP_ID, scopes };
+}
+
+/** The Graph part of the API's requiredResourceAccess: what its operations use. */
+export function graphResourceAccess(): { id: string; type: 'Scope' }[] {
+  return resourceAccess(graphPermissions());
+}
+
+function resourceAccess(resource: ResourcePermissions): { id: string; type: 'Scope' }[] {
+  return resource.scopes.map(({ id }) => ({ id, type: 'Scope' }));
 }
 const API_SCOPE = 'access_as_user';
 export const FEDERATED_CREDENTIAL_NAME = 'function-app-managed-identity';
@@ -205,8 +234,7 @@ export function ownershipMarker(tenantId: string, environmentName: string, role:
 const APPLICATION_FIELDS = '$select=id,appId,uniqueName,tags,api';
 
 function tagsOf(application: GraphObject | undefined): string[] {
-  const tags = application?.['tags'];
-  return Array.isArray(tags) ? tags.filter((tag): tag is string => typeof tag === 'string') : [];
+  return stringsIn(application?.['tags']);
 }
 
 function conflict(
@@ -343,6 +371,111 @@ async function ensureServicePrincipal(graph: GraphClient, appId: string): Promis
   return text(servicePrincipal, 'id');
 }
 
+type DownstreamApiName = Exclude<DownstreamResource, 'graph'>;
+
+/** A downstream API configured in the azd environment, and the permissions the operations table declares on it. */
+interface ConfiguredDownstreamApi {
+  readonly name: DownstreamApiName;
+  readonly appIdUri: string;
+  readonly permissions: readonly string[];
+}
+
+/**
+ * The downstream APIs the azd environment configures (`azd env set TASKS_API_APP_ID_URI api://...`), read and checked
+ * as the app reads them (shared/config.ts), that some operation uses. A setting the app would refuse stops the hook.
+ */
+function configuredDownstreamApis(environment: Environment): ConfiguredDownstreamApi[] {
+  const read = new SettingReader(environment);
+  const needed = permissionsByResource();
+  const configured = DOWNSTREAM_RESOURCE_NAMES.filter(
+    (name): name is DownstreamApiName => name !== 'graph',
+  ).flatMap((name) => {
+    const endpoint = readDownstreamApi(read, name);
+    const permissions = needed[name];
+    return endpoint === undefined || permissions.length === 0
+      ? []
+      : [{ name, appIdUri: endpoint.scopePrefix, permissions }];
+  });
+  try {
+    read.throwIfInvalid();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new RegistrationError(`in the azd environment: ${error.message}`);
+    throw error;
+  }
+  return configured;
+}
+
+/**
+ * A configured downstream API's permissions as its service principal in this tenant exposes them (scope ids by
+ * value). Stops when no service principal has the app ID URI, or it exposes no enabled scope for a permission.
+ */
+async function downstreamApiPermissions(
+  graph: GraphClient,
+  api: ConfiguredDownstreamApi,
+  tenantId: string,
+): Promise<ResourcePermissions> {
+  const { displayName, settings } = DOWNSTREAM_RESOURCES[api.name];
+  const setting = settings.scopePrefix;
+  const filter = `servicePrincipalNames/any(n:n eq ${quoted(api.appIdUri)})`;
+  const found = await graph(
+    'GET',
+    `/servicePrincipals?$filter=${encodeURIComponent(filter)}&$select=id,appId,servicePrincipalNames,oauth2PermissionScopes`,
+  );
+  // Service principal names are unique in a tenant; the filter's answer is checked all the same.
+  const principal = recordsIn(found?.['value']).find((candidate) =>
+    stringsIn(candidate['servicePrincipalNames']).some(
+      (name) => name.toLowerCase() === api.appIdUri.toLowerCase(),
+    ),
+  );
+  const fix = `, then run azd provision again`;
+  if (principal === undefined) {
+    throw new RegistrationError(
+      `${setting}: no service principal in tenant ${tenantId} has the app ID URI ${api.appIdUri}, so the ` +
+        `${displayName}'s ${api.permissions.join(', ')} cannot be required: register that API in this tenant ` +
+        `(or add its service principal) or correct ${setting}${fix}`,
+    );
+  }
+  const resourceAppId = text(principal, 'appId');
+  const exposed = recordsIn(principal['oauth2PermissionScopes']);
+  const scopes = api.permissions.map((value) => {
+    const scope = exposed.find(
+      (candidate) => candidate['value'] === value && candidate['isEnabled'] !== false,
+    );
+    if (typeof scope?.['id'] !== 'string') {
+      throw new RegistrationError(
+        `${setting}: the ${displayName} at ${api.appIdUri} (appId ${resourceAppId}) exposes no delegated ` +
+          `permission ${value}, which shared/downstream/operations.ts declares on it: add the scope to that API's ` +
+          `registration (Expose an API) or correct ${setting}${fix}`,
+      );
+    }
+    return { id: scope['id'], value };
+  });
+  return { resourceAppId, servicePrincipalId: text(principal, 'id'), scopes };
+}
+
+function recordsIn(value: unknown): GraphObject[] {
+  return Array.isArray(value) ? value.filter(isRecord) : [];
+}
+
+function stringsIn(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/** One entry per resource app (two settings naming one API share it), each scope once: Graph refuses duplicates. */
+function mergedByResource(resources: readonly ResourcePermissions[]): ResourcePermissions[] {
+  const merged = new Map<string, ResourcePermissions>();
+  for (const resource of resources) {
+    const previous = merged.get(resource.resourceAppId);
+    const known = new Set(previous?.scopes.map(({ id }) => id));
+    merged.set(resource.resourceAppId, {
+      resourceAppId: resource.resourceAppId,
+      servicePrincipalId: previous?.servicePrincipalId ?? resource.servicePrincipalId,
+      scopes: [...(previous?.scopes ?? []), ...resource.scopes.filter(({ id }) => !known.has(id))],
+    });
+  }
+  return [...merged.values()];
+}
+
 async function tenantOf(graph: GraphClient): Promise<string> {
   const organization = await graph('GET', '/organization?$select=id');
   const organizations = Array.isArray(organization?.['value']) ? organization['value'] : [];
@@ -358,6 +491,7 @@ export async function registerApps(
   const uris = redirectUris(environment);
   applicationName(environment, 'api');
   applicationName(environment, 'spa');
+  const downstreamApis = configuredDownstreamApis(environment);
   const graph = graphClient(cloudOf(environment).graph, dependencies);
   const newId = dependencies.newId ?? randomUUID;
   const tenantId = await tenantOf(graph);
@@ -367,6 +501,12 @@ export async function registerApps(
   const rememberedSpa = await ownedApplication(graph, environment, 'spa', tenantId);
   if (rememberedApi === undefined) await checkNameIsFree(graph, environment, 'api', tenantId);
   if (rememberedSpa === undefined) await checkNameIsFree(graph, environment, 'spa', tenantId);
+  // Every downstream API's scope ids, also before anything changes: a missing API or permission stops the run here.
+  const resources = [graphPermissions()];
+  for (const downstreamApi of downstreamApis) {
+    resources.push(await downstreamApiPermissions(graph, downstreamApi, tenantId));
+  }
+  const requiredResources = mergedByResource(resources);
 
   const api = await ensureApplication(graph, environment, 'api', rememberedApi, tenantId, dependencies);
   const apiPath = `/applications/${api.id}`;
@@ -389,12 +529,10 @@ export async function registerApps(
     identifierUris: [appIdUri],
     // v2 access tokens: aud is the client id, iss is <authority>/<tenant>/v2.0.
     api: { requestedAccessTokenVersion: 2, oauth2PermissionScopes: [scope] },
-    requiredResourceAccess: [
-      {
-        resourceAppId: MICROSOFT_GRAPH_APP_ID,
-        resourceAccess: graphResourceAccess(),
-      },
-    ],
+    requiredResourceAccess: requiredResources.map((resource) => ({
+      resourceAppId: resource.resourceAppId,
+      resourceAccess: resourceAccess(resource),
+    })),
   });
   const apiServicePrincipalId = await ensureServicePrincipal(graph, api.appId);
 
@@ -409,7 +547,7 @@ export async function registerApps(
   await ensureServicePrincipal(graph, spa.appId);
 
   // The SPA is pre-authorized (users never consent to it calling the API) and a known client (combined consent
-  // to the API's own Graph permission, which on-behalf-of needs).
+  // to the API's own permissions on Graph and its downstream APIs, which on-behalf-of needs).
   await graph('PATCH', apiPath, {
     displayName: `OBO API (${environmentName})`,
     api: {
@@ -421,7 +559,9 @@ export async function registerApps(
   });
 
   if (environment['GRANT_ADMIN_CONSENT'] === 'true') {
-    await grantAdminConsent(graph, apiServicePrincipalId);
+    for (const resource of requiredResources) {
+      await grantAdminConsent(graph, apiServicePrincipalId, resource);
+    }
   }
   dependencies.log(
     `app-registrations: API ${api.appId} and SPA ${spa.appId} are up to date in tenant ${tenantId}`,
@@ -436,32 +576,45 @@ export async function registerApps(
   };
 }
 
-/** Tenant-wide consent for the API's Graph User.Read permission (needs an administrator). */
-async function grantAdminConsent(graph: GraphClient, apiServicePrincipalId: string): Promise<void> {
-  const graphServicePrincipalId = text(
-    await graph('GET', `/servicePrincipals(appId=${quoted(MICROSOFT_GRAPH_APP_ID)})?$select=id`),
-    'id',
-  );
-  // Only the grant of the API's own service principal (whose app this environment owns) to Microsoft Graph.
+/** The permissions a grant gives, as a set: `scope` is space-separated and its order means nothing. */
+function grantedScopes(scope: unknown): string {
+  return typeof scope === 'string' ? [...new Set(scope.split(' ').filter(Boolean))].sort().join(' ') : '';
+}
+
+/**
+ * Tenant-wide (admin) consent for the API's permissions on one resource (needs an administrator): one AllPrincipals
+ * grant from the API's own service principal to the resource's, created, or updated when its scopes differ.
+ */
+async function grantAdminConsent(
+  graph: GraphClient,
+  apiServicePrincipalId: string,
+  resource: ResourcePermissions,
+): Promise<void> {
+  const resourceId =
+    resource.servicePrincipalId ??
+    text(await graph('GET', `/servicePrincipals(appId=${quoted(resource.resourceAppId)})?$select=id`), 'id');
+  const scope = grantedScopes(resource.scopes.map(({ value }) => value).join(' '));
+  // Only the grant of the API's own service principal (whose app this environment owns) to that resource.
   const grants = await graph(
     'GET',
-    `/oauth2PermissionGrants?$filter=clientId eq ${quoted(apiServicePrincipalId)} and resourceId eq ${quoted(graphServicePrincipalId)}`,
+    `/oauth2PermissionGrants?$filter=clientId eq ${quoted(apiServicePrincipalId)} and resourceId eq ${quoted(resourceId)}`,
   );
-  const existing: unknown = (Array.isArray(grants?.['value']) ? grants['value'] : []).find(
+  const existing = recordsIn(grants?.['value']).find(
     (grant) =>
-      isRecord(grant) &&
       grant['consentType'] === 'AllPrincipals' &&
       grant['clientId'] === apiServicePrincipalId &&
-      grant['resourceId'] === graphServicePrincipalId,
+      grant['resourceId'] === resourceId,
   );
-  if (isRecord(existing) && typeof existing['id'] === 'string') {
-    await graph('PATCH', `/oauth2PermissionGrants/${existing['id']}`, { scope: 'User.Read' });
+  if (typeof existing?.['id'] === 'string') {
+    if (grantedScopes(existing['scope']) !== scope) {
+      await graph('PATCH', `/oauth2PermissionGrants/${existing['id']}`, { scope });
+    }
   } else {
     await graph('POST', '/oauth2PermissionGrants', {
       clientId: apiServicePrincipalId,
       consentType: 'AllPrincipals',
-      resourceId: graphServicePrincipalId,
-      scope: 'User.Read',
+      resourceId,
+      scope,
     });
   }
 }
