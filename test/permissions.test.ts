@@ -95,6 +95,14 @@ describe('permissions follow the operations table', () => {
     expect(used).toHaveLength(declared.size);
   });
 
+  test("infra/entra's admin consent to Graph is every Graph permission of the table; its downstream APIs are required and consented", () => {
+    expect(bicep).toContain(`var graphConsentScope = '${permissionsByResource().graph.join(' ')}'`);
+    expect(bicep).toMatch(/scope: graphConsentScope\n/);
+    // Custom APIs come in as a parameter (appId and scope ids): both the required access and the grants use it.
+    expect(bicep).toMatch(/map\(downstreamApis, downstream => \{\s+resourceAppId: downstream\.appId/);
+    expect(bicep).toMatch(/for \(downstream, i\) in downstreamApis: if \(grantAdminConsent\)/);
+  });
+
   test('the consent text names every resource and permission, in the azd hooks and in infra/entra', () => {
     for (const text of [consentDescription('you'), consentDescription('the user')]) {
       for (const permission of Object.values(permissionsByResource()).flat())

@@ -7,6 +7,9 @@
 //   2. after main.bicep, with MANAGED_IDENTITY_PRINCIPAL_ID and SPA_CLIENT_ID: adds the federated credential that lets
 //      the Function App's managed identity authenticate as the API (OBO without a secret), the SPA's
 //      pre-authorization on the API's scope, and the SPA as a known client (combined consent).
+// The API's downstream APIs other than Graph (the Tasks API, ...) come in as downstreamApis: the Graph extension keys a
+// service principal by appId only and cannot find it by app ID URI as the hooks do, so each API's appId and scope ids
+// are parameters (docs/deployment.md shows how to read them).
 // Each pass is idempotent: applications are matched by uniqueName. .ci/infra builds and lints it offline, with the
 // extension made from the types vendored in infra/extensions.
 targetScope = 'subscription'
@@ -33,8 +36,27 @@ param managedIdentityPrincipalId string = ''
 @description('Client id of the SPA from the first pass (SPA_CLIENT_ID); empty on the first pass.')
 param spaClientId string = ''
 
-@description('Grant tenant-wide (admin) consent for the API to call Graph User.Read on behalf of users. Needs an administrator role.')
+@description('Grant tenant-wide (admin) consent for the API\'s permissions on Graph and on each of downstreamApis, for all users. Needs an administrator role.')
 param grantAdminConsent bool = false
+
+@description('A downstream API of the tenant the API calls on users\' behalf (such as the Tasks API), as its registration in this tenant names it.')
+type downstreamApi = {
+  @description('appId (client id) of the downstream API; its service principal must exist in this tenant.')
+  appId: string
+
+  @description('The delegated permissions the operations table (shared/downstream/operations.ts) declares on it: each scope\'s id and value, as the API exposes them (e.g. Tasks.ReadWrite).')
+  @minLength(1)
+  scopes: {
+    @description('The scope\'s id in the downstream API\'s registration (its oauth2PermissionScopes).')
+    id: string
+
+    @description('The scope\'s value, the permission\'s name in the operations table.')
+    value: string
+  }[]
+}
+
+@description('The downstream APIs other than Graph that the settings configure (TASKS_API_APP_ID_URI, ...): required by the API registration and, with grantAdminConsent, consented for all users. Empty: Graph only.')
+param downstreamApis downstreamApi[] = []
 
 var apiUniqueName = 'obo-api-${environmentName}'
 var spaUniqueName = 'obo-spa-${environmentName}'
@@ -46,6 +68,7 @@ var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
 // The Graph permissions of the operations table (shared/downstream/permissions.ts; test/permissions.test.ts checks).
 var graphCalendarsReadScopeId = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42'
 var graphCalendarsReadWriteScopeId = '1ec239c2-d7c9-4623-a91a-a9775856bb36'
+var graphConsentScope = 'Calendars.Read Calendars.ReadWrite User.Read'
 // Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity, for the token exchange
 // audience of the cloud this deploys to.
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -89,25 +112,34 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
     // Combined consent: consenting to the SPA also consents to this API's Graph permission (needed for OBO).
     knownClientApplications: empty(spaClientId) ? [] : [spaClientId]
   }
-  requiredResourceAccess: [
-    {
-      resourceAppId: microsoftGraphAppId
-      resourceAccess: [
-        {
-          id: graphUserReadScopeId
-          type: 'Scope'
-        }
-        {
-          id: graphCalendarsReadScopeId
-          type: 'Scope'
-        }
-        {
-          id: graphCalendarsReadWriteScopeId
-          type: 'Scope'
-        }
-      ]
-    }
-  ]
+  requiredResourceAccess: concat(
+    [
+      {
+        resourceAppId: microsoftGraphAppId
+        resourceAccess: [
+          {
+            id: graphUserReadScopeId
+            type: 'Scope'
+          }
+          {
+            id: graphCalendarsReadScopeId
+            type: 'Scope'
+          }
+          {
+            id: graphCalendarsReadWriteScopeId
+            type: 'Scope'
+          }
+        ]
+      }
+    ],
+    map(downstreamApis, downstream => {
+      resourceAppId: downstream.appId
+      resourceAccess: map(downstream.scopes, scope => {
+        id: scope.id
+        type: 'Scope'
+      })
+    })
+  )
 
   // The Function App's managed identity is the API's only credential: no client secret, no certificate.
   resource managedIdentityCredential 'federatedIdentityCredentials@v1.0' = if (!empty(managedIdentityPrincipalId)) {
@@ -151,13 +183,29 @@ resource graphServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' existing
   appId: microsoftGraphAppId
 }
 
-// Optional tenant-wide consent for the API's own Graph permission, instead of each user consenting.
+// Optional tenant-wide consent for the API's own permissions, instead of each user consenting: Graph's, then each
+// downstream API's.
 resource graphConsent 'Microsoft.Graph/oauth2PermissionGrants@v1.0' = if (grantAdminConsent) {
   clientId: apiServicePrincipal.id
   resourceId: graphServicePrincipal.id
   consentType: 'AllPrincipals'
-  scope: 'User.Read'
+  scope: graphConsentScope
 }
+
+resource downstreamServicePrincipals 'Microsoft.Graph/servicePrincipals@v1.0' existing = [
+  for downstream in downstreamApis: {
+    appId: downstream.appId
+  }
+]
+
+resource downstreamConsent 'Microsoft.Graph/oauth2PermissionGrants@v1.0' = [
+  for (downstream, i) in downstreamApis: if (grantAdminConsent) {
+    clientId: apiServicePrincipal.id
+    resourceId: downstreamServicePrincipals[i].id
+    consentType: 'AllPrincipals'
+    scope: join(map(downstream.scopes, scope => scope.value), ' ')
+  }
+]
 
 @description('API_CLIENT_ID: client id of the API.')
 output apiClientId string = api.appId
