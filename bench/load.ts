@@ -4,10 +4,11 @@
  * K local hosts (real processes, dev/cli/serve.ts, as `npm run dev` starts them) per design over the sandbox
  * that bench/run.ts started; N users x M clients (one SPA token each); C concurrent callers, each calling
  * its own clients in turn (one call in flight per client), routed to a random host (no affinity, as
- * Azure). Designs: this API, this API with L1 off, and two baselines (bench/baseline.ts). Then, on this
- * API's hosts: cost as clients per user grow, CPU per warm call against its floor, and fault phases.
- * Exits 1 when a call answered 500, a cached token was lost, or a design's Entra or Cosmos DB counts
- * differ from its expected per-call costs.
+ * Azure). Designs: this API (GET /api/me), this API with writes (reads and writes on the Tasks API routes),
+ * this API with L1 off, and two baselines (bench/baseline.ts). Then, on this API's hosts: cost as clients
+ * per user grow, CPU per warm call against its floor, and fault phases.
+ * Exits 1 when a call answered 500 or other than expected, a cached token was lost, or a design's Entra,
+ * Cosmos DB or downstream counts differ from its expected per-call costs.
  */
 import { parseArgs } from 'node:util';
 
@@ -15,12 +16,13 @@ import { CosmosClient } from '@azure/cosmos';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
 import { type HostProcess, startHostProcess } from '../dev/host/hostProcess.js';
-import { counters, sandbox, userToken } from '../dev/sandbox/client.js';
+import { counters, sandbox, setConsent, userToken } from '../dev/sandbox/client.js';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
 import { estimatedReadRu, estimatedWriteRu, percentile } from './costModel.js';
 import { mulberry32 } from './seededRandom.js';
+import { type ApiRequest, TaskWorkload } from './taskWorkload.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,7 +31,7 @@ const { values: args } = parseArgs({
     users: { type: 'string', default: '20' },
     clients: { type: 'string', default: '3' },
     calls: { type: 'string', default: '5' },
-    designs: { type: 'string', default: 'api,l1off,distributed,none' },
+    designs: { type: 'string', default: 'api,writes,l1off,distributed,none' },
     concurrency: { type: 'string', default: '16' },
     'graph-latency-ms': { type: 'string', default: '30' },
     'entra-latency-ms': { type: 'string', default: '80' },
@@ -67,10 +69,11 @@ let random = mulberry32(whole('seed', 0));
 
 // ---------------------------------------------------------------- sandbox and hosts
 
-type Emulator = 'entra' | 'graph' | 'cosmos';
+type Emulator = 'entra' | 'graph' | 'tasks' | 'cosmos';
 const emulatorUrls: Record<Emulator, string> = {
   entra: state.entraUrl,
   graph: state.graphUrl,
+  tasks: state.tasksApi.url,
   cosmos: state.cosmos.endpoint.replace(/\/$/, ''),
 };
 
@@ -83,8 +86,13 @@ async function post(emulator: Emulator, path: string, body: unknown): Promise<vo
   if (!response.ok) throw new Error(`${emulator} ${path}: HTTP ${response.status} ${await response.text()}`);
 }
 
-async function setLatencies(graphMs: number): Promise<void> {
-  await post('graph', '/_emulator/latency', { kind: 'me', ms: graphMs });
+/** Every request kind of the Tasks API emulator that its routes use (dev/emulators/tasks/server.ts). */
+const TASKS_KINDS = ['tasks.list', 'tasks.create', 'tasks.read', 'tasks.update', 'tasks.delete'] as const;
+
+/** `downstreamMs` is the latency of Graph's `/me` and of every Tasks API request alike. */
+async function setLatencies(downstreamMs: number): Promise<void> {
+  await post('graph', '/_emulator/latency', { kind: 'me', ms: downstreamMs });
+  for (const kind of TASKS_KINDS) await post('tasks', '/_emulator/latency', { kind, ms: downstreamMs });
   await post('entra', '/_emulator/latency', { kind: 'token.obo', ms: ENTRA_LATENCY_MS });
   for (const kind of ['read', 'create', 'replace', 'upsert'])
     await post('cosmos', '/_emulator/latency', { kind, ms: COSMOS_LATENCY_MS });
@@ -94,23 +102,40 @@ interface Costs {
   entra: number;
   cosmosReads: number;
   cosmosWrites: number;
+  /** Requests that reached Graph or the Tasks API, by kind (`me`, `tasks.create`, ...). */
+  downstream: Record<string, number>;
 }
 
 async function emulatorCosts(): Promise<Costs> {
-  const [entra, cosmos] = [await counters('entra'), await counters('cosmos')];
+  const [entra, cosmos, graph, tasks] = await Promise.all(
+    (['entra', 'cosmos', 'graph', 'tasks'] as const).map((emulator) => counters(emulator)),
+  );
   return {
-    entra: entra['token.obo'] ?? 0,
-    cosmosReads: cosmos.read ?? 0,
-    cosmosWrites: (cosmos.create ?? 0) + (cosmos.replace ?? 0) + (cosmos.upsert ?? 0),
+    entra: entra?.['token.obo'] ?? 0,
+    cosmosReads: cosmos?.read ?? 0,
+    cosmosWrites: (cosmos?.create ?? 0) + (cosmos?.replace ?? 0) + (cosmos?.upsert ?? 0),
+    downstream: { ...graph, ...tasks },
   };
 }
 
 function minus(after: Costs, before: Costs): Costs {
+  const downstream: Record<string, number> = {};
+  for (const [kind, n] of Object.entries(after.downstream)) {
+    const delta = n - (before.downstream[kind] ?? 0);
+    if (delta !== 0) downstream[kind] = delta;
+  }
   return {
     entra: after.entra - before.entra,
     cosmosReads: after.cosmosReads - before.cosmosReads,
     cosmosWrites: after.cosmosWrites - before.cosmosWrites,
+    downstream,
   };
+}
+
+/** Whether the downstream requests counted are exactly `expected`, kind by kind. */
+function sameCounts(counted: Record<string, number>, expected: Record<string, number>): boolean {
+  const kinds = new Set([...Object.keys(counted), ...Object.keys(expected)]);
+  return [...kinds].every((kind) => (counted[kind] ?? 0) === (expected[kind] ?? 0));
 }
 
 interface RequestLine {
@@ -168,7 +193,9 @@ function linesSince(hosts: BenchHost[], marks: number[]): RequestLine[] {
   return hosts.flatMap((host, i) => host.lines.slice(marks[i] ?? 0));
 }
 
-function logged(lines: RequestLine[]): Costs & { charge: number; conflictRetries: number; lost: number } {
+function logged(
+  lines: RequestLine[],
+): Omit<Costs, 'downstream'> & { charge: number; conflictRetries: number; lost: number } {
   const sum = (pick: (line: RequestLine) => number | undefined): number =>
     lines.reduce((total, line) => total + (pick(line) ?? 0), 0);
   return {
@@ -205,37 +232,54 @@ interface Answer {
   status: number;
   ms: number;
   retryAfter: string | null;
+  location: string | null;
+  /** The JSON body, read only for a request that asks for it (the profile calls only drain theirs). */
+  body: unknown;
 }
 
-async function call(host: BenchHost, client: Client): Promise<Answer> {
+const PROFILE: ApiRequest = { method: 'GET', path: '/api/me' };
+
+async function call(host: BenchHost, client: Client, request: ApiRequest = PROFILE): Promise<Answer> {
   const started = performance.now();
   try {
-    const response = await fetch(`${host.url}/api/me`, {
-      headers: { authorization: `Bearer ${client.token}` },
+    const response = await fetch(`${host.url}${request.path}`, {
+      method: request.method,
+      headers: {
+        authorization: `Bearer ${client.token}`,
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
     });
-    await response.arrayBuffer();
+    const text = request.readBody === true ? await response.text() : '';
+    if (request.readBody !== true) await response.arrayBuffer();
     return {
       status: response.status,
       ms: performance.now() - started,
       retryAfter: response.headers.get('retry-after'),
+      location: response.headers.get('location'),
+      body: text === '' ? undefined : (JSON.parse(text) as unknown),
     };
   } catch {
-    return { status: 0, ms: performance.now() - started, retryAfter: null };
+    return { status: 0, ms: performance.now() - started, retryAfter: null, location: null, body: undefined };
   }
 }
 
-/** Runs `jobs` with `concurrency` workers; worker w takes jobs w, w+C, ... in order. */
+/**
+ * Runs `jobs` with `concurrency` workers; worker w takes, in order, the jobs whose lane is w modulo C (by
+ * default a job's lane is its index). The same lane for all of a client's calls keeps one call in flight
+ * per client, in the order of its jobs.
+ */
 async function runWorkers<T>(
   jobs: T[],
   concurrency: number,
   run: (job: T) => Promise<void>,
+  laneOf: (job: T, index: number) => number = (_, index) => index,
 ): Promise<number> {
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
-      for (let i = worker; i < jobs.length; i += concurrency) {
-        const job = jobs[i];
-        if (job !== undefined) await run(job);
+      for (const [index, job] of jobs.entries()) {
+        if (laneOf(job, index) % concurrency === worker) await run(job);
       }
     }),
   );
@@ -248,6 +292,8 @@ interface Design {
   key: string;
   name: string;
   env: Record<string, string>;
+  /** What each client calls: GET /api/me, or a cycle of reads and writes on the Tasks API routes. */
+  workload: 'profile' | 'tasks';
   /** The Cosmos DB item that holds a client's cache, for its size. */
   itemId?: (client: Client) => string;
 }
@@ -268,23 +314,50 @@ interface DesignResult {
 }
 
 const allDesigns: Design[] = [
-  { key: 'api', name: 'this API', env: { BENCH_TARGET: BENCH_BUNDLE }, itemId: (c) => c.accountId },
+  {
+    key: 'api',
+    name: 'this API',
+    env: { BENCH_TARGET: BENCH_BUNDLE },
+    workload: 'profile',
+    itemId: (c) => c.accountId,
+  },
+  {
+    key: 'writes',
+    name: 'this API, writes',
+    env: { BENCH_TARGET: BENCH_BUNDLE },
+    workload: 'tasks',
+    itemId: (c) => c.accountId,
+  },
   {
     key: 'l1off',
     name: 'this API, L1 off',
     env: { BENCH_TARGET: BENCH_BUNDLE, TOKEN_CACHE_L1_MAX_ENTRIES: '0' },
+    workload: 'profile',
     itemId: (c) => c.accountId,
   },
   {
     key: 'distributed',
     name: 'msal-node distributed cache',
     env: { BENCH_TARGET: 'bench/baseline.ts', BENCH_BASELINE: 'distributed' },
+    workload: 'profile',
     itemId: (c) => `dist.${c.accountId}`,
   },
-  { key: 'none', name: 'no cache', env: { BENCH_TARGET: 'bench/baseline.ts', BENCH_BASELINE: 'none' } },
+  {
+    key: 'none',
+    name: 'no cache',
+    env: { BENCH_TARGET: 'bench/baseline.ts', BENCH_BASELINE: 'none' },
+    workload: 'profile',
+  },
 ];
 
 const chosen = (args.designs ?? '').split(',');
+const unknownDesign = chosen.find((key) => !allDesigns.some((design) => design.key === key));
+if (unknownDesign !== undefined) {
+  console.error(
+    `--designs: no design "${unknownDesign}" (designs: ${allDesigns.map((d) => d.key).join(', ')})`,
+  );
+  process.exit(2);
+}
 const designs = allDesigns.filter((design) => chosen.includes(design.key));
 
 const cosmos = new CosmosClient({ endpoint: state.cosmos.endpoint, key: state.cosmos.key })
@@ -300,17 +373,39 @@ async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResu
   random = mulberry32(whole('seed', 0));
   const clients = await mintClients(`load-${design.key}`, USERS, CLIENTS);
   const pick = (): number => Math.floor(random() * hosts.length);
+  const tasks = design.workload === 'tasks' ? new TaskWorkload(`load-${design.key}`) : undefined;
+  if (tasks !== undefined) {
+    // The sandbox's users start with consent to Graph's User.Read only, as a tenant's do.
+    const scopes = scopesFor(DOWNSTREAM_OPERATIONS.createTask, state.tasksApi.appIdUri);
+    for (let user = 0; user < USERS; user++) await setConsent(`load-${design.key}-u${user}`, scopes, true);
+  }
+  const wrong: string[] = [];
+  /** One call of the design's workload; a wrong answer is noted in `wrong`. */
+  const workloadCall = async (host: number, client: Client): Promise<Answer> => {
+    if (tasks === undefined) {
+      const answer = await call(hosts[host] as BenchHost, client);
+      if (answer.status !== 200) wrong.push(`GET /api/me answered ${answer.status}`);
+      return answer;
+    }
+    const request = tasks.next(clients.indexOf(client), client.user);
+    const answer = await call(hosts[host] as BenchHost, client, request);
+    const problem = tasks.check(request, answer);
+    if (problem !== undefined) wrong.push(problem);
+    return answer;
+  };
 
-  // Warm-up: each client's first call, on a random host (its miss).
+  // Warm-up: each client's first call, on a random host (its miss); with writes, the client's first task.
   const homeHost = new Map<Client, number>();
   const warmMarks = hosts.map((h) => h.lines.length);
   await runWorkers(clients, CONCURRENCY, async (client) => {
     const index = pick();
     homeHost.set(client, index);
-    const answer = await call(hosts[index] as BenchHost, client);
-    if (answer.status !== 200) failures.push(`${design.name}: warm-up call answered ${answer.status}`);
+    await workloadCall(index, client);
   });
   const warmup = logged(linesSince(hosts, warmMarks));
+  for (const problem of new Set(wrong)) failures.push(`${design.name}: warm-up: ${problem}`);
+  wrong.length = 0;
+  tasks?.takeRequested();
 
   // Steady load: worker w owns clients w, w+C, ... and calls each in turn, CALLS rounds.
   const jobs: { client: Client; host: number }[] = [];
@@ -329,11 +424,16 @@ async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResu
   const statuses: Record<string, number> = {};
   const before = await emulatorCosts();
   const marks = hosts.map((h) => h.lines.length);
-  const seconds = await runWorkers(jobs, CONCURRENCY, async ({ client, host }) => {
-    const answer = await call(hosts[host] as BenchHost, client);
-    latencies.push(answer.ms);
-    statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-  });
+  const seconds = await runWorkers(
+    jobs,
+    CONCURRENCY,
+    async ({ client, host }) => {
+      const answer = await workloadCall(host, client);
+      latencies.push(answer.ms);
+      statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+    },
+    ({ client }) => clients.indexOf(client),
+  );
   const costs = minus(await emulatorCosts(), before);
   const lines = linesSince(hosts, marks);
   const fromLogs = logged(lines);
@@ -345,8 +445,17 @@ async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResu
 
   // Expected per-call costs of each design in steady state (every client already called once).
   const n = jobs.length;
+  const downstreamExpected = tasks?.takeRequested() ?? { me: n };
+  const downstreamMet = sameCounts(costs.downstream, downstreamExpected);
+  const downstreamText = `downstream ${Object.entries(downstreamExpected)
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(', ')}`;
   const expectations: Record<string, [string, boolean]> = {
     'this API': [
+      `Entra 0, writes 0, reads ${firstVisits} (first call of a client on each other host)`,
+      costs.entra === 0 && costs.cosmosWrites === 0 && costs.cosmosReads === firstVisits,
+    ],
+    'this API, writes': [
       `Entra 0, writes 0, reads ${firstVisits} (first call of a client on each other host)`,
       costs.entra === 0 && costs.cosmosWrites === 0 && costs.cosmosReads === firstVisits,
     ],
@@ -363,12 +472,15 @@ async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResu
     ],
     'no cache': [`Entra ${n}, Cosmos 0`, costs.entra === n && costs.cosmosReads + costs.cosmosWrites === 0],
   };
-  const [expected, met] = expectations[design.name] ?? ['?', false];
+  const [designExpected, designMet] = expectations[design.name] ?? ['?', false];
+  const expected = `${designExpected}; ${downstreamText}`;
+  const met = designMet && downstreamMet;
   if (!met)
     failures.push(
       `${design.name}: expected ${expected}; measured ${JSON.stringify(costs)}, logged ${JSON.stringify(fromLogs)}`,
     );
-  if ((statuses['200'] ?? 0) !== n) failures.push(`${design.name}: answers ${JSON.stringify(statuses)}`);
+  for (const problem of new Set(wrong)) failures.push(`${design.name}: ${problem}`);
+  if (wrong.length > 0) failures.push(`${design.name}: answers ${JSON.stringify(statuses)}`);
   if (fromLogs.lost > 0) failures.push(`${design.name}: ${fromLogs.lost} cache writes lost`);
 
   latencies.sort((a, b) => a - b);

@@ -20,7 +20,7 @@ const RUNS: { name: string; args: string[] }[] = [
       '--clients',
       '1',
       '--calls',
-      '1',
+      '5',
       '--concurrency',
       '2',
       '--graph-latency-ms',
