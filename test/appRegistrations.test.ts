@@ -139,6 +139,27 @@ describe('app registrations hook', () => {
     }
   });
 
+  test("declares the API's app roles for users, keeps each role's id, and disables a role no longer declared", async () => {
+    const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
+    const first = await provisioned(graph);
+    const api = graph.application('obo-api-dev');
+    if (api === undefined) throw new Error('the API app was not created');
+    const roles = Array.isArray(api['appRoles']) ? (api['appRoles'] as GraphObject[]) : [];
+    expect(roles).toEqual([
+      expect.objectContaining({ value: 'Tasks.Admin', allowedMemberTypes: ['User'], isEnabled: true }),
+    ]);
+    const tasksAdminId = roles[0]?.['id'];
+    expect(typeof tasksAdminId).toBe('string');
+    api['appRoles'] = [...roles, { id: randomUUID(), value: 'Reports.Reader', isEnabled: true }];
+
+    await registerApps(first, dependencies(graph));
+
+    expect(graph.application('obo-api-dev')?.['appRoles']).toEqual([
+      expect.objectContaining({ id: tasksAdminId, value: 'Tasks.Admin', isEnabled: true }),
+      expect.objectContaining({ value: 'Reports.Reader', isEnabled: false }),
+    ]);
+  });
+
   test('a changed name setting keeps the app this environment created (uniqueName is fixed) and says so', async () => {
     const graph = new FakeGraph(CLOUDS.AzureCloud.graph);
     const first = await provisioned(graph);

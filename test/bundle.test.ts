@@ -1,6 +1,7 @@
 // The deployable bundle, as the Functions worker loads it: built by `npm run build`, imported as an ES
 // module with '@azure/functions-core' served the way the worker serves it.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 import { beforeAll, describe, expect, test } from '@jest/globals';
 
@@ -77,6 +78,16 @@ describe('dist/main.js in the Functions worker', () => {
     expect(trigger('getMe')).toMatchObject({ route: 'me', methods: ['GET'], authLevel: 'anonymous' });
     expect(trigger('deleteMyTokenCache')).toMatchObject({ route: 'me/token-cache', methods: ['DELETE'] });
     expect(trigger('getHealth')).toMatchObject({ route: 'health', methods: ['GET'] });
+  });
+
+  test('functions/index.ts imports every function file (a file it misses is a route that silently does not exist)', () => {
+    const entry = readFileSync('functions/index.ts', 'utf8');
+    const files = readdirSync('functions').filter(
+      (file) => file.endsWith('.ts') && !['index.ts', 'instance.ts'].includes(file),
+    );
+    expect(files.filter((file) => !entry.includes(`import './${file.replace(/\.ts$/, '.js')}';`))).toEqual(
+      [],
+    );
   });
 
   test('loads without warnings or errors when configured', () => {

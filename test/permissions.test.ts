@@ -11,12 +11,14 @@ import {
   TASKS_API_APP_ID_URI,
 } from '../dev/emulators/entra/fixtures.js';
 import {
+  apiAppRoles,
   CLOUDS,
   GRAPH_DELEGATED_PERMISSION_IDS,
   graphResourceAccess,
   registerApps,
 } from '../scripts/azd/app-registrations.js';
-import { DOWNSTREAM_OPERATIONS } from '../shared/downstream/operations.js';
+import { API_APP_ROLE_VALUES, API_APP_ROLES } from '../shared/auth/appRoles.js';
+import { DOWNSTREAM_OPERATIONS, type DownstreamOperation } from '../shared/downstream/operations.js';
 import { consentDescription, permissionsByResource } from '../shared/downstream/permissions.js';
 import { DOWNSTREAM_RESOURCE_NAMES, DOWNSTREAM_RESOURCES } from '../shared/downstream/resources.js';
 import { FakeGraph, MICROSOFT_GRAPH_APP_ID } from './support/fakeDirectory.js';
@@ -121,6 +123,32 @@ describe('permissions follow the operations table', () => {
         ...graph.map((permission) => `${GRAPH_RESOURCE}/${permission}`),
         ...tasks.map((permission) => `${TASKS_API_APP_ID_URI}/${permission}`),
       ].sort(),
+    );
+  });
+});
+
+describe("app roles follow the API's declaration", () => {
+  test('every app role an operation requires is declared, and every declared role is required by one', () => {
+    const required = new Set(
+      Object.values(DOWNSTREAM_OPERATIONS).flatMap((operation: DownstreamOperation) => [
+        ...(operation.access?.anyRole ?? []),
+      ]),
+    );
+    expect(new Set(API_APP_ROLE_VALUES)).toEqual(required);
+  });
+
+  test('the azd hooks and infra/entra declare exactly those roles, with the same texts', () => {
+    const hooks = apiAppRoles(undefined, () => 'id');
+    expect(hooks.map((role) => role['value'])).toEqual(API_APP_ROLE_VALUES);
+    const bicepRoles = [
+      ...bicep.matchAll(/value: '([^']+)'\n\s*displayName: '([^']+)'\n\s*description: '([^']+)'/g),
+    ].map(([, value, displayName, description]) => ({ value, displayName, description }));
+    expect(bicepRoles).toEqual(
+      Object.values(API_APP_ROLES).map(({ value, displayName, description }) => ({
+        value,
+        displayName,
+        description,
+      })),
     );
   });
 });

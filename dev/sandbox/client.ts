@@ -157,6 +157,14 @@ export async function setConsent(
   });
 }
 
+/** Assigns the API's app roles to the user (replacing theirs): their next access tokens carry them in `roles`. */
+export async function assignAppRoles(user: string, roles: readonly string[], tenant?: string): Promise<void> {
+  await control('entra', `/_emulator/users/${encodeURIComponent(user)}/roles`, {
+    roles,
+    ...(tenant === undefined ? {} : { tenant }),
+  });
+}
+
 /** Entra requests by tenant (the tenant in the path) and kind, since the last reset. */
 export async function tenantCounters(): Promise<Record<string, Record<string, number>>> {
   const response = await fetch(`${emulatorUrl('entra')}/_emulator/counters/tenants`);

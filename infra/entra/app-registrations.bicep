@@ -63,6 +63,14 @@ var spaUniqueName = 'obo-spa-${environmentName}'
 var effectiveApiAppIdUri = empty(apiAppIdUri) ? 'api://${tenant().tenantId}/${apiUniqueName}' : apiAppIdUri
 // Stable across deployments, so the SPA's grant and pre-authorization keep pointing at the same scope.
 var apiScopeId = guid(tenant().tenantId, apiUniqueName, apiScopeName)
+// The API's app roles (shared/auth/appRoles.ts; test/permissions.test.ts checks): stable ids, as for the scope.
+var apiAppRoles = [
+  {
+    value: 'Tasks.Admin'
+    displayName: 'Tasks administrator'
+    description: 'Can delete tasks through the OBO API (DELETE /api/tasks/{id}).'
+  }
+]
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
 // The Graph permissions of the operations table (shared/downstream/permissions.ts; test/permissions.test.ts checks).
@@ -112,6 +120,17 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
     // Combined consent: consenting to the SPA also consents to this API's Graph permission (needed for OBO).
     knownClientApplications: empty(spaClientId) ? [] : [spaClientId]
   }
+  // What routes may require beyond the scope; an administrator assigns them to users (docs/api.md).
+  appRoles: [
+    for role in apiAppRoles: {
+      id: guid(tenant().tenantId, apiUniqueName, 'appRole', role.value)
+      value: role.value
+      displayName: role.displayName
+      description: role.description
+      allowedMemberTypes: ['User']
+      isEnabled: true
+    }
+  ]
   requiredResourceAccess: concat(
     [
       {

@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
+import { API_APP_ROLES } from '../../shared/auth/appRoles.js';
 import { readDownstreamApi } from '../../shared/config.js';
 import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
 import { SettingReader } from '../../shared/config/settingReader.js';
@@ -180,6 +181,29 @@ function existingScopeId(application: GraphObject | undefined): string | undefin
   return isRecord(scope) && typeof scope['id'] === 'string' ? scope['id'] : undefined;
 }
 
+/**
+ * The API's app roles (shared/auth/appRoles.ts), each keeping the id it has (a new id would drop its assignments).
+ * A role no longer declared stays, disabled: Graph refuses to delete an enabled role, and its assignments stay too.
+ */
+export function apiAppRoles(existing: unknown, newId: () => string): GraphObject[] {
+  const current = (Array.isArray(existing) ? existing : []).filter(isRecord);
+  const declared = Object.values(API_APP_ROLES).map((role) => {
+    const id = current.find((candidate) => candidate['value'] === role.value)?.['id'];
+    return {
+      id: typeof id === 'string' ? id : newId(),
+      value: role.value,
+      displayName: role.displayName,
+      description: role.description,
+      allowedMemberTypes: ['User'],
+      isEnabled: true,
+    };
+  });
+  const retired = current
+    .filter((candidate) => !declared.some((role) => role.value === candidate['value']))
+    .map((candidate) => ({ ...candidate, isEnabled: false }));
+  return [...declared, ...retired];
+}
+
 const quoted = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
 /** The two registrations the hooks own, and the azd environment values that remember each. */
@@ -207,6 +231,7 @@ interface OwnedApplication {
   readonly uniqueName: string;
   readonly tags: readonly string[];
   readonly api?: unknown;
+  readonly appRoles?: unknown;
 }
 
 /** The uniqueName the hooks create an app with: API_APP_NAME / SPA_APP_NAME, else obo-api-<env> / obo-spa-<env>. */
@@ -231,7 +256,7 @@ export function ownershipMarker(tenantId: string, environmentName: string, role:
   return `obo-graph-api:azd:${tenantId}:${environmentName}:${role}`;
 }
 
-const APPLICATION_FIELDS = '$select=id,appId,uniqueName,tags,api';
+const APPLICATION_FIELDS = '$select=id,appId,uniqueName,tags,api,appRoles';
 
 function tagsOf(application: GraphObject | undefined): string[] {
   return stringsIn(application?.['tags']);
@@ -289,6 +314,7 @@ async function ownedApplication(
     uniqueName,
     tags: tagsOf(application),
     api: application['api'],
+    appRoles: application['appRoles'],
   };
 }
 
@@ -529,6 +555,8 @@ export async function registerApps(
     identifierUris: [appIdUri],
     // v2 access tokens: aud is the client id, iss is <authority>/<tenant>/v2.0.
     api: { requestedAccessTokenVersion: 2, oauth2PermissionScopes: [scope] },
+    // What routes may require beyond the scope; an administrator assigns them to users (docs/api.md).
+    appRoles: apiAppRoles(api.appRoles, newId),
     requiredResourceAccess: requiredResources.map((resource) => ({
       resourceAppId: resource.resourceAppId,
       resourceAccess: resourceAccess(resource),

@@ -7,6 +7,7 @@
  * (shared/downstream/permissions.ts).
  */
 
+import { API_APP_ROLES } from '../auth/appRoles.js';
 import type { RouteAccess } from '../auth/routeAccess.js';
 import { isRecord } from '../narrow.js';
 import type { HttpMethod, JsonObject } from './resourceClient.js';
@@ -118,13 +119,14 @@ export const DOWNSTREAM_OPERATIONS = {
     body: (input) => taskFields(input, false),
     permissions: ['Tasks.ReadWrite'],
   },
-  /** DELETE /api/tasks/{id}. */
+  /** DELETE /api/tasks/{id}: only for users an administrator assigned the API's Tasks.Admin app role. */
   deleteTask: {
     name: 'deleteTask',
     resource: 'tasks',
     method: 'DELETE',
     path: '/tasks/{id}',
     permissions: ['Tasks.ReadWrite'],
+    access: { anyRole: [API_APP_ROLES.tasksAdmin.value] },
   },
 } as const satisfies Record<string, DownstreamOperation>;
 

@@ -5,8 +5,10 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, jest } from '@jest/globals';
+import type { Page } from 'playwright-core';
 
-import { counters, injectFault, resetEmulators, sandbox, userToken } from '../sandbox.js';
+import { isRecord } from '../../shared/narrow.js';
+import { counters, injectFault, resetEmulators, sandbox, setConsent, userToken } from '../sandbox.js';
 import {
   openSpa,
   pickUser,
@@ -245,3 +247,142 @@ describe('erase', () => {
     expect((await counters('cosmos')).upsert).toBe(1);
   });
 });
+
+describe('task list', () => {
+  /** The ids of the tasks the list shows, in its order. */
+  async function shownTaskIds(page: Page): Promise<string[]> {
+    const items = await page.getByTestId('tasks').locator('li').all();
+    return Promise.all(items.map(async (item) => (await item.getAttribute('data-testid')) ?? ''));
+  }
+
+  async function addTask(page: Page, title: string, expectedCount: number): Promise<void> {
+    await page.getByTestId('task-title').fill(title);
+    await page.getByTestId('task-add').click();
+    await page
+      .getByTestId('tasks-count')
+      .filter({ hasText: `${expectedCount} tasks` })
+      .waitFor();
+  }
+
+  test('adds two tasks after the Tasks API consent round trip, completes one, deletes the other, reloads the list', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    // No fault: Tasks.ReadWrite is not consented for alice in the sandbox's directory.
+    await page.getByTestId('task-title').fill('Buy milk');
+    await page.getByTestId('task-add').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('consent-accept').click();
+    await ready(page);
+    await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
+    expect(await textOf(page, 'error')).toBe('');
+    // The add survived the redirect: it ran once, after the consent.
+    expect(await counters('tasks')).toMatchObject({ 'tasks.create': 1 });
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+
+    await addTask(page, 'Water the plants', 2);
+    const ids = await shownTaskIds(page);
+    expect(ids).toHaveLength(2);
+    const titles = await page.getByTestId('tasks').locator('li > span').allTextContents();
+    expect(titles.sort()).toEqual(['Buy milk', 'Water the plants']);
+    const [first, second] = ids.map((testId) => testId.replace(/^task-/, ''));
+    if (first === undefined || second === undefined) throw new Error('two tasks expected');
+
+    await page.getByTestId(`task-${first}-complete`).click();
+    await page.locator(`[data-testid="task-${first}"][data-completed="true"]`).waitFor();
+    expect(await page.getByTestId(`task-${first}-complete`).isDisabled()).toBe(true);
+    expect(await page.getByTestId(`task-${second}`).getAttribute('data-completed')).toBe('false');
+
+    await page.getByTestId(`task-${second}-delete`).click();
+    await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
+
+    await page.getByTestId('call-tasks').click();
+    await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
+    expect(await shownTaskIds(page)).toEqual([`task-${first}`]);
+    expect(await page.getByTestId(`task-${first}`).getAttribute('data-completed')).toBe('true');
+    expect(await textOf(page, 'error')).toBe('');
+    // Each write shows the list again, then the reload: five lists.
+    expect(await counters('tasks')).toMatchObject({
+      'tasks.list': 5,
+      'tasks.create': 2,
+      'tasks.update': 1,
+      'tasks.delete': 1,
+      other: 0,
+    });
+    // One exchange refused before the consent and one after; the Tasks API token is then served from the cache.
+    expect((await counters('entra'))['token.obo']).toBe(2);
+  });
+
+  test('shows the tasks already there without a consent round trip once the user has consented', async () => {
+    await setConsent('alice', [`${sandbox().tasksApi.appIdUri}/Tasks.ReadWrite`], true);
+    const { accessToken } = await userToken('alice');
+    const created = await fetch(`${harness.host.url}/api/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Already there' }),
+    });
+    expect(created.status).toBe(201);
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+
+    await page.getByTestId('call-tasks').click();
+
+    await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
+    expect(await page.getByTestId('tasks').locator('li > span').allTextContents()).toEqual(['Already there']);
+    expect(await counters('entra')).toMatchObject({ authorize: 1 });
+  });
+});
+
+describe('add an event', () => {
+  test('asks for Calendars.ReadWrite, adds the event, then the calendar through the API shows it', async () => {
+    const page = await openSpa(harness);
+    await signIn(page, 'alice');
+    // No fault: Calendars.ReadWrite is not consented for alice in the sandbox's directory.
+    await page.getByTestId('event-add').click();
+    await pickUser(page, 'alice');
+    await page.getByTestId('consent-accept').click();
+    await ready(page);
+
+    expect(await waitForText(page, 'status')).toBe('Event added: Planned from the sample SPA');
+    expect(await textOf(page, 'error')).toBe('');
+    expect(await counters('graph')).toMatchObject({ 'events.create': 1 });
+    expect(await counters('entra')).toMatchObject({ authorize: 2, 'token.obo': 2 });
+    const consent = await fetch(`${sandbox().entraUrl}/_emulator/consent?user=alice`);
+    expect(((await consent.json()) as { scopes: string[] }).scopes).toContain(
+      'https://graph.microsoft.com/Calendars.ReadWrite',
+    );
+
+    // The SPA's calendar view and the API itself both see the new event.
+    // The consent page granted the API's declared permissions together (combined consent), Calendars.Read too.
+    await page.getByTestId('call-events').click();
+    expect(await waitForText(page, 'events')).toMatch(/^\d+ events in the coming days$/);
+    const { accessToken } = await userToken('alice');
+    const events = await fetch(`${harness.host.url}/api/me/events`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(events.status).toBe(200);
+    const subjects = await allEventSubjects(events, accessToken);
+    expect(subjects).toContain('Planned from the sample SPA');
+  });
+});
+
+/** Every event subject of `GET /api/me/events`, following `next` cursors. */
+async function allEventSubjects(first: Response, accessToken: string): Promise<string[]> {
+  const subjects: string[] = [];
+  let page: unknown = await first.json();
+  for (let pages = 0; pages < 20; pages += 1) {
+    if (!isRecord(page) || !Array.isArray(page.value)) throw new Error('not a page');
+    for (const event of page.value as unknown[]) {
+      if (isRecord(event) && typeof event.subject === 'string') subjects.push(event.subject);
+    }
+    if (typeof page.next !== 'string') return subjects;
+    const response = await fetch(
+      `${harness.host.url}/api/me/events?cursor=${encodeURIComponent(page.next)}`,
+      {
+        headers: { authorization: `Bearer ${accessToken}` },
+      },
+    );
+    expect(response.status).toBe(200);
+    page = await response.json();
+  }
+  throw new Error('more than 20 pages of events');
+}

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
 import {
+  assignAppRoles,
   counters,
   injectFault,
   resetEmulators,
@@ -33,9 +34,16 @@ function tasksScope(): string {
   return `${sandbox().tasksApi.appIdUri}/Tasks.ReadWrite`;
 }
 
-/** A user who consented to the Tasks API (the administrator consented to Graph's User.Read only). */
-async function tasksUser(name: string): Promise<{ accessToken: string; oid: string; tid: string }> {
+/**
+ * A user who consented to the Tasks API (the administrator consented to Graph's User.Read only) and holds the API's
+ * Tasks.Admin app role (DELETE requires it), unless `roles` says otherwise.
+ */
+async function tasksUser(
+  name: string,
+  roles: readonly string[] = ['Tasks.Admin'],
+): Promise<{ accessToken: string; oid: string; tid: string }> {
   await setConsent(name, [tasksScope()], true);
+  await assignAppRoles(name, roles);
   return userToken(name);
 }
 
@@ -346,5 +354,52 @@ describe('which client apps may call', () => {
     const answer = await call(token.accessToken, 'GET', '/api/tasks');
     expect(answer).toMatchObject({ status: 403, body: { code: 'ERR_CLIENT_APP_NOT_ALLOWED' } });
     expect(await oboRequests()).toBe(0);
+  });
+});
+
+describe('a route that requires an app role: DELETE /api/tasks/{id} needs Tasks.Admin', () => {
+  test('a user without the role gets 403 ERR_ROLE_REQUIRED with insufficient_scope, and nothing is deleted', async () => {
+    const user = await tasksUser('tasks-no-role', []);
+    const created = await call(user.accessToken, 'POST', '/api/tasks', { title: 'Keep me' });
+    expect(created.status).toBe(201);
+    const path = `/api/tasks/${encodeURIComponent(String(created.body.id))}`;
+    const exchangesBefore = await oboRequests();
+
+    const refused = await call(user.accessToken, 'DELETE', path);
+
+    expect(refused).toMatchObject({ status: 403, body: { code: 'ERR_ROLE_REQUIRED' } });
+    expect(refused.headers.get('content-type')).toBe('application/problem+json');
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer .*error="insufficient_scope"/);
+    // Refused before any exchange or downstream call; the other routes stay open to the user.
+    expect(await oboRequests()).toBe(exchangesBefore);
+    expect((await counters('tasks'))['tasks.delete']).toBe(0);
+    expect((await call(user.accessToken, 'GET', path)).status).toBe(200);
+  });
+
+  test("once an administrator assigns the role, the user's next token deletes (204)", async () => {
+    const user = await tasksUser('tasks-role-later', []);
+    const created = await call(user.accessToken, 'POST', '/api/tasks', { title: 'Delete me later' });
+    const path = `/api/tasks/${encodeURIComponent(String(created.body.id))}`;
+    expect((await call(user.accessToken, 'DELETE', path)).status).toBe(403);
+
+    await assignAppRoles('tasks-role-later', ['Tasks.Admin']);
+    const renewed = await userToken('tasks-role-later');
+
+    expect((await call(renewed.accessToken, 'DELETE', path)).status).toBe(204);
+    expect((await counters('tasks'))['tasks.delete']).toBe(1);
+  });
+
+  test('alice holds the role by default (the sample SPA deletes with her token)', async () => {
+    await setConsent('alice', [tasksScope()], true);
+    const alice = await userToken('alice');
+    const created = await call(alice.accessToken, 'POST', '/api/tasks', { title: 'Sample' });
+
+    const deleted = await call(
+      alice.accessToken,
+      'DELETE',
+      `/api/tasks/${encodeURIComponent(String(created.body.id))}`,
+    );
+
+    expect(deleted.status).toBe(204);
   });
 });

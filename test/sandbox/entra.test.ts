@@ -11,6 +11,7 @@ import {
 } from 'jose';
 
 import {
+  assignAppRoles,
   counters,
   injectFault,
   managedIdentityToken,
@@ -155,6 +156,29 @@ describe('user tokens', () => {
     expect(claims.aud).toBe('api://other');
     expect(claims.exp).toBe('123');
     expect(claims).not.toHaveProperty('scp');
+  });
+
+  it("carries the API's app roles assigned to the user in roles: alice's by default, none for others", async () => {
+    expect(decodeJwt((await userToken('alice')).accessToken).roles).toEqual(['Tasks.Admin']);
+    expect(decodeJwt((await userToken('carol')).accessToken)).not.toHaveProperty('roles');
+
+    await assignAppRoles('carol', ['Tasks.Admin']);
+    await assignAppRoles('alice', []);
+
+    expect(decodeJwt((await userToken('carol')).accessToken).roles).toEqual(['Tasks.Admin']);
+    expect(decodeJwt((await userToken('alice')).accessToken)).not.toHaveProperty('roles');
+    await resetEmulators();
+    expect(decodeJwt((await userToken('carol')).accessToken)).not.toHaveProperty('roles');
+  });
+
+  it('refuses to assign a role the API does not declare', async () => {
+    const response = await fetch(`${sandbox().entraUrl}/_emulator/users/carol/roles`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ roles: ['Tasks.Owner'] }),
+    });
+    expect(response.status).toBe(400);
+    expect(decodeJwt((await userToken('carol')).accessToken)).not.toHaveProperty('roles');
   });
 });
 

@@ -126,6 +126,8 @@ describe('authorization code with PKCE', () => {
       aud: sandbox().api.clientId,
       azp: sandbox().spaClientId,
       scp: 'access_as_user',
+      // The API's app roles an administrator assigned her (the sandbox's default for alice).
+      roles: ['Tasks.Admin'],
     });
     expect(decodeJwt(tokens.id_token ?? '')).toMatchObject({ aud: sandbox().spaClientId, nonce: 'nonce-1' });
     expect(typeof tokens.refresh_token).toBe('string');

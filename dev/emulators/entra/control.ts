@@ -1,4 +1,4 @@
-// The Entra emulator's own /_emulator/ endpoints: user tokens, key rotation, settings.
+// The Entra emulator's own /_emulator/ endpoints: user tokens, app role assignments, key rotation, settings.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
@@ -62,6 +62,38 @@ function entraControlRoutes(
           Math.floor(Date.now() / 1000),
         );
         return { status: 200, body: { oid: user.oid, tid: tenant.id, revokedAt, validFrom: revokedAt + 1 } };
+      },
+    },
+    {
+      // An administrator's app role assignments for the user (Enterprise applications > Users and groups).
+      match: /^\/_emulator\/users\/([^/]+)\/roles$/,
+      answer({ roles, tenant: tenantName, ...others }, match) {
+        const name = safeDecode(match[1] ?? '');
+        const tenant =
+          tenantName === undefined
+            ? HOME_TENANT
+            : typeof tenantName === 'string'
+              ? sandboxTenant(tenantName)
+              : undefined;
+        const unknownField = Object.keys(others)[0];
+        if (unknownField !== undefined) return invalidRequest(`unknown field "${unknownField}"`);
+        if (tenant === undefined || !USER_NAME.test(name)) {
+          return invalidRequest('a user name and a sandbox tenant are required');
+        }
+        if (!Array.isArray(roles) || !roles.every((role): role is string => typeof role === 'string')) {
+          return invalidRequest('"roles" must be an array of app role values');
+        }
+        const user = tenantUser(name, tenant);
+        const refused = minting.directory.appRoles.assign(tenant.id, user.oid, roles);
+        if (refused !== undefined) return invalidRequest(refused);
+        return {
+          status: 200,
+          body: {
+            oid: user.oid,
+            tid: tenant.id,
+            roles: minting.directory.appRoles.rolesOf(tenant.id, user.oid),
+          },
+        };
       },
     },
     {

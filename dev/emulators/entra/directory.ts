@@ -1,14 +1,18 @@
 // The directory state the Entra emulator changes at run time: consents, session revocations, the guests
-// it has issued tokens for. Reset puts it back to the administrators' consents and no revocation.
+// it has issued tokens for, app role assignments. Reset puts it back to the administrators' consents and no revocation.
 import { SessionRevocations } from '../kit/sessionRevocations.js';
+import { AppRoleAssignments } from './appRoles.js';
 import { ConsentStore, type ResourcePermission } from './consent.js';
 import {
   API_CLIENT_ID,
   API_TENANTS,
+  APP_ROLES_BY_DEFAULT,
   CONSENTED_GRAPH_PERMISSIONS,
   DOWNSTREAM_APIS,
   type DownstreamApi,
   GRAPH_APP_ID,
+  sandboxUser,
+  TENANT_ID,
 } from './fixtures.js';
 
 export function graphPermission(permission: string): ResourcePermission {
@@ -58,6 +62,12 @@ export class EntraDirectory {
   /** Every tenant with the API starts with its administrator's consent to User.Read; users grant the rest. */
   readonly consents = new ConsentStore((tenant) => (API_TENANTS.has(tenant) ? ADMIN_CONSENT : {}));
   readonly revocations = new SessionRevocations();
+  /** The API's app roles each user holds: in the API's tenant, the users of APP_ROLES_BY_DEFAULT hold theirs. */
+  readonly appRoles = new AppRoleAssignments((tenant, oid) =>
+    tenant === TENANT_ID
+      ? (Object.entries(APP_ROLES_BY_DEFAULT).find(([name]) => sandboxUser(name).oid === oid)?.[1] ?? [])
+      : [],
+  );
   /** Guests minted so far: object id in the inviting tenant -> their home identity (Entra's client_info). */
   readonly guestHomes = new Map<string, { oid: string; tenant: string }>();
   /** Requests by the tenant in their path, then by kind. */
@@ -72,6 +82,7 @@ export class EntraDirectory {
   clear(): void {
     this.consents.clear();
     this.revocations.clear();
+    this.appRoles.clear();
     this.tenantCounters.clear();
   }
 }

@@ -1,6 +1,7 @@
 // The sandbox tenants as Entra's directory holds them: ids of the tenants, the apps and the users.
 import { createHash } from 'node:crypto';
 
+import { API_APP_ROLE_VALUES } from '../../../shared/auth/appRoles.js';
 import { permissionsByResource } from '../../../shared/downstream/permissions.js';
 import { type DirectoryUser, directoryUser, type SandboxTenant } from './tenants.js';
 
@@ -27,6 +28,13 @@ export const CONSENTED_GRAPH_PERMISSIONS = ['User.Read'] as const;
  * together with the API's own scope when the SPA asks with `prompt=consent` (combined consent).
  */
 export const API_GRAPH_PERMISSIONS: readonly string[] = permissionsByResource().graph;
+/**
+ * The API's app roles each sandbox user holds until a test assigns otherwise: alice holds every one, so the sample
+ * SPA can use every route; anyone else holds none.
+ */
+export const APP_ROLES_BY_DEFAULT: Readonly<Record<string, readonly string[]>> = {
+  alice: API_APP_ROLE_VALUES,
+};
 /** The Tasks API: a second protected web API of the tenant that the API calls on the user's behalf. */
 export const TASKS_API_CLIENT_ID = '9d4b7e21-6c3f-4a58-b0e7-3f12a8c5d946';
 /** Entra's default form of an app ID URI (`api://<client id>`). */

@@ -107,6 +107,8 @@ export class SigningKeys {
     }
     // A sign-in after a revocation gets a token from the revocation's next second on.
     const validFrom = minting?.directory.revocations.validFrom(tenant.id, user.oid) ?? 0;
+    // The API's app roles assigned to the user, as Entra issues them in the API's access tokens.
+    const roles = minting?.directory.appRoles.rolesOf(tenant.id, user.oid) ?? [];
     const now = Math.max(Math.floor(Date.now() / 1000), validFrom);
     const claims: Record<string, unknown> = {
       aud: API_CLIENT_ID,
@@ -119,6 +121,7 @@ export class SigningKeys {
       name: user.displayName,
       oid: user.oid,
       preferred_username: user.userPrincipalName,
+      ...(roles.length === 0 ? {} : { roles }),
       scp: API_SCOPE,
       sub: pairwiseSubject(user.oid, API_CLIENT_ID),
       tid: tenant.id,

@@ -115,6 +115,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     issuer: () => issuerOf(TENANT_ID),
     sign: (payload) => keys.sign(payload),
     userOf: (name) => ({ name: name.toLowerCase(), ...sandboxUser(name) }),
+    appRolesOf: (user) => directory.appRoles.rolesOf(TENANT_ID, user.oid),
     sendError: (req, res, failure, headers) => sendTokenError(req, res, failure, baseUrl, headers),
     sendJson,
     spa: { clientId: SPA_CLIENT_ID, displayName: 'obo-graph-api sample SPA' },

@@ -36,6 +36,8 @@ export interface SignInContext {
   sign(payload: Record<string, unknown>): Promise<string>;
   /** The sandbox user called `name` (throws on a name that is not one). */
   userOf(name: string): SignInUser;
+  /** The API's app roles the user holds (the `roles` claim of their access tokens for the API). */
+  appRolesOf(user: SignInUser): string[];
   /** Entra's JSON error body with `status`, plus `headers`. */
   sendError(
     req: IncomingMessage,

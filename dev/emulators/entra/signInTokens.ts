@@ -30,6 +30,7 @@ export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes
     options: { nonce?: string; clientInfo: boolean },
   ): Promise<Record<string, unknown>> {
     const user = context.userOf(session.userName);
+    const roles = context.appRolesOf(user);
     const issuedAt = now();
     const accessToken = await context.sign({
       aud: context.api.clientId,
@@ -43,6 +44,7 @@ export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes
       name: user.displayName,
       oid: user.oid,
       preferred_username: user.userPrincipalName,
+      ...(roles.length === 0 ? {} : { roles }),
       scp: session.apiScopes.join(' '),
       sub: pairwiseSubject(user.oid, context.api.clientId),
       tid: context.tenantId,
