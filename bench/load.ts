@@ -16,7 +16,8 @@ import { CosmosClient } from '@azure/cosmos';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 
 import { type HostProcess, startHostProcess } from '../dev/host/hostProcess.js';
-import { counters, sandbox, setConsent, userToken } from '../dev/sandbox/client.js';
+import { assignAppRoles, counters, sandbox, setConsent, userToken } from '../dev/sandbox/client.js';
+import { API_APP_ROLES } from '../shared/auth/appRoles.js';
 import { loadConfig } from '../shared/config.js';
 import { DOWNSTREAM_OPERATIONS, scopesFor } from '../shared/downstream/operations.js';
 import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
@@ -371,14 +372,18 @@ async function itemBytes(id: string): Promise<number> {
 
 async function runDesign(design: Design, hosts: BenchHost[]): Promise<DesignResult> {
   random = mulberry32(whole('seed', 0));
-  const clients = await mintClients(`load-${design.key}`, USERS, CLIENTS);
   const pick = (): number => Math.floor(random() * hosts.length);
   const tasks = design.workload === 'tasks' ? new TaskWorkload(`load-${design.key}`) : undefined;
   if (tasks !== undefined) {
-    // The sandbox's users start with consent to Graph's User.Read only, as a tenant's do.
+    // The sandbox's users start with consent to Graph's User.Read only, as a tenant's do, and with no app role:
+    // DELETE /api/tasks/{id} needs Tasks.Admin, which a token carries only when it was assigned before minting.
     const scopes = scopesFor(DOWNSTREAM_OPERATIONS.createTask, state.tasksApi.appIdUri);
-    for (let user = 0; user < USERS; user++) await setConsent(`load-${design.key}-u${user}`, scopes, true);
+    for (let user = 0; user < USERS; user++) {
+      await setConsent(`load-${design.key}-u${user}`, scopes, true);
+      await assignAppRoles(`load-${design.key}-u${user}`, [API_APP_ROLES.tasksAdmin.value]);
+    }
   }
+  const clients = await mintClients(`load-${design.key}`, USERS, CLIENTS);
   const wrong: string[] = [];
   /** One call of the design's workload; a wrong answer is noted in `wrong`. */
   const workloadCall = async (host: number, client: Client): Promise<Answer> => {
