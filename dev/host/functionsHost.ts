@@ -133,9 +133,12 @@ async function serve(
     ...(body.length > 0 ? { body: { bytes: body } } : {}),
   });
   const invocationId = randomUUID();
+  const traceParent = req.headers.traceparent;
   const context = new InvocationContext({
     invocationId,
     functionName: match.route.name,
+    // As the Functions host does: the caller's W3C trace context becomes the invocation's.
+    ...(typeof traceParent === 'string' ? { traceContext: { traceParent } } : {}),
     // As the Functions host stamps each log with its time and invocation: every line says when and which request.
     logHandler: (level, ...args) => log(hostLine(level, invocationId, args.map(String).join(' '))),
   });

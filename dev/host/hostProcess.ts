@@ -21,6 +21,8 @@ export interface HostProcess {
   url: string;
   exited: Promise<number | null>;
   stop(): Promise<void>;
+  /** Ends the host at once with SIGKILL, as a platform kills an instance: no cleanup, writes in flight lost. */
+  kill(): Promise<void>;
 }
 
 export function startHostProcess(options: HostProcessOptions): Promise<HostProcess> {
@@ -54,6 +56,10 @@ export function startHostProcess(options: HostProcessOptions): Promise<HostProce
           exited,
           stop: async () => {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            await exited;
+          },
+          kill: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
             await exited;
           },
         });

@@ -111,15 +111,38 @@ export async function injectFault(emulator: Emulator, fault: Fault): Promise<voi
   await control(emulator, '/_emulator/faults', fault);
 }
 
-/** A new current Entra signing key; the old ones are removed from the JWKS when `retireOld`. Gives the new kid. */
-export async function rotateKeys(options: { retireOld?: boolean } = {}): Promise<string> {
+/**
+ * A new Entra signing key, used at once (the old ones are removed from the JWKS when `retireOld`), or only
+ * published (`publishOnly`: the current key keeps signing). Gives the new kid.
+ */
+export async function rotateKeys(
+  options: { retireOld?: boolean; publishOnly?: boolean } = {},
+): Promise<string> {
   const body = await control('entra', '/_emulator/rotate-keys', options);
   if (!isRecord(body) || typeof body.kid !== 'string') throw new Error('the Entra emulator answered no kid');
   return body.kid;
 }
 
-export async function setEntraSettings(settings: { oboTokenLifetimeSeconds?: number }): Promise<void> {
-  await control('entra', '/_emulator/settings', settings);
+/** Entra signs with a key it published earlier (`rotateKeys({ publishOnly: true })`). */
+export async function activateKey(kid: string): Promise<void> {
+  await control('entra', '/_emulator/rotate-keys', { activate: kid });
+}
+
+/** Entra withdraws a key from its JWKS (never the one that signs). */
+export async function retireKey(kid: string): Promise<void> {
+  await control('entra', '/_emulator/rotate-keys', { retire: kid });
+}
+
+/** Token lifetimes in seconds: OBO tokens, CAE-capable OBO tokens (cp1), users' tokens for the API. */
+export interface EntraSettings {
+  oboTokenLifetimeSeconds?: number;
+  caeTokenLifetimeSeconds?: number;
+  userTokenLifetimeSeconds?: number;
+}
+
+/** Changes the Entra emulator's settings; gives them all as they are now. */
+export async function setEntraSettings(settings: EntraSettings): Promise<Required<EntraSettings>> {
+  return (await control('entra', '/_emulator/settings', settings)) as Required<EntraSettings>;
 }
 
 /**

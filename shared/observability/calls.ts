@@ -13,6 +13,8 @@ export interface CallFields {
   /** Cosmos DB writes and deletes that answered (a 412 or 409 included). */
   cosmosWrites?: number;
   entraMs?: number;
+  /** Requests to Entra's token endpoint, answered or not (each is an exchange Entra counts). */
+  entraTokenRequests?: number;
   /** Microsoft Graph's calls keep their own fields; every other downstream API's go to `downstream*`. */
   graphMs?: number;
   graphAttempts?: number;
@@ -81,6 +83,7 @@ export class RequestCalls {
     return this.trace.call(SPAN.entra, SpanKind.CLIENT, attributes, async (span) => {
       let result: T;
       const started = performance.now();
+      if (operation === 'token') this.count('entraTokenRequests', 1);
       try {
         result = await run();
       } catch (error) {

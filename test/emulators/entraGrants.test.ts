@@ -12,7 +12,7 @@ import {
   TENANT_ID,
 } from '../../dev/emulators/entra/fixtures.js';
 import type { GrantContext, TokenRequest } from '../../dev/emulators/entra/grants.js';
-import { redeemToken, tokenKindOf } from '../../dev/emulators/entra/grants.js';
+import { DEFAULT_ENTRA_SETTINGS, redeemToken, tokenKindOf } from '../../dev/emulators/entra/grants.js';
 import { SigningKeys } from '../../dev/emulators/entra/keys.js';
 
 const ISSUER = `https://login.test/${TENANT_ID}/v2.0`;
@@ -32,7 +32,7 @@ function context(overrides: Partial<GrantContext> = {}): GrantContext {
     keys,
     clientSecret: SECRET,
     federatedCredentials: [],
-    settings: { oboTokenLifetimeSeconds: 1234 },
+    settings: { ...DEFAULT_ENTRA_SETTINGS, oboTokenLifetimeSeconds: 1234 },
     graphResources: [GRAPH_RESOURCE],
     nowSeconds: () => NOW,
     ...overrides,

@@ -312,6 +312,16 @@ describe('the local host', () => {
       expect(text).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\w+\] [0-9a-f-]{36} /);
   });
 
+  test("carries the caller's W3C traceparent into the invocation, as the Functions host does", async () => {
+    const user = await userToken('otel-host-trace');
+    const seen = requestLogs(host).length;
+    const response = await fetch(`${host.url}/api/me`, {
+      headers: { Authorization: `Bearer ${user.accessToken}`, traceparent: HOST_TRACEPARENT },
+    });
+    expect(response.status).toBe(200);
+    expect((await nextRequestLogs(host, seen)).at(-1)).toMatchObject({ traceId: HOST_TRACE_ID });
+  });
+
   test('logs the 404 and 405 it answers itself', async () => {
     const seen = requestLogs(host).length;
     expect((await fetch(`${host.url}/api/nowhere?token=abc`)).status).toBe(404);

@@ -11,12 +11,14 @@ import {
 } from 'jose';
 
 import {
+  activateKey,
   assignAppRoles,
   counters,
   injectFault,
   managedIdentityToken,
   requestObo as requestOboAs,
   resetEmulators,
+  retireKey,
   rotateKeys,
   sandbox,
   setEntraSettings,
@@ -247,6 +249,38 @@ describe('on-behalf-of grant', () => {
     } finally {
       await setEntraSettings({ oboTokenLifetimeSeconds: 3600 });
     }
+  });
+
+  it("shortens CAE-capable tokens and users' tokens through the settings endpoint, and keeps the others", async () => {
+    const before = await setEntraSettings({});
+    await setEntraSettings({ caeTokenLifetimeSeconds: 400, userTokenLifetimeSeconds: 120 });
+    try {
+      const { accessToken } = await userToken('alice');
+      const caller = decodeJwt(accessToken);
+      expect(Number(caller.exp) - Number(caller.iat)).toBe(120);
+      const cae = (await (
+        await requestObo(accessToken, { claims: '{"access_token":{"xms_cc":{"values":["cp1"]}}}' })
+      ).json()) as Record<string, unknown>;
+      expect(cae.expires_in).toBe(400);
+      expect(decodeJwt(String(cae.access_token)).xms_cc).toEqual(['cp1']);
+      const plain = (await (await requestObo(accessToken)).json()) as Record<string, unknown>;
+      expect(plain.expires_in).toBe(before.oboTokenLifetimeSeconds);
+    } finally {
+      await setEntraSettings(before);
+    }
+  });
+
+  it.each([
+    [{ caeTokenLifetimeSeconds: 0 }],
+    [{ userTokenLifetimeSeconds: 'long' }],
+    [{ tokenLifetime: 60 }],
+  ])('refuses the setting %j with 400', async (body) => {
+    const response = await fetch(`${sandbox().entraUrl}/_emulator/settings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).toBe(400);
   });
 
   it.each([
@@ -565,5 +599,33 @@ describe('key rotation', () => {
     expect(await kids()).not.toContain(oldKid);
     const refused = await errorOf(await requestObo(before.accessToken));
     expect([refused.status, refused.error, refused.codes]).toEqual([400, 'invalid_grant', [50013]]);
+  });
+
+  it('rolls over in stages: publishes a key first, signs with it once activated, then retires the old one', async () => {
+    const { entraUrl, tenantId } = sandbox();
+    const kids = async (): Promise<unknown[]> => {
+      const jwks = (await (await fetch(`${entraUrl}/${tenantId}/discovery/v2.0/keys`)).json()) as {
+        keys: { kid: unknown }[];
+      };
+      return jwks.keys.map((key) => key.kid);
+    };
+    const oldKid = decodeProtectedHeader((await userToken('alice')).accessToken).kid;
+    if (typeof oldKid !== 'string') throw new Error('no kid');
+
+    const newKid = await rotateKeys({ publishOnly: true });
+    expect(await kids()).toEqual(expect.arrayContaining([oldKid, newKid]));
+    const published = await userToken('alice');
+    expect(decodeProtectedHeader(published.accessToken).kid).toBe(oldKid);
+
+    await activateKey(newKid);
+    const used = await userToken('alice');
+    expect(decodeProtectedHeader(used.accessToken).kid).toBe(newKid);
+    await expect(retireKey(newKid)).rejects.toThrow(/HTTP 400/);
+
+    await retireKey(oldKid);
+    expect(await kids()).not.toContain(oldKid);
+    expect((await requestObo(used.accessToken)).status).toBe(200);
+    const refused = await errorOf(await requestObo(published.accessToken));
+    expect([refused.status, refused.codes]).toEqual([400, [50013]]);
   });
 });

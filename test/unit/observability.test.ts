@@ -400,7 +400,28 @@ describe('RequestCalls', () => {
     await expect(
       requestCalls.downstream(GRAPH_ME(1), () => Promise.reject(new Error('unreachable'))),
     ).rejects.toThrow();
-    expect(fields).toEqual({ entraMs: expect.any(Number), graphMs: expect.any(Number), graphAttempts: 2 });
+    expect(fields).toEqual({
+      entraMs: expect.any(Number),
+      entraTokenRequests: 1,
+      graphMs: expect.any(Number),
+      graphAttempts: 2,
+    });
+  });
+
+  test("counts each request to Entra's token endpoint on the line, failed or not, and no metadata request", async () => {
+    const { requestCalls, fields } = calls();
+    await requestCalls.entra('https://login.example/t/v2.0/.well-known/openid-configuration', 'GET', () =>
+      Promise.resolve({ status: 200 }),
+    );
+    await requestCalls.entra('https://login.example/t/oauth2/v2.0/token', 'POST', () =>
+      Promise.resolve({ status: 400 }),
+    );
+    await expect(
+      requestCalls.entra('https://login.example/t/oauth2/v2.0/token', 'POST', () =>
+        Promise.reject(new Error('unreachable')),
+      ),
+    ).rejects.toThrow();
+    expect(fields.entraTokenRequests).toBe(2);
   });
 
   test("another API's attempt is a downstream.request span naming the resource and the path template, with its own fields", async () => {

@@ -14,8 +14,8 @@ import {
   tenantUser,
   USER_NAME,
 } from './fixtures.js';
-import type { EntraSettings } from './grants.js';
-import type { MintingDirectory, SigningKeys, UserTokenOptions } from './keys.js';
+import { DEFAULT_ENTRA_SETTINGS, type EntraSettings } from './grants.js';
+import type { KeyChange, MintingDirectory, SigningKeys, UserTokenOptions } from './keys.js';
 
 type Answer = { status: number; body: unknown; headers?: Record<string, string> };
 
@@ -40,9 +40,10 @@ function entraControlRoutes(
         const name = safeDecode(match[1] ?? '');
         const parsed = parseUserTokenOptions(name, input);
         if (typeof parsed === 'string') return invalidRequest(parsed);
+        const options = { lifetimeSeconds: settings.userTokenLifetimeSeconds, ...parsed };
         return {
           status: 200,
-          body: await keys.mintUserToken(name, parsed, minting),
+          body: await keys.mintUserToken(name, options, minting),
           headers: { 'cache-control': 'no-store' },
         };
       },
@@ -126,29 +127,33 @@ function entraControlRoutes(
     },
     {
       match: /^\/_emulator\/rotate-keys$/,
-      async answer({ retireOld }) {
-        if (retireOld !== undefined && typeof retireOld !== 'boolean') {
-          return invalidRequest('"retireOld" must be a boolean');
+      async answer(input) {
+        const change = parseKeyChange(input);
+        if (typeof change === 'string') return invalidRequest(change);
+        try {
+          const kid = await keys.change(change);
+          return { status: 200, body: { kid, kids: keys.kids, signingKid: keys.signingKid } };
+        } catch (error) {
+          return invalidRequest(error instanceof Error ? error.message : String(error));
         }
-        const kid = await keys.rotate({ retireOld: retireOld ?? false });
-        return { status: 200, body: { kid, kids: keys.kids } };
       },
     },
     {
       match: /^\/_emulator\/settings$/,
-      answer({ oboTokenLifetimeSeconds, ...others }) {
-        const unknownField = Object.keys(others)[0];
+      answer(input) {
+        const known = Object.keys(DEFAULT_ENTRA_SETTINGS) as (keyof EntraSettings)[];
+        const unknownField = Object.keys(input).find((name) => !known.includes(name as keyof EntraSettings));
         if (unknownField !== undefined) return invalidRequest(`unknown setting "${unknownField}"`);
-        if (oboTokenLifetimeSeconds !== undefined) {
-          if (
-            typeof oboTokenLifetimeSeconds !== 'number' ||
-            !Number.isInteger(oboTokenLifetimeSeconds) ||
-            oboTokenLifetimeSeconds < 1 ||
-            oboTokenLifetimeSeconds > 86_400
-          ) {
-            return invalidRequest('"oboTokenLifetimeSeconds" must be an integer from 1 to 86400');
+        for (const name of known) {
+          const value = input[name];
+          if (value === undefined) continue;
+          if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 86_400 * 2) {
+            return invalidRequest(`"${name}" must be an integer from 1 to 172800`);
           }
-          settings.oboTokenLifetimeSeconds = oboTokenLifetimeSeconds;
+        }
+        for (const name of known) {
+          const value = input[name];
+          if (typeof value === 'number') settings[name] = value;
         }
         return { status: 200, body: settings };
       },
@@ -261,4 +266,28 @@ export function parseUserTokenOptions(
     ...(typeof tenant === 'string' ? { tenant } : {}),
     ...(typeof homeTenant === 'string' ? { homeTenant } : {}),
   };
+}
+
+/** `POST /_emulator/rotate-keys`: one change of the signing keys per request. */
+function parseKeyChange(input: Record<string, unknown>): KeyChange | string {
+  const { retireOld, publishOnly, activate, retire, ...others } = input;
+  const unknownField = Object.keys(others)[0];
+  if (unknownField !== undefined) return `unknown field "${unknownField}"`;
+  if (retireOld !== undefined && typeof retireOld !== 'boolean') return '"retireOld" must be a boolean';
+  if (publishOnly !== undefined && typeof publishOnly !== 'boolean') return '"publishOnly" must be a boolean';
+  for (const [name, kid] of [
+    ['activate', activate],
+    ['retire', retire],
+  ] as const) {
+    if (kid !== undefined && (typeof kid !== 'string' || kid === '')) return `"${name}" must be a key id`;
+  }
+  const actions = [retireOld === true || publishOnly === true, activate, retire].filter(
+    (a) => a !== undefined && a !== false,
+  );
+  if (actions.length > 1)
+    return 'one change at a time: a new key ("retireOld", "publishOnly"), "activate" or "retire"';
+  if (retireOld === true && publishOnly === true) return '"retireOld" and "publishOnly" exclude each other';
+  if (typeof activate === 'string') return { activate };
+  if (typeof retire === 'string') return { retire };
+  return { rotate: { retireOld: retireOld === true, publishOnly: publishOnly === true } };
 }

@@ -6,11 +6,24 @@ import { fail, missingParameter } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import type { TenantPath } from './fixtures.js';
 import type { SigningKeys } from './keys.js';
+import { CAE_TOKEN_LIFETIME_SECONDS } from './fixtures.js';
 import { onBehalfOfGrant } from './oboGrant.js';
 
 export interface EntraSettings {
+  /** Lifetime of an OBO token without client capabilities. */
   oboTokenLifetimeSeconds: number;
+  /** Lifetime of a CAE-capable OBO token (`xms_cc` cp1): Entra gives 20 to 28 hours; the emulator 24 by default. */
+  caeTokenLifetimeSeconds: number;
+  /** Lifetime of a user's access token for the API (the SPA's sign-in, `/_emulator/users/{name}/token`). */
+  userTokenLifetimeSeconds: number;
 }
+
+/** The emulator's settings at start (and what `/_emulator/settings` can change back to). */
+export const DEFAULT_ENTRA_SETTINGS: Readonly<EntraSettings> = {
+  oboTokenLifetimeSeconds: 3600,
+  caeTokenLifetimeSeconds: CAE_TOKEN_LIFETIME_SECONDS,
+  userTokenLifetimeSeconds: 3600,
+};
 
 /** A token request as the endpoint received it. */
 export interface TokenRequest {

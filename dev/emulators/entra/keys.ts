@@ -48,13 +48,22 @@ export interface IssuedUserToken {
   tid: string;
 }
 
-/** The signing keys, oldest first: the last one signs, all are published until retired. */
+/**
+ * A change of the signing keys, as Entra rolls them over: a new key published (and used at once, or only
+ * published: `publishOnly`), a published key put in use (`activate`), a key withdrawn (`retire`).
+ */
+export type KeyChange =
+  { rotate: { retireOld?: boolean; publishOnly?: boolean } } | { activate: string } | { retire: string };
+
+/** The signing keys, oldest first: one signs (the newest unless another was activated), all are published until retired. */
 export class SigningKeys {
   readonly #keys: SigningKey[];
   readonly #issuer: () => string;
+  #signing: SigningKey;
 
   private constructor(first: SigningKey, issuer: () => string) {
     this.#keys = [first];
+    this.#signing = first;
     this.#issuer = issuer;
   }
 
@@ -67,12 +76,32 @@ export class SigningKeys {
     return this.#keys.map((key) => key.kid);
   }
 
-  /** A new current signing key; the previous ones stay published unless retired. Gives the new kid. */
-  async rotate({ retireOld = false } = {}): Promise<string> {
+  /** The key that signs what the emulator issues now. */
+  get signingKid(): string {
+    return this.#signing.kid;
+  }
+
+  /** A new signing key (used at once unless `publishOnly`); the previous ones stay published unless retired. Gives the new kid. */
+  async rotate({ retireOld = false, publishOnly = false } = {}): Promise<string> {
     const key = await createSigningKey();
     if (retireOld) this.#keys.splice(0, this.#keys.length);
     this.#keys.push(key);
+    if (!publishOnly) this.#signing = key;
     return key.kid;
+  }
+
+  /** Applies one change; throws (naming the kid) for a key that is not published or still signs. Gives the kid concerned. */
+  async change(change: KeyChange): Promise<string> {
+    if ('rotate' in change) return this.rotate(change.rotate);
+    const kid = 'activate' in change ? change.activate : change.retire;
+    const index = this.#keys.findIndex((key) => key.kid === kid);
+    const key = this.#keys[index];
+    if (key === undefined) throw new Error(`no published key "${kid}"`);
+    if ('activate' in change) this.#signing = key;
+    else if (key === this.#signing)
+      throw new Error(`key "${kid}" signs: activate another before retiring it`);
+    else this.#keys.splice(index, 1);
+    return kid;
   }
 
   jwks(): JSONWebKeySet {
@@ -83,8 +112,7 @@ export class SigningKeys {
 
   /** An RS256 JWT of `payload` signed with the current key. */
   sign(payload: Record<string, unknown>): Promise<string> {
-    const key = this.#keys.at(-1);
-    if (key === undefined) throw new Error('no signing key');
+    const key = this.#signing;
     return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
       .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: key.kid })
       .sign(key.privateKey);

@@ -14,7 +14,6 @@ import {
   API_CLIENT_ID,
   API_DISPLAY_NAME,
   API_TENANTS,
-  CAE_TOKEN_LIFETIME_SECONDS,
   clientInfo,
   type DownstreamApi,
   GRAPH_API,
@@ -99,7 +98,9 @@ async function onBehalfOf(
   const caeCapable = claimsRequest?.capabilities.includes('cp1') === true;
   // A claims challenge's `nbf` is satisfied by issuing at (or after) that time.
   const now = Math.max(context.nowSeconds(), claimsRequest?.notBefore ?? 0);
-  const lifetime = caeCapable ? CAE_TOKEN_LIFETIME_SECONDS : context.settings.oboTokenLifetimeSeconds;
+  const lifetime = caeCapable
+    ? context.settings.caeTokenLifetimeSeconds
+    : context.settings.oboTokenLifetimeSeconds;
   const home = guestHomes.get(oid);
   const name = typeof claims.name === 'string' ? claims.name : '';
   const upn = stringClaim(claims, 'preferred_username') ?? stringClaim(claims, 'upn') ?? '';

@@ -30,7 +30,7 @@ import {
   TENANT_ID,
 } from './fixtures.js';
 import type { EntraSettings, GrantContext } from './grants.js';
-import { OTHER_TOKEN_KIND, TOKEN_GRANTS } from './grants.js';
+import { DEFAULT_ENTRA_SETTINGS, OTHER_TOKEN_KIND, TOKEN_GRANTS } from './grants.js';
 import type { IssuedUserToken, UserTokenOptions } from './keys.js';
 import { SigningKeys } from './keys.js';
 import { entraRoutes, matchRoute, type RouteRequest } from './routes.js';
@@ -97,7 +97,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
   let baseUrl = '';
   const issuerOf = (tenant: string): string => `${baseUrl}/${tenant}/v2.0`;
   const keys = await SigningKeys.create(() => issuerOf(TENANT_ID));
-  const settings: EntraSettings = { oboTokenLifetimeSeconds: 3600 };
+  const settings: EntraSettings = { ...DEFAULT_ENTRA_SETTINGS };
   const directory = new EntraDirectory();
   const graphResources: string[] = [GRAPH_RESOURCE];
   const minting = { issuerOf, directory };
@@ -114,6 +114,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions): Promise
     baseUrl: () => baseUrl,
     issuer: () => issuerOf(TENANT_ID),
     sign: (payload) => keys.sign(payload),
+    userTokenLifetimeSeconds: () => settings.userTokenLifetimeSeconds,
     userOf: (name) => ({ name: name.toLowerCase(), ...sandboxUser(name) }),
     appRolesOf: (user) => directory.appRoles.rolesOf(TENANT_ID, user.oid),
     sendError: (req, res, failure, headers) => sendTokenError(req, res, failure, baseUrl, headers),

@@ -34,6 +34,8 @@ export interface SignInContext {
   /** The v2 issuer of the tenant's tokens. */
   issuer(): string;
   sign(payload: Record<string, unknown>): Promise<string>;
+  /** Lifetime of the access token a sign-in gives (the emulator's `userTokenLifetimeSeconds` setting). */
+  userTokenLifetimeSeconds(): number;
   /** The sandbox user called `name` (throws on a name that is not one). */
   userOf(name: string): SignInUser;
   /** The API's app roles the user holds (the `roles` claim of their access tokens for the API). */

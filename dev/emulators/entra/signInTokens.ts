@@ -17,8 +17,6 @@ import {
 } from './signInGrants.js';
 import type { SignInRoutes, SignInState } from './signInRoutes.js';
 
-const ACCESS_TOKEN_LIFETIME_SECONDS = 3600;
-
 /** The token endpoint's answers to the SPA, over the refresh tokens issued so far. */
 export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes, 'token' | 'preflight'> {
   const { context, registration, codes, now } = state;
@@ -32,12 +30,13 @@ export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes
     const user = context.userOf(session.userName);
     const roles = context.appRolesOf(user);
     const issuedAt = now();
+    const lifetime = context.userTokenLifetimeSeconds();
     const accessToken = await context.sign({
       aud: context.api.clientId,
       iss: context.issuer(),
       iat: issuedAt,
       nbf: issuedAt,
-      exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
+      exp: issuedAt + lifetime,
       amr: session.amr,
       azp: session.clientId,
       azpacr: '0',
@@ -54,8 +53,8 @@ export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes
     const response: Record<string, unknown> = {
       token_type: 'Bearer',
       scope: session.apiScopes.map((scope) => `${context.api.appIdUri}/${scope}`).join(' '),
-      expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
-      ext_expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
+      expires_in: lifetime,
+      ext_expires_in: lifetime,
       access_token: accessToken,
     };
     if (session.oidcScopes.includes('offline_access')) {
@@ -71,7 +70,7 @@ export function createSignInTokenEndpoint(state: SignInState): Pick<SignInRoutes
         iss: context.issuer(),
         iat: issuedAt,
         nbf: issuedAt,
-        exp: issuedAt + ACCESS_TOKEN_LIFETIME_SECONDS,
+        exp: issuedAt + lifetime,
         ...(nonce === undefined ? {} : { nonce }),
         ...(session.oidcScopes.includes('profile')
           ? { name: user.displayName, preferred_username: user.userPrincipalName }
