@@ -24,6 +24,10 @@ export interface Fault {
   partitionKey?: string;
   /** Answer a redirect (302 unless `status` names another) to this absolute URL. */
   redirectTo?: string;
+  /** Applies for this long from when it is queued (to every matching request unless `count` is given). */
+  durationMs?: number;
+  /** Only requests whose URL path contains this. */
+  pathIncludes?: string;
 }
 
 export interface UserTokenOptions {
@@ -148,21 +152,24 @@ export async function setEntraSettings(settings: EntraSettings): Promise<Require
 /**
  * Revokes the user's sessions: at Entra (tokens issued before are refused for OBO, AADSTS50173), and the
  * critical event at the resources, Graph and the Tasks API (CAE tokens issued before get a claims challenge).
- * `where` picks Entra or the resources alone.
+ * `where` picks Entra or the resources alone. Gives Entra's `validFrom` (epoch s): tokens issued before it are refused.
  */
 export async function revokeSessions(
   user: { name: string; oid: string; tid: string },
   where: 'entra' | 'graph' | 'both' = 'both',
-): Promise<void> {
+): Promise<{ validFrom: number | undefined }> {
+  let validFrom: number | undefined;
   if (where !== 'graph') {
-    await control('entra', `/_emulator/users/${encodeURIComponent(user.name)}/revoke-sessions`, {
+    const body = await control('entra', `/_emulator/users/${encodeURIComponent(user.name)}/revoke-sessions`, {
       tenant: user.tid,
     });
+    if (isRecord(body) && typeof body.validFrom === 'number') validFrom = body.validFrom;
   }
   if (where !== 'entra') {
     for (const resource of ['graph', 'tasks'] as const)
       await control(resource, '/_emulator/revoke-sessions', { oid: user.oid, tid: user.tid });
   }
+  return { validFrom };
 }
 
 /** Grants (or revokes) the user's consent for the API to call Graph or the Tasks API with `scopes` (full scopes). */
