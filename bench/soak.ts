@@ -74,7 +74,15 @@ await post(`${state.graphUrl}/_emulator/latency`, { kind: 'me', ms: options.grap
 await post(`${state.entraUrl}/_emulator/latency`, { kind: 'token.obo', ms: options.entraLatencyMs });
 await setCosmosLatency(options.cosmosLatencyMs);
 
-const fleet = new HostFleet(options.hosts, { ...state.settings, BENCH_TARGET: BENCH_BUNDLE }, now);
+const fleet = new HostFleet(
+  options.hosts,
+  {
+    ...state.settings,
+    BENCH_TARGET: BENCH_BUNDLE,
+    ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS: String(options.jwksCooldownSeconds),
+  },
+  now,
+);
 const firstRing = ringOf(state.settings.TOKEN_CACHE_KEYS ?? '');
 if (firstRing.value === '') throw new Error('the sandbox gave no TOKEN_CACHE_KEYS');
 await fleet.startAll(firstRing);
@@ -95,6 +103,7 @@ let ring: KeyRing = firstRing;
 
 async function rollingRestart(next: KeyRing, what: string): Promise<void> {
   for (let slot = 0; slot < fleet.size; slot++) {
+    if (slot > 0) await sleep(options.restartGapSeconds * 1000);
     await fleet.restart(slot, next);
     events.push({ at: now(), what: `${what}: host ${slot} restarted` });
   }
@@ -192,9 +201,11 @@ schedule.push([
       if (session === undefined) continue;
       // Provisional first (no later than Entra's own), so a challenge that comes back before the answer is expected.
       const at = now();
-      clients.revocations.set(user, { user, validFrom: Math.floor(Date.now() / 1000) + 1, at });
+      const provisional = Math.floor(Date.now() / 1000) + 1;
+      clients.revocations.set(user, { user, validFrom: provisional, at, done: Number.POSITIVE_INFINITY });
       const { validFrom } = await revokeSessions({ name: user, oid: session.oid, tid: state.tenantId });
-      if (validFrom !== undefined) clients.revocations.set(user, { user, validFrom, at });
+      // Graph takes its own revocation time, in whole seconds: a token issued up to a second after is challenged.
+      clients.revocations.set(user, { user, validFrom: validFrom ?? provisional, at, done: now() + 1.5 });
     }
     events.push({ at: now(), what: `sessions of ${chosen.length} users revoked` });
   },

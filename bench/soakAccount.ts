@@ -96,20 +96,25 @@ export function accountCalls(input: AccountInput): AccountedCall[] {
         call.start >= lastExchange.start + input.graphLifetime - RENEWAL_OFFSET_SECONDS - SLACK_SECONDS;
       if (requests > 0) {
         const revocation = input.revocations.get(session.user);
-        const reason: Reason =
-          input.isRevoked(session) && revocation !== undefined && call.end >= revocation.at
-            ? 'revocation'
-            : entry.unreadable === 'documented'
-              ? 'key-ring rotation'
-              : line.cosmosDegraded === true || line.cosmosFailure !== undefined
-                ? 'Cosmos DB outage'
-                : lastExchange === undefined
-                  ? 'new session'
-                  : notInL2
-                    ? 'write not landed'
-                    : due
-                      ? 'renewal'
-                      : 'lost';
+        // A session of a revoked user signed in before Graph learnt of the revocation can hold a Graph token
+        // Graph now challenges, even when Entra issued its own token after: its exchanges then are the revocation's.
+        const revoked =
+          revocation !== undefined &&
+          call.end >= revocation.at &&
+          (input.isRevoked(session) || session.startedAt <= revocation.done);
+        const reason: Reason = revoked
+          ? 'revocation'
+          : entry.unreadable === 'documented'
+            ? 'key-ring rotation'
+            : line.cosmosDegraded === true || line.cosmosFailure !== undefined
+              ? 'Cosmos DB outage'
+              : lastExchange === undefined
+                ? 'new session'
+                : notInL2
+                  ? 'write not landed'
+                  : due
+                    ? 'renewal'
+                    : 'lost';
         entry.entra[reason] = 1;
         // One exchange per call is what any reason explains; more is a loss.
         if (requests > 1 && reason !== 'revocation')

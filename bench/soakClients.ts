@@ -42,7 +42,9 @@ export interface Revocation {
   user: string;
   /** Epoch seconds: tokens issued before this are refused. */
   validFrom: number;
+  /** Seconds from the start of the load: when the revocation began (Entra), and when Graph had it too. */
   at: number;
+  done: number;
 }
 
 export class SoakClients {

@@ -17,6 +17,10 @@ export interface SoakOptions {
   /** Lifetime of Graph tokens (CAE-capable and not): more than msal-node's 300 s renewal offset. */
   graphLifetime: number;
   revokeUsers: number;
+  /** The hosts' ENTRA_JWKS_REFRESH_COOLDOWN_SECONDS: a key first used sooner than this after it was published is refused. */
+  jwksCooldownSeconds: number;
+  /** Seconds between two hosts' restarts in a rolling restart. */
+  restartGapSeconds: number;
   graphLatencyMs: number;
   entraLatencyMs: number;
   cosmosLatencyMs: number;
@@ -39,8 +43,8 @@ export interface Schedule {
   revoke: number;
 }
 
-/** Seconds a rolling restart of one host is given in the default schedule (start plus drain). */
-const RESTART_SECONDS = 8;
+/** Seconds one host's restart takes on a busy machine (drain, stop, start), for the default schedule. */
+const RESTART_SECONDS = 4;
 
 export function parseSoakOptions(argv: readonly string[]): SoakOptions {
   const { values } = parseArgs({
@@ -58,6 +62,8 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions {
       'renew-before': { type: 'string', default: '20' },
       'graph-lifetime': { type: 'string', default: '360' },
       'revoke-users': { type: 'string', default: '3' },
+      'restart-gap': { type: 'string', default: '10' },
+      'jwks-cooldown': { type: 'string', default: '30' },
       'graph-latency-ms': { type: 'string', default: '30' },
       'entra-latency-ms': { type: 'string', default: '80' },
       'cosmos-latency-ms': { type: 'string', default: '5' },
@@ -98,14 +104,22 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions {
   // After a key is used (or every host has the new ring), tokens of the old one live a caller lifetime more.
   const drained = callerLifetime + 5;
   const entraKeyPublish = optional('at-entra-key-publish', 0.07 * seconds);
-  const entraKeyUse = optional('at-entra-key-use', entraKeyPublish + 0.1 * seconds);
+  // A host refetches Entra's keys for an unknown kid at most once per cooldown: Entra uses a key long after it
+  // published it, so every host has it by then (used sooner, a host that fetched just before the publication refuses it).
+  const jwksCooldownSeconds = number('jwks-cooldown', 1);
+  const entraKeyUse = optional(
+    'at-entra-key-use',
+    entraKeyPublish + Math.max(0.1 * seconds, jwksCooldownSeconds + 5),
+  );
   const ringAdd = optional('at-ring-add', 0.12 * seconds);
+  const restartGapSeconds = number('restart-gap', 0, false);
+  const rolling = hosts * RESTART_SECONDS + (hosts - 1) * restartGapSeconds;
   const schedule: Schedule = {
     entraKeyPublish,
     entraKeyUse,
     entraKeyRetire: optional('at-entra-key-retire', entraKeyUse + drained),
     ringAdd,
-    ringRetire: optional('at-ring-retire', ringAdd + hosts * RESTART_SECONDS + drained),
+    ringRetire: optional('at-ring-retire', ringAdd + rolling + drained),
     kill: optional('at-kill', 0.37 * seconds),
     cosmosOutage: optional('at-cosmos-outage', 0.5 * seconds),
     cosmosOutageSeconds: number('cosmos-outage-seconds', 1),
@@ -125,6 +139,8 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions {
     renewBeforeSeconds,
     graphLifetime,
     revokeUsers: number('revoke-users', 0),
+    restartGapSeconds,
+    jwksCooldownSeconds,
     graphLatencyMs: number('graph-latency-ms', 0),
     entraLatencyMs: number('entra-latency-ms', 0),
     cosmosLatencyMs: number('cosmos-latency-ms', 0),

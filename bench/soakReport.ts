@@ -123,12 +123,15 @@ export function printReport(input: ReportInput): boolean {
     });
   }
   console.log(markdownTable(hostRows));
-  const warnings = new Map<string, number>();
+  const warnings = new Map<string, { n: number; first: string }>();
   for (const line of input.fleet.generations.flatMap((g) => g.warnings)) {
     const message = /"message":"([^"]+)"/.exec(line)?.[1] ?? line.slice(0, 100);
-    warnings.set(message, (warnings.get(message) ?? 0) + 1);
+    const seen = warnings.get(message);
+    warnings.set(message, { n: (seen?.n ?? 0) + 1, first: seen?.first ?? line });
   }
-  for (const [message, n] of warnings) console.log(`  host warnings: ${n} x ${message}`);
+  for (const [message, { n, first }] of warnings) {
+    console.log(`  host warnings: ${n} x ${message}\n    first: ${first.slice(0, 400)}`);
+  }
 
   const failures: string[] = [];
   const fiveXx = accounted.filter((e) => e.call.status >= 500);
@@ -163,9 +166,30 @@ export function printReport(input: ReportInput): boolean {
   if (failures.length > 0) {
     console.error(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
     for (const [what, n] of [...examples].slice(0, 20)) console.error(`    ${n} x ${what}`);
+    printHistories(
+      accounted.filter((e) => e.failure !== undefined || (e.entra.lost ?? 0) > 0).slice(0, 3),
+      accounted,
+    );
   }
   console.log(
     `\nsoak: ${total.calls} calls in ${input.seconds.toFixed(0)} s; 5xx ${fiveXx.length} (503 during outages ${total.outage503}); wrong answers ${total.wrong}; lost ${total.entra.lost}; undecryptable ${total.unreadableFailures}; Entra ${emulator.entra} of ${expected}; RSS ${rssFirst.toFixed(0)}->${rssLast.toFixed(0)} MB`,
   );
   return failures.length === 0;
+}
+
+/** The session of each failed call, call by call, with what its request lines said: what to debug from. */
+function printHistories(failed: readonly AccountedCall[], accounted: readonly AccountedCall[]): void {
+  for (const f of failed) {
+    const session = f.call.session;
+    console.error(
+      `\n  session ${session.id} (${session.kind}, user ${session.user}, token iat ${session.iat} exp ${session.exp}, started ${session.startedAt.toFixed(1)} s):`,
+    );
+    for (const e of accounted.filter((a) => a.call.session === session)) {
+      const line = e.line === undefined ? 'no line' : JSON.stringify({ ...e.line, traceId: undefined });
+      const mark = e === f ? ' <==' : '';
+      console.error(
+        `    ${e.call.start.toFixed(2)}-${e.call.end.toFixed(2)} s host ${e.call.generation.slot}.${e.call.generation.index} ${e.call.status} ${JSON.stringify(e.entra)} ${line}${mark}`,
+      );
+    }
+  }
 }
