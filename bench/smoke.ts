@@ -41,6 +41,22 @@ const RUNS: { name: string; args: string[] }[] = [
     args: ['bench/run.ts', '--simulate', '--sample-users', '200', '--instances', '1,10'],
   },
   { name: 'L1 revalidation (npm run bench:revalidation)', args: ['bench/revalidation.ts', '--smoke'] },
+  {
+    // 30 s, two hosts, tokens of seconds (Graph's renewed 5 s after issue), every event of the schedule compressed.
+    name: 'soak (npm run bench -- --soak)',
+    args: [
+      'bench/run.ts',
+      '--soak',
+      ...['--minutes', '0.5', '--hosts', '2', '--users', '3', '--clients', '2', '--think-ms', '500'],
+      ...['--session-rate', '0.3', '--session-seconds', '8', '--revoke-users', '1'],
+      ...['--caller-lifetime', '8', '--renew-before', '2', '--graph-lifetime', '305'],
+      ...['--jwks-cooldown', '2', '--restart-gap', '1'],
+      ...['--at-entra-key-publish', '1', '--at-entra-key-use', '6', '--at-entra-key-retire', '19'],
+      ...['--at-ring-add', '2', '--at-ring-retire', '21', '--at-kill', '13'],
+      ...['--at-cosmos-outage', '15', '--cosmos-outage-seconds', '3'],
+      ...['--at-graph-outage', '18', '--graph-outage-seconds', '2', '--at-revoke', '23'],
+    ],
+  },
 ];
 
 const failed: string[] = [];

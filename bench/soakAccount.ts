@@ -10,6 +10,7 @@ export const REASONS = [
   'revocation',
   'key-ring rotation',
   'Cosmos DB outage',
+  'Cosmos DB error, no outage',
   'write not landed',
   'lost',
 ] as const;
@@ -107,7 +108,9 @@ export function accountCalls(input: AccountInput): AccountedCall[] {
           : entry.unreadable === 'documented'
             ? 'key-ring rotation'
             : line.cosmosDegraded === true || line.cosmosFailure !== undefined
-              ? 'Cosmos DB outage'
+              ? duringCosmosOutage(input.outages, call)
+                ? 'Cosmos DB outage'
+                : 'Cosmos DB error, no outage'
               : lastExchange === undefined
                 ? 'new session'
                 : notInL2
@@ -124,6 +127,7 @@ export function accountCalls(input: AccountInput): AccountedCall[] {
           lastExchange = { start: call.start, end: call.end };
           notInL2 =
             (line.cosmosWrites ?? 0) === 0 ||
+            line.cosmosDegraded === true ||
             line.cacheWriteLost === true ||
             line.cacheWriteSkipped !== undefined;
         }
@@ -138,6 +142,10 @@ export function accountCalls(input: AccountInput): AccountedCall[] {
     }
   }
   return accounted.sort((a, b) => a.call.start - b.call.start);
+}
+
+function duringCosmosOutage(outages: readonly Window[], call: CallRecord): boolean {
+  return outages.some((w) => w.name === 'Cosmos DB' && call.start <= w.to && call.end >= w.from);
 }
 
 function judgeStatus(entry: AccountedCall, outages: readonly Window[]): void {

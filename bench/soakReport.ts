@@ -52,7 +52,7 @@ function row(label: string, t: Totals, events: string): Record<string, string> {
     'answers by status': statuses(t),
     'p50 ms': percentile(t.latenciesMs, 0.5).toFixed(0),
     'p99 ms': percentile(t.latenciesMs, 0.99).toFixed(0),
-    'Entra (sessions+renewals+revocations+other named)': `${t.entraOnLines} (${t.entra['new session']}+${t.entra.renewal}+${t.entra.revocation}+${t.entra['key-ring rotation'] + t.entra['Cosmos DB outage'] + t.entra['write not landed']})`,
+    'Entra (sessions+renewals+revocations+other named)': `${t.entraOnLines} (${t.entra['new session']}+${t.entra.renewal}+${t.entra.revocation}+${t.entra['key-ring rotation'] + t.entra['Cosmos DB outage'] + t.entra['Cosmos DB error, no outage'] + t.entra['write not landed']})`,
     'Cosmos r/w': `${t.cosmosReads}/${t.cosmosWrites}`,
     'conflict retries': String(t.conflictRetries),
     'unreadable (rotation window / other)': `${t.unreadableDocumented}/${t.unreadableFailures}`,
