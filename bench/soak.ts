@@ -239,7 +239,8 @@ const scheduled = schedule
   });
 await Promise.all([arrivals, ...scheduled]);
 await clients.finished();
-const elapsed = now();
+// The load's length: until its last call ended (a rolling restart late in the schedule may end after it).
+const elapsed = Math.max(0, ...clients.calls.map((call) => call.end));
 // A host writes a request's line as it answers: let the last ones arrive.
 await sleep(1000);
 const after = await emulatorCounts();
