@@ -5,8 +5,8 @@ import type { EntraError, Outcome } from './errors.js';
 import { fail, missingParameter } from './errors.js';
 import type { FederatedIdentityCredential } from './federation.js';
 import type { TenantPath } from './fixtures.js';
-import type { SigningKeys } from './keys.js';
 import { CAE_TOKEN_LIFETIME_SECONDS } from './fixtures.js';
+import type { SigningKeys } from './keys.js';
 import { onBehalfOfGrant } from './oboGrant.js';
 
 export interface EntraSettings {
