@@ -42,6 +42,21 @@ export function classifyCosmosFailure(error: unknown): CosmosFailure {
   return 'rejected';
 }
 
+/** Error codes of a connection the server closed under a request (a reused keep-alive socket, say). */
+const CONNECTION_RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+
+/**
+ * A request cut by a reset connection, with no HTTP answer: unlike a timeout, it says nothing about the service
+ * and is worth sending once more on a fresh connection.
+ */
+export function isConnectionReset(error: unknown): boolean {
+  for (let cause: unknown = error, depth = 0; isRecord(cause) && depth < 4; cause = cause.cause, depth++) {
+    if (typeof cause.code === 'string' && CONNECTION_RESET_CODES.has(cause.code))
+      return statusOf(error) === undefined;
+  }
+  return false;
+}
+
 /**
  * `deadlineMs` bounds each operation including the SDK's own retries (it retries a timed-out read many
  * times): past it the cache degrades instead of holding up the caller.

@@ -8,7 +8,12 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import type { CacheKey } from '../config.js';
 import { conflictBackoffMs } from '../retry.js';
 import { requestTelemetry } from '../telemetry.js';
-import { classifyCosmosFailure, type StoredDocument, type TokenCacheStore } from './cosmosStore.js';
+import {
+  classifyCosmosFailure,
+  isConnectionReset,
+  type StoredDocument,
+  type TokenCacheStore,
+} from './cosmosStore.js';
 import {
   type CacheEntry,
   entryAssociatedData,
@@ -109,6 +114,7 @@ export class L2TokenCache {
     const loadedDocument = version.stored.document;
     let base = version.stored;
     let pruned = false;
+    let resent = false;
     for (let attempt = 0; ; attempt++) {
       if (hasNewErasure(loadedDocument, base.document)) return { outcome: 'erased' };
       const nowSeconds = now() / 1000;
@@ -135,6 +141,12 @@ export class L2TokenCache {
         // Too large for Cosmos DB: keep only this entry (the others' clients exchange again), once.
         if (!pruned && classifyCosmosFailure(error) === 'too-large') {
           pruned = true;
+          continue;
+        }
+        // A reset connection is not an outage, and the write is conditional (If-Match, or a create that
+        // answers 409), so sending it once more is safe: whether or not the first one landed, it merges.
+        if (!resent && isConnectionReset(error)) {
+          resent = true;
           continue;
         }
         throw error;
