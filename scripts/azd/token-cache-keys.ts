@@ -13,7 +13,7 @@
  *
  * `show`, `rotate` and `retire` read (and write) the secret in Key Vault itself: they need Key Vault Secrets Officer
  * on it. Every write reads the vault again just before and refuses a ring without the vault's current key, or one
- * that makes an older key current again. `npm run keys -- <command>`; rotation step by step: README or docs/.
+ * that makes an older key current again. `npm run keys -- <command>`; rotation step by step: docs/deployment.md, "Rotate the cache encryption key".
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -303,7 +303,7 @@ function azd(args: string[]): string {
 }
 
 const NEXT_STEP =
-  'Next: refresh the app\'s Key Vault references (README, "Rotate the cache encryption key") so every instance reloads the ring.';
+  'Next: refresh the app\'s Key Vault references (docs/deployment.md, "Rotate the cache encryption key") so every instance reloads the ring.';
 
 async function main(): Promise<void> {
   const [command, argument] = process.argv.slice(2);
