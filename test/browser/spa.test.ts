@@ -296,6 +296,10 @@ describe('task list', () => {
     await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
 
     await page.getByTestId('call-tasks').click();
+    // The list already shows one task: wait for the reload itself to reach the Tasks API, not for the text.
+    for (let i = 0; i < 200 && ((await counters('tasks'))['tasks.list'] ?? 0) < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     await page.getByTestId('tasks-count').filter({ hasText: '1 tasks' }).waitFor();
     expect(await shownTaskIds(page)).toEqual([`task-${first}`]);
     expect(await page.getByTestId(`task-${first}`).getAttribute('data-completed')).toBe('true');
