@@ -18,8 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 import { API_APP_ROLES } from '../../shared/auth/appRoles.js';
-import { readDownstreamApi } from '../../shared/config.js';
 import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
+import { readDownstreamApi } from '../../shared/config/downstream.js';
 import { SettingReader } from '../../shared/config/settingReader.js';
 import { consentDescription, permissionsByResource } from '../../shared/downstream/permissions.js';
 import {

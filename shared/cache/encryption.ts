@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
-import type { CacheKey } from '../config.js';
+import type { CacheKey } from '../config/keyRing.js';
 
 /**
  * AES-256-GCM for cache blobs at rest. The associated data binds a blob to its document and

@@ -5,7 +5,7 @@
  */
 import { deflateSync, inflateSync } from 'node:zlib';
 
-import type { CacheKey } from '../config.js';
+import type { CacheKey } from '../config/keyRing.js';
 import { conflictBackoffMs } from '../retry.js';
 import { requestTelemetry } from '../telemetry.js';
 import {

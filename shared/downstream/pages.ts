@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
-import type { CacheKey } from '../config.js';
+import type { CacheKey } from '../config/keyRing.js';
 import { ApiError } from '../errors.js';
 import { isRecord } from '../narrow.js';
 import type { JsonObject } from './resourceClient.js';

@@ -2,30 +2,15 @@
 // emulator, app ID URI and delegated scopes Tasks.Read / Tasks.ReadWrite), serving each user's tasks to a valid
 // token of its own: `GET|POST /tasks` (paged with `@odata.nextLink`), `GET|PATCH|DELETE /tasks/{id}`. The same
 // counters, faults and CAE revocation as the Graph emulator; a path it does not serve gets 404, never other data.
+// The routes are in routes.ts, the token and scope checks in tasksToken.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
-import type { JWTPayload } from 'jose';
-
-import { caeChallengeOf } from '../kit/caeChallenge.js';
 import { EmulatorControl } from '../kit/control.js';
-import {
-  bearerTokenOf,
-  EntraSigningKeys,
-  type TokenProblem,
-  verifyEntraToken,
-} from '../kit/entraSigningKeys.js';
-import {
-  closeServer,
-  headerValue,
-  listen,
-  parseJsonBody,
-  readBody,
-  safeDecode,
-  sendJson,
-} from '../kit/http.js';
+import { closeServer, headerValue, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
 import { revokeSessionsAt, SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, send, sendError, tasksError, tasksPresets } from './answers.js';
+import { type Route, routeOf, TASKS_KINDS } from './routes.js';
 import {
   parseNewTask,
   parseTaskChange,
@@ -35,22 +20,11 @@ import {
   type TaskOwner,
   TaskStore,
 } from './store.js';
-
-export const TASKS_KINDS = [
-  'tasks.list',
-  'tasks.create',
-  'tasks.read',
-  'tasks.update',
-  'tasks.delete',
-  'other',
-] as const;
-type TasksKind = (typeof TASKS_KINDS)[number];
+import { TasksTokenCheck } from './tasksToken.js';
 
 /** A page without `$top`, and the largest `$top`. */
 export const TASKS_PAGE_SIZE = 10;
 const MAX_PAGE_SIZE = 100;
-const READ_SCOPES = ['tasks.read', 'tasks.readwrite'];
-const WRITE_SCOPES = ['tasks.readwrite'];
 
 export interface TasksEmulatorOptions {
   cert: string;
@@ -75,39 +49,11 @@ export interface TasksEmulator {
   close(): Promise<void>;
 }
 
-/** What a request is, from its method and raw path. */
-type Route = { kind: Exclude<TasksKind, 'other'>; id?: string } | { kind: 'other'; allow?: string };
-
-export function routeOf(method: string, path: string): Route {
-  if (/^\/tasks\/?$/.test(path)) {
-    if (method === 'GET') return { kind: 'tasks.list' };
-    if (method === 'POST') return { kind: 'tasks.create' };
-    return { kind: 'other', allow: 'GET, POST' };
-  }
-  const segment = /^\/tasks\/([^/]+)$/.exec(path)?.[1];
-  if (segment === undefined) return { kind: 'other' };
-  // One segment, decoded once: `%2F`, `..` or anything else that is not an id names no task.
-  const id = safeDecode(segment);
-  if (method === 'GET') return { kind: 'tasks.read', id };
-  if (method === 'PATCH') return { kind: 'tasks.update', id };
-  if (method === 'DELETE') return { kind: 'tasks.delete', id };
-  return { kind: 'other', allow: 'GET, PATCH, DELETE' };
-}
-
 export async function startTasksEmulator(options: TasksEmulatorOptions): Promise<TasksEmulator> {
-  const signingKeys = new EntraSigningKeys(
-    `${options.entraUrl}/${options.tenantId}/discovery/v2.0/keys`,
-    options.ca,
-    'tasks',
-  );
   let baseUrl = '';
   const tenantIds = options.tenantIds ?? [options.tenantId];
-  const issuersOf = (tid: string): string[] => [
-    `${options.entraUrl}/${tid}/v2.0`,
-    `https://sts.windows.net/${tid}/`,
-  ];
-  const challengePrefix = `Bearer realm="", authorization_uri="${options.entraUrl}/${options.tenantId}/oauth2/v2.0/authorize", client_id="${options.clientId}"`;
   const revocations = new SessionRevocations();
+  const tokens = new TasksTokenCheck({ ...options, tenantIds }, revocations);
   const store = new TaskStore();
   const control = new EmulatorControl({
     kinds: TASKS_KINDS,
@@ -116,41 +62,6 @@ export async function startTasksEmulator(options: TasksEmulatorOptions): Promise
       tasksError(defaultCode(status), 'The sandbox injected this failure.', context.req),
   });
 
-  /** The token's claims, or undefined once the API answered 401 (no token, an invalid one, a CAE challenge). */
-  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<JWTPayload | undefined> {
-    const token = bearerTokenOf(headerValue(req, 'authorization'));
-    if (token === undefined) {
-      sendError(req, res, 401, 'Unauthorized', 'A bearer token is required.', {
-        'www-authenticate': challengePrefix,
-      });
-      return undefined;
-    }
-    const verified = await verifyEntraToken(token, signingKeys, {
-      audiences: [options.clientId, options.appIdUri],
-      issuers: tenantIds.flatMap(issuersOf),
-      issuerOf: issuersOf,
-    });
-    if (!verified.ok) {
-      sendError(req, res, 401, 'InvalidAuthenticationToken', TOKEN_MESSAGES[verified.problem], {
-        'www-authenticate': `${challengePrefix}, error="invalid_token", error_description="${TOKEN_MESSAGES[verified.problem]}"`,
-      });
-      return undefined;
-    }
-    const challenge = caeChallengeOf(verified.claims, revocations, challengePrefix);
-    if (challenge !== undefined) {
-      sendError(
-        req,
-        res,
-        401,
-        'InvalidAuthenticationToken',
-        "Continuous access evaluation: the token was issued before the user's sessions were revoked.",
-        { 'www-authenticate': challenge.wwwAuthenticate },
-      );
-      return undefined;
-    }
-    return verified.claims;
-  }
-
   async function serve(
     req: IncomingMessage,
     res: ServerResponse,
@@ -158,7 +69,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions): Promise
     route: Route,
     body: Buffer,
   ): Promise<void> {
-    const claims = await authenticate(req, res);
+    const claims = await tokens.claimsOf(req, res);
     if (claims === undefined) return;
     if (route.kind === 'other') {
       if (route.allow !== undefined) {
@@ -170,22 +81,7 @@ export async function startTasksEmulator(options: TasksEmulatorOptions): Promise
       }
       return;
     }
-    const needed = route.kind === 'tasks.list' || route.kind === 'tasks.read' ? READ_SCOPES : WRITE_SCOPES;
-    const granted = typeof claims.scp === 'string' ? claims.scp.toLowerCase().split(' ') : [];
-    if (!needed.some((scope) => granted.includes(scope))) {
-      // RFC 6750: the scope that would do.
-      sendError(
-        req,
-        res,
-        403,
-        'Forbidden',
-        "The token's scopes do not allow this operation: Tasks.ReadWrite is required.",
-        {
-          'www-authenticate': `${challengePrefix}, error="insufficient_scope", scope="${options.appIdUri}/Tasks.ReadWrite"`,
-        },
-      );
-      return;
-    }
+    if (!tokens.allows(req, res, claims, route.kind)) return;
     const owner: TaskOwner = { tid: String(claims.tid), oid: String(claims.oid) };
     if (route.kind === 'tasks.list') {
       list(req, res, url, owner);
@@ -300,16 +196,6 @@ export async function startTasksEmulator(options: TasksEmulatorOptions): Promise
     },
   };
 }
-
-const TOKEN_MESSAGES: Record<TokenProblem, string> = {
-  malformed: 'The token is not a JWT.',
-  signature: 'The token signature is invalid.',
-  expired: 'The token is expired.',
-  'not-yet-valid': 'The token is not yet valid.',
-  audience: 'The audience is invalid.',
-  issuer: 'The issuer is invalid.',
-  claims: 'The token is missing a required claim.',
-};
 
 /** A JSON body checked by `parse`; 415 when it is not JSON by its content type, 400 when it does not parse or check. */
 function jsonBody<T>(

@@ -2,73 +2,14 @@
 // the user's access token (profile, calendar, a task list on the Tasks API, an event write), and answers the API's
 // two interactive errors with one round trip each: a claims challenge (step-up, e.g. MFA) and consent. The same
 // answer after that round trip is shown, never retried.
+// What a call asks of the API is calls.ts's; what the page shows, page.ts's; the task list, tasks.ts's.
 import { type AccountInfo, InteractionRequiredAuthError, PublicClientApplication } from '@azure/msal-browser';
 
 import { isRecord } from '../../../shared/narrow.js';
+import { type Call, requestOf, type Retry, retryOf } from './calls.js';
 import { parseSpaConfig } from './config.js';
-
-/** What the user asked for: an action and, for the task actions, the task. */
-const ACTIONS = [
-  'call-api',
-  'call-events',
-  'erase-cache',
-  'call-tasks',
-  'task-add',
-  'task-complete',
-  'task-delete',
-  'event-add',
-] as const;
-type Action = (typeof ACTIONS)[number];
-interface Call {
-  action: Action;
-  /** task-complete, task-delete: the task's id. */
-  id?: string;
-  /** task-add: the new task's title. */
-  title?: string;
-}
-/** Carried through a redirect in msal's `state`: what to do on return, and what the round trip satisfied. */
-interface Retry {
-  call: Call;
-  claims?: string;
-  consented?: boolean;
-}
-/** The most task pages the list follows (`next` cursors) in one go. */
-const MAX_TASK_PAGES = 20;
-
-/** The API request for a call: path under /api, method, JSON body. */
-function requestOf(call: Call): { path: string; method: string; body?: unknown } {
-  const task = `tasks/${encodeURIComponent(call.id ?? '')}`;
-  switch (call.action) {
-    case 'call-api':
-      return { path: 'me', method: 'GET' };
-    case 'call-events':
-      return { path: 'me/events', method: 'GET' };
-    case 'erase-cache':
-      return { path: 'me/token-cache', method: 'DELETE' };
-    case 'call-tasks':
-      return { path: 'tasks', method: 'GET' };
-    case 'task-add':
-      return { path: 'tasks', method: 'POST', body: { title: call.title ?? '' } };
-    case 'task-complete':
-      return { path: task, method: 'PATCH', body: { completed: true } };
-    case 'task-delete':
-      return { path: task, method: 'DELETE' };
-    case 'event-add':
-      return { path: 'me/events', method: 'POST', body: sampleEvent(new Date()) };
-  }
-}
-
-/** A small fixed event: half an hour, starting at the next full hour (UTC). */
-function sampleEvent(now: Date): unknown {
-  const start = new Date(Math.ceil(now.getTime() / 3_600_000) * 3_600_000);
-  const end = new Date(start.getTime() + 30 * 60_000);
-  const utc = (date: Date): string => date.toISOString().slice(0, 19);
-  return {
-    subject: 'Planned from the sample SPA',
-    start: { dateTime: utc(start), timeZone: 'UTC' },
-    end: { dateTime: utc(end), timeZone: 'UTC' },
-  };
-}
+import { errorCode, on, show, showEvents, showProfile, stringField } from './page.js';
+import { showTasks } from './tasks.js';
 
 const config = parseSpaConfig(await (await fetch('config.json')).json());
 const scopes = [config.apiScope];
@@ -144,7 +85,7 @@ async function showAnswer(call: Call, response: Response): Promise<void> {
       show('status', `Event added: ${stringField(await response.json(), 'subject')}`);
       return;
     case 'call-tasks':
-      await showTasks(call, await response.json());
+      await showTasks(await response.json(), (cursor) => nextTaskPage(call, cursor), run);
       return;
     case 'task-add':
     case 'task-complete':
@@ -181,63 +122,15 @@ async function answerError(call: Call, response: Response, retry: Retry | undefi
   show('error', code);
 }
 
-/** Shows the first page of tasks, then follows each page's `next` cursor (`GET /api/tasks?cursor=`). */
-async function showTasks(call: Call, firstPage: unknown): Promise<void> {
-  const tasks: unknown[] = [];
-  let page = firstPage;
-  for (let pages = 1; ; pages += 1) {
-    if (isRecord(page) && Array.isArray(page.value)) tasks.push(...(page.value as unknown[]));
-    const next = isRecord(page) && typeof page.next === 'string' ? page.next : undefined;
-    if (next === undefined || pages >= MAX_TASK_PAGES) break;
-    const response = await callApi(call, `tasks?cursor=${encodeURIComponent(next)}`);
-    if (response === undefined) return;
-    if (!response.ok) {
-      await answerError(call, response, undefined);
-      return;
-    }
-    page = await response.json();
+/** The tasks page after `cursor` (`GET /api/tasks?cursor=`); undefined once msal redirected or the error is shown. */
+async function nextTaskPage(call: Call, cursor: string): Promise<{ page: unknown } | undefined> {
+  const response = await callApi(call, `tasks?cursor=${encodeURIComponent(cursor)}`);
+  if (response === undefined) return undefined;
+  if (!response.ok) {
+    await answerError(call, response, undefined);
+    return undefined;
   }
-  renderTasks(tasks);
-}
-
-function renderTasks(tasks: readonly unknown[]): void {
-  const list = document.querySelector('[data-testid="tasks"]');
-  if (list === null) return;
-  list.replaceChildren(
-    ...tasks.flatMap((task) => {
-      const id = stringField(task, 'id');
-      if (id === '') return [];
-      const completed = isRecord(task) && task.completed === true;
-      const item = document.createElement('li');
-      item.dataset.testid = `task-${id}`;
-      item.dataset.completed = String(completed);
-      const title = document.createElement('span');
-      title.textContent = stringField(task, 'title');
-      item.append(
-        title,
-        button(`task-${id}-complete`, 'Done', { action: 'task-complete', id }, completed),
-        button(`task-${id}-delete`, 'Delete', { action: 'task-delete', id }),
-      );
-      return [item];
-    }),
-  );
-  show('tasks-count', `${tasks.length} tasks`);
-}
-
-function button(testId: string, label: string, call: Call, disabled = false): HTMLButtonElement {
-  const element = document.createElement('button');
-  element.type = 'button';
-  element.dataset.testid = testId;
-  element.textContent = label;
-  element.disabled = disabled;
-  element.addEventListener('click', () => {
-    run(call).catch((error: unknown) => show('error', errorCode(error)));
-  });
-  return element;
-}
-
-function stringField(value: unknown, name: string): string {
-  return isRecord(value) && typeof value[name] === 'string' ? value[name] : '';
+  return { page: await response.json() };
 }
 
 async function signOut(): Promise<void> {
@@ -252,53 +145,10 @@ async function signOut(): Promise<void> {
   await msal.logoutRedirect({ account: account() });
 }
 
-function showProfile(profile: unknown): void {
-  show('profile', stringField(profile, 'displayName'));
-  show('profile-upn', stringField(profile, 'userPrincipalName'));
-}
-
-function showEvents(events: unknown): void {
-  const count = isRecord(events) && Array.isArray(events.value) ? events.value.length : 0;
-  show('events', `${count} events in the coming days`);
-}
-
-function show(testId: string, text: string): void {
-  const element = document.querySelector(`[data-testid="${testId}"]`);
-  if (element !== null) element.textContent = text;
-}
-
 function render(): void {
   const user = account();
   document.body.classList.toggle('is-signed-in', user !== null);
   show('account', user?.name ?? '');
-}
-
-function retryOf(state: string | undefined): Retry | undefined {
-  try {
-    const value: unknown = state === undefined ? undefined : JSON.parse(state);
-    if (!isRecord(value) || !isRecord(value.call)) return undefined;
-    const { action, id, title } = value.call;
-    const known = ACTIONS.find((candidate) => candidate === action);
-    if (known === undefined || (id !== undefined && typeof id !== 'string')) return undefined;
-    if (title !== undefined && typeof title !== 'string') return undefined;
-    return {
-      call: { action: known, ...(id === undefined ? {} : { id }), ...(title === undefined ? {} : { title }) },
-      ...(typeof value.claims === 'string' ? { claims: value.claims } : {}),
-      ...(value.consented === true ? { consented: true } : {}),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function errorCode(error: unknown): string {
-  return isRecord(error) && typeof error.errorCode === 'string' ? error.errorCode : 'ERR_UNEXPECTED';
-}
-
-function on(testId: string, handler: () => Promise<void>): void {
-  document.querySelector(`[data-testid="${testId}"]`)?.addEventListener('click', () => {
-    handler().catch((error: unknown) => show('error', errorCode(error)));
-  });
 }
 
 await msal.initialize();
