@@ -117,7 +117,7 @@ function graph(token: string, path: string, init: RequestInit = {}): Promise<Res
 
 describe('paths Graph does not serve here', () => {
   it.each([
-    ['/v1.0/me/messages', 400, 'BadRequest'],
+    ['/v1.0/me/noSuchCollection', 400, 'BadRequest'],
     ['/v1.0/me/calendarView/..', 400, 'BadRequest'],
     ['/v1.0/me/x/..', 400, 'BadRequest'],
     ['/v1.0/me/%2e%2e', 400, 'BadRequest'],
@@ -206,6 +206,41 @@ describe('POST /v1.0/me/events', () => {
     });
     expect(response.status).toBe(400);
     expect(((await response.json()) as GraphErrorBody).error.code).toBe(code);
+  });
+});
+
+describe('the lists of collections.ts (GET /v1.0/me/contacts)', () => {
+  it('pages them with $top, $select and an absolute @odata.nextLink, counted under their own kind', async () => {
+    const { token } = await graphToken('alice', 'https://graph.microsoft.com/Contacts.Read');
+    const seen: Record<string, unknown>[] = [];
+    let link: string | undefined = '/v1.0/me/contacts?$top=5&$select=displayName';
+    while (link !== undefined) {
+      const response = await graph(token, link);
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as {
+        value: Record<string, unknown>[];
+        '@odata.nextLink'?: string;
+      };
+      expect(page.value.length).toBeLessThanOrEqual(5);
+      seen.push(...page.value);
+      link = page['@odata.nextLink'];
+      if (link !== undefined) expect(link.startsWith(`${sandbox().graphUrl}/v1.0/me/contacts?`)).toBe(true);
+    }
+    expect(seen).toHaveLength(12);
+    expect(Object.keys(seen[0] ?? {}).sort()).toEqual(['displayName', 'id']);
+    expect(new Set(seen.map((contact) => contact.id)).size).toBe(12);
+    expect(await counters('graph')).toMatchObject({ contacts: 3, me: 0, other: 0 });
+  });
+
+  it("answers 403 with Outlook's ErrorAccessDenied without the permission, and 400 to another list's $skiptoken", async () => {
+    const { token } = await graphToken();
+    const denied = await graph(token, '/v1.0/me/contacts');
+    expect(denied.status).toBe(403);
+    expect(((await denied.json()) as GraphErrorBody).error.code).toBe('ErrorAccessDenied');
+    const reader = await graphToken('alice', 'https://graph.microsoft.com/Contacts.Read');
+    const calendarToken = Buffer.from('calendarView:5').toString('base64url');
+    const foreign = await graph(reader.token, `/v1.0/me/contacts?$skiptoken=${calendarToken}`);
+    expect(foreign.status).toBe(400);
   });
 });
 

@@ -1,15 +1,19 @@
-// Which delegated permissions each Graph path of the emulator needs, and how Graph refuses a token without
-// one: directory objects answer `Authorization_RequestDenied`, Outlook (calendar) `ErrorAccessDenied`.
+// The Graph emulator's route table: each method and path it serves, its request kind (counted, faultable), the
+// delegated permissions it needs and how Graph refuses a token without one (directory objects answer
+// `Authorization_RequestDenied`, Outlook `ErrorAccessDenied`). The lists of collections.ts add their own rows.
+import { GRAPH_ME_COLLECTIONS, type GraphCollection } from './collections.js';
 
 export interface GraphPathRule {
   method: 'GET' | 'POST';
   /** Matches the raw path (no trailing slash, no query, nothing decoded). */
   pattern: RegExp;
   /** The emulator's request kind (counted and faultable). */
-  kind: 'me' | 'calendar' | 'events.create';
+  kind: string;
   /** Any one of these is enough (lower case, as compared). */
   anyOf: readonly string[];
   denied: { code: string; message: string };
+  /** A list served from data (collections.ts). */
+  collection?: GraphCollection;
 }
 
 const DIRECTORY_DENIED = {
@@ -21,7 +25,7 @@ const OUTLOOK_DENIED = {
   message: 'Access is denied. Check credentials and try again.',
 };
 
-export const GRAPH_PATH_RULES: readonly GraphPathRule[] = [
+const SERVED_PATHS: readonly GraphPathRule[] = [
   {
     method: 'GET',
     pattern: /^\/v1\.0\/me$/i,
@@ -43,6 +47,31 @@ export const GRAPH_PATH_RULES: readonly GraphPathRule[] = [
     anyOf: ['calendars.readwrite'],
     denied: OUTLOOK_DENIED,
   },
+];
+
+export const GRAPH_PATH_RULES: readonly GraphPathRule[] = [
+  ...SERVED_PATHS,
+  ...GRAPH_ME_COLLECTIONS.map((collection): GraphPathRule => {
+    const path = `/v1.0/me/${collection.name}`;
+    const taken = SERVED_PATHS.find((rule) => rule.method === 'GET' && rule.pattern.test(path));
+    if (taken !== undefined || !/^[A-Za-z]+$/.test(collection.name)) {
+      throw new Error(`collections.ts: ${path} is not a free path (${taken?.kind ?? 'letters only'})`);
+    }
+    return {
+      method: 'GET',
+      pattern: new RegExp(`^\\/v1\\.0\\/me\\/${collection.name}$`, 'i'),
+      kind: collection.name,
+      anyOf: collection.permissions.map((permission) => permission.toLowerCase()),
+      denied: collection.denied === 'outlook' ? OUTLOOK_DENIED : DIRECTORY_DENIED,
+      collection,
+    };
+  }),
+];
+
+/** Every request kind the emulator counts: one per route, and `other` for the paths it does not serve. */
+export const GRAPH_KINDS: readonly string[] = [
+  ...new Set(GRAPH_PATH_RULES.map((rule) => rule.kind)),
+  'other',
 ];
 
 /** The rule for `method` on `path`; undefined for a path (or a method on it) Graph does not serve here. */

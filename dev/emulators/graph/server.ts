@@ -1,6 +1,6 @@
-// Microsoft Graph emulator: GET /v1.0/me, the calendar (read, paged, and POST /v1.0/me/events) for the user a valid
-// Graph token names, with Graph's error shape; a path it does not serve gets Graph's error, never another path's
-// answer. The token checks are in graphToken.ts.
+// Microsoft Graph emulator: GET /v1.0/me, the calendar (read, paged, and POST /v1.0/me/events) and the lists of
+// collections.ts for the user a valid Graph token names, with Graph's error shape; a path it does not serve gets
+// Graph's error, never another path's answer. The routes are in permissions.ts, the token checks in graphToken.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
@@ -14,12 +14,9 @@ import { defaultCode, graphError, graphPresets, send, unauthorized } from './ans
 import { caeChallengeFor } from './cae.js';
 import { byStart, CreatedEvents, eventsBetween, parseNewEvent } from './calendar.js';
 import { verifyGraphToken } from './graphToken.js';
-import { type GraphPathRule, permits, ruleFor, servedWithOtherMethod } from './permissions.js';
-
-export const GRAPH_KINDS = ['me', 'calendar', 'events.create', 'other'] as const;
-/** calendarView's page size without `$top`, and the largest `$top` (Graph's). */
-const DEFAULT_PAGE_SIZE = 10;
-const MAX_PAGE_SIZE = 1000;
+import { pageOf, selectFields } from './paging.js';
+import { GRAPH_KINDS, type GraphPathRule, permits, ruleFor, servedWithOtherMethod } from './permissions.js';
+import { profileOf, userOf } from './profile.js';
 
 export interface GraphEmulatorOptions {
   cert: string;
@@ -94,7 +91,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       send(req, res, 403, graphError(rule.denied.code, rule.denied.message, req));
       return;
     }
-    if (rule.kind === 'calendar') calendar(req, res, url, verified);
+    if (rule.collection !== undefined) {
+      const items = rule.collection.items(userOf(verified));
+      const context = `${baseUrl}/v1.0/$metadata#users('${String(verified.oid)}')/${rule.collection.name}`;
+      answerPage(req, res, pageOf(items, url, baseUrl, rule.collection.name, context));
+    } else if (rule.kind === 'calendar') calendar(req, res, url, verified);
     else if (rule.kind === 'events.create') createEvent(req, res, body, verified);
     else me(req, res, url, verified);
   }
@@ -160,45 +161,19 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       );
       return;
     }
-    const top = pageSize(url.searchParams.get('$top'));
-    const skip = skipOf(url.searchParams.get('$skiptoken'));
-    if (top === undefined || skip === undefined) {
-      send(
-        req,
-        res,
-        400,
-        graphError(
-          'BadRequest',
-          top === undefined
-            ? `Invalid value for $top: it must be an integer from 1 to ${MAX_PAGE_SIZE}.`
-            : 'The $skiptoken is not valid.',
-          req,
-        ),
-      );
-      return;
-    }
     const user = { tid: String(verified.tid), oid: String(verified.oid) };
     const window = [new Date(start), new Date(end)] as const;
     const events = [
       ...eventsBetween(user.oid, organizerOf(verified), ...window),
       ...createdEvents.between(user, ...window),
     ].sort(byStart);
-    const select = url.searchParams.get('$select');
-    const page: Record<string, unknown> = {
-      '@odata.context': `${baseUrl}/v1.0/$metadata#users('${user.oid}')/calendarView`,
-      value: events
-        .slice(skip, skip + top)
-        .map((event) => selectFields({ ...event }, select === null ? null : `id,${select}`)),
-    };
-    if (skip + top < events.length) {
-      // Graph's next link: the same request with an opaque $skiptoken (clients follow it as given).
-      const next = new URL(`${baseUrl}${url.pathname}`);
-      for (const [name, value] of url.searchParams)
-        if (name !== '$skiptoken') next.searchParams.append(name, value);
-      next.searchParams.set('$skiptoken', skipTokenOf(skip + top));
-      page['@odata.nextLink'] = next.toString();
-    }
-    send(req, res, 200, page);
+    const context = `${baseUrl}/v1.0/$metadata#users('${user.oid}')/calendarView`;
+    answerPage(req, res, pageOf(events, url, baseUrl, 'calendarView', context));
+  }
+
+  function answerPage(req: IncomingMessage, res: ServerResponse, page: ReturnType<typeof pageOf>): void {
+    if (page.ok) send(req, res, 200, page.body);
+    else send(req, res, 400, graphError(page.code, page.message, req));
   }
 
   /** `POST /v1.0/me/events`: the new event in the user's calendar, 201 with it (Calendars.ReadWrite). */
@@ -237,11 +212,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
   }
 
   function organizerOf(verified: JWTPayload): { name: string; address: string } {
-    const profile = profileOf(verified, baseUrl);
-    return {
-      name: typeof profile.displayName === 'string' ? profile.displayName : '',
-      address: typeof profile.mail === 'string' ? profile.mail : '',
-    };
+    const { name, mail } = userOf(verified);
+    return { name, address: mail };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -288,53 +260,4 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
       await closeServer(server);
     },
   };
-}
-
-function profileOf(claims: JWTPayload, baseUrl: string): Record<string, unknown> {
-  const name = typeof claims.name === 'string' ? claims.name : '';
-  const upn =
-    [claims.upn, claims.unique_name, claims.preferred_username].find(
-      (v): v is string => typeof v === 'string',
-    ) ?? null;
-  const [first, ...rest] = name.split(' ');
-  return {
-    '@odata.context': `${baseUrl}/v1.0/$metadata#users/$entity`,
-    businessPhones: [],
-    displayName: name,
-    givenName: typeof claims.given_name === 'string' ? claims.given_name : (first ?? null),
-    jobTitle: null,
-    mail: upn,
-    mobilePhone: null,
-    officeLocation: null,
-    preferredLanguage: null,
-    surname: typeof claims.family_name === 'string' ? claims.family_name : rest.join(' ') || null,
-    userPrincipalName: upn,
-    id: claims.oid,
-  };
-}
-
-/** Graph's `$select`: only the fields named (and the OData annotations). */
-function selectFields(object: Record<string, unknown>, select: string | null): Record<string, unknown> {
-  if (select === null) return object;
-  const fields = select.split(',').map((s) => s.trim());
-  return Object.fromEntries(
-    Object.entries(object).filter(([field]) => field.startsWith('@odata.') || fields.includes(field)),
-  );
-}
-
-function pageSize(top: string | null): number | undefined {
-  if (top === null) return DEFAULT_PAGE_SIZE;
-  const value = Number(top);
-  return /^\d+$/.test(top) && value >= 1 && value <= MAX_PAGE_SIZE ? value : undefined;
-}
-
-/** The opaque `$skiptoken` of a position in the view (the emulator's own; clients never read it). */
-function skipTokenOf(skip: number): string {
-  return Buffer.from(`calendarView:${skip}`).toString('base64url');
-}
-
-function skipOf(token: string | null): number | undefined {
-  if (token === null) return 0;
-  const match = /^calendarView:(\d{1,9})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
