@@ -25,22 +25,41 @@ import { FakeGraph, MICROSOFT_GRAPH_APP_ID } from './support/fakeDirectory.js';
 
 const bicep = readFileSync(new URL('../infra/entra/app-registrations.bicep', import.meta.url), 'utf8');
 
+/** The entries of infra/entra's `var graphPermissions`, in their order. */
+function bicepGraphPermissions(): { value: string; id: string }[] {
+  const list = /^var graphPermissions = \[\n((?:.*\n)*?)\]$/m.exec(bicep)?.[1] ?? '';
+  return [...list.matchAll(/\{ value: '([^']+)', id: '([^']+)' \}/g)].map(([, value = '', id = '']) => ({
+    value,
+    id,
+  }));
+}
+
 describe('permissions follow the operations table', () => {
   test('each resource needs exactly what its operations declare', () => {
-    const expected = { graph: new Set<string>(), tasks: new Set<string>() };
+    const expected = Object.fromEntries(DOWNSTREAM_RESOURCE_NAMES.map((name) => [name, new Set<string>()]));
     for (const operation of Object.values(DOWNSTREAM_OPERATIONS)) {
-      for (const permission of operation.permissions) expected[operation.resource].add(permission);
+      for (const permission of operation.permissions) expected[operation.resource]?.add(permission);
     }
-    expect(permissionsByResource()).toEqual({
-      graph: [...expected.graph].sort(),
-      tasks: [...expected.tasks].sort(),
-    });
+    expect(permissionsByResource()).toEqual(
+      Object.fromEntries(
+        Object.entries(expected).map(([name, permissions]) => [name, [...permissions].sort()]),
+      ),
+    );
+  });
+
+  test('every Graph permission of the table has its delegated id in scripts/azd/app-registrations.ts', () => {
+    const missing = permissionsByResource()
+      .graph.filter((name) => GRAPH_DELEGATED_PERMISSION_IDS[name] === undefined)
+      .map(
+        (name) =>
+          `scripts/azd/app-registrations.ts: add '${name}': '<its id>' to GRAPH_DELEGATED_PERMISSION_IDS (the id of the delegated permission ${name} in Microsoft Graph's permissions reference)`,
+      );
+    expect(missing).toEqual([]);
   });
 
   test("the azd hooks' requiredResourceAccess on Graph is every Graph permission of the table, by its id", () => {
     const ids = graphResourceAccess().map((access) => access.id);
     expect(ids).toEqual(permissionsByResource().graph.map((name) => GRAPH_DELEGATED_PERMISSION_IDS[name]));
-    expect(ids.every((id) => typeof id === 'string')).toBe(true);
   });
 
   test("the azd hooks require and grant every resource's permissions of the table, each configured API included", async () => {
@@ -88,17 +107,30 @@ describe('permissions follow the operations table', () => {
     );
   });
 
-  test("infra/entra's requiredResourceAccess names the same Graph permission ids, and no other", () => {
-    const declared = new Set(
-      [...bicep.matchAll(/var graph\w+ScopeId = '([0-9a-f-]{36})'/g)].map((match) => match[1]),
+  test("infra/entra's graphPermissions is every Graph permission of the table with its id, sorted by name", () => {
+    const expected = permissionsByResource().graph.map(
+      (name) => `{ value: '${name}', id: '${GRAPH_DELEGATED_PERMISSION_IDS[name] ?? '<its id>'}' }`,
     );
-    expect(declared).toEqual(new Set(graphResourceAccess().map((access) => access.id)));
-    const used = [...bicep.matchAll(/id: (graph\w+ScopeId)/g)].map((match) => match[1]);
-    expect(used).toHaveLength(declared.size);
+    const declared = bicepGraphPermissions().map(({ value, id }) => `{ value: '${value}', id: '${id}' }`);
+    const edits = [
+      ...expected
+        .filter((line) => !declared.includes(line))
+        .map((line) => `infra/entra/app-registrations.bicep: add ${line} to var graphPermissions`),
+      ...declared
+        .filter((line) => !expected.includes(line))
+        .map((line) => `infra/entra/app-registrations.bicep: remove ${line} from var graphPermissions`),
+    ];
+    expect(edits).toEqual([]);
+    expect(declared).toEqual(expected);
   });
 
-  test("infra/entra's admin consent to Graph is every Graph permission of the table; its downstream APIs are required and consented", () => {
-    expect(bicep).toContain(`var graphConsentScope = '${permissionsByResource().graph.join(' ')}'`);
+  test('infra/entra requires and consents to graphPermissions, and to its downstream APIs', () => {
+    expect(bicep).toMatch(
+      /resourceAppId: microsoftGraphAppId\n\s+resourceAccess: map\(graphPermissions, permission => \{\n\s+id: permission\.id\n\s+type: 'Scope'/,
+    );
+    expect(bicep).toContain(
+      "var graphConsentScope = join(map(graphPermissions, permission => permission.value), ' ')",
+    );
     expect(bicep).toMatch(/scope: graphConsentScope\n/);
     // Custom APIs come in as a parameter (appId and scope ids): both the required access and the grants use it.
     expect(bicep).toMatch(/map\(downstreamApis, downstream => \{\s+resourceAppId: downstream\.appId/);
@@ -110,9 +142,25 @@ describe('permissions follow the operations table', () => {
       for (const permission of Object.values(permissionsByResource()).flat())
         expect(text).toContain(permission);
     }
-    expect(bicep).toContain(`userConsentDescription: '${consentDescription('you').replaceAll("'", "\\'")}'`);
+    // infra/entra's consentUses, as Bicep evaluates it once graphPermissions lists the table's (tested above).
+    const graphJoin = "${join(map(graphPermissions, permission => permission.value), ', ')}";
+    const uses = /^var consentUses = '(.*)'$/m.exec(bicep)?.[1] ?? '';
+    const evaluated = uses.replace(graphJoin, permissionsByResource().graph.join(', '));
+    const expected = consentDescription('you').replace(/^.*behalf: (.*)\.$/, '$1');
+    if (evaluated !== expected) {
+      const graphPart = `Microsoft Graph (${permissionsByResource().graph.join(', ')})`;
+      expect(
+        `infra/entra/app-registrations.bicep: set var consentUses = '${expected.replace(graphPart, `Microsoft Graph (${graphJoin})`)}'`,
+      ).toBe('');
+    }
     expect(bicep).toContain(
-      `adminConsentDescription: '${consentDescription('the user').replaceAll("'", "\\'")}'`,
+      "adminConsentDescription: 'Lets the app call the OBO API, which calls on the user\\'s behalf: ${consentUses}.'",
+    );
+    expect(bicep).toContain(
+      "userConsentDescription: 'Lets the app call the OBO API, which calls on your behalf: ${consentUses}.'",
+    );
+    expect(consentDescription('you')).toBe(
+      `Lets the app call the OBO API, which calls on your behalf: ${expected}.`,
     );
   });
 

@@ -72,11 +72,16 @@ var apiAppRoles = [
   }
 ]
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-var graphUserReadScopeId = 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea'
-// The Graph permissions of the operations table (shared/downstream/permissions.ts; test/permissions.test.ts checks).
-var graphCalendarsReadScopeId = '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42'
-var graphCalendarsReadWriteScopeId = '1ec239c2-d7c9-4623-a91a-a9775856bb36'
-var graphConsentScope = 'Calendars.Read Calendars.ReadWrite User.Read'
+// The Graph permissions of the operations table by name, with their delegated permission ids, sorted by name
+// (shared/downstream/permissions.ts; test/permissions.test.ts checks and names a missing line).
+var graphPermissions = [
+  { value: 'Calendars.Read', id: '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42' }
+  { value: 'Calendars.ReadWrite', id: '1ec239c2-d7c9-4623-a91a-a9775856bb36' }
+  { value: 'User.Read', id: 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea' }
+]
+var graphConsentScope = join(map(graphPermissions, permission => permission.value), ' ')
+// What the API calls on users' behalf, as its consent texts say (consentDescription in shared/downstream/permissions.ts).
+var consentUses = 'Microsoft Graph (${join(map(graphPermissions, permission => permission.value), ', ')}); Tasks API (Tasks.ReadWrite)'
 // Federated credentials trust tokens the tenant's v2.0 issuer gives the managed identity, for the token exchange
 // audience of the cloud this deploys to.
 var loginEndpoint = environment().authentication.loginEndpoint
@@ -103,9 +108,9 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
         type: 'User'
         isEnabled: true
         adminConsentDisplayName: 'Access the OBO API as the signed-in user'
-        adminConsentDescription: 'Lets the app call the OBO API, which calls on the user\'s behalf: Microsoft Graph (Calendars.Read, Calendars.ReadWrite, User.Read); Tasks API (Tasks.ReadWrite).'
+        adminConsentDescription: 'Lets the app call the OBO API, which calls on the user\'s behalf: ${consentUses}.'
         userConsentDisplayName: 'Access the OBO API as you'
-        userConsentDescription: 'Lets the app call the OBO API, which calls on your behalf: Microsoft Graph (Calendars.Read, Calendars.ReadWrite, User.Read); Tasks API (Tasks.ReadWrite).'
+        userConsentDescription: 'Lets the app call the OBO API, which calls on your behalf: ${consentUses}.'
       }
     ]
     // The SPA is pre-authorized: users are never asked to consent to it calling this API.
@@ -135,20 +140,10 @@ resource api 'Microsoft.Graph/applications@v1.0' = {
     [
       {
         resourceAppId: microsoftGraphAppId
-        resourceAccess: [
-          {
-            id: graphUserReadScopeId
-            type: 'Scope'
-          }
-          {
-            id: graphCalendarsReadScopeId
-            type: 'Scope'
-          }
-          {
-            id: graphCalendarsReadWriteScopeId
-            type: 'Scope'
-          }
-        ]
+        resourceAccess: map(graphPermissions, permission => {
+          id: permission.id
+          type: 'Scope'
+        })
       }
     ],
     map(downstreamApis, downstream => {

@@ -60,7 +60,7 @@ function graphPermissions(): ResourcePermissions {
     const id = GRAPH_DELEGATED_PERMISSION_IDS[value];
     if (id === undefined) {
       throw new Error(
-        `app-registrations: the Graph permission ${value} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS`,
+        `app-registrations: the Graph permission ${value} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS (scripts/azd/app-registrations.ts)`,
       );
     }
     return { id, value };
