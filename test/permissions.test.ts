@@ -21,18 +21,20 @@ import { API_APP_ROLE_VALUES, API_APP_ROLES } from '../shared/auth/appRoles.js';
 import { DOWNSTREAM_OPERATIONS, type DownstreamOperation } from '../shared/downstream/operations.js';
 import { consentDescription, permissionsByResource } from '../shared/downstream/permissions.js';
 import { DOWNSTREAM_RESOURCE_NAMES, DOWNSTREAM_RESOURCES } from '../shared/downstream/resources.js';
+import { isRecord } from '../shared/narrow.js';
 import { FakeGraph, MICROSOFT_GRAPH_APP_ID } from './support/fakeDirectory.js';
 
 const bicep = readFileSync(new URL('../infra/entra/app-registrations.bicep', import.meta.url), 'utf8');
 
-/** The entries of infra/entra's `var graphPermissions`, in their order. */
-function bicepGraphPermissions(): { value: string; id: string }[] {
-  const list = /^var graphPermissions = \[\n((?:.*\n)*?)\]$/m.exec(bicep)?.[1] ?? '';
-  return [...list.matchAll(/\{ value: '([^']+)', id: '([^']+)' \}/g)].map(([, value = '', id = '']) => ({
-    value,
-    id,
-  }));
+const GRAPH_PERMISSIONS_FILE = 'infra/entra/graph-permissions.json';
+/** An entry of infra/entra/graph-permissions.json (which the azd hooks and infra/entra read), as the file writes it. */
+function graphPermissionEntry(entry: unknown): string {
+  const { value, id } = isRecord(entry) ? entry : {};
+  return `{ "value": ${JSON.stringify(value)}, "id": ${JSON.stringify(id)} }`;
 }
+const graphPermissionEntries = (
+  JSON.parse(readFileSync(new URL(`../${GRAPH_PERMISSIONS_FILE}`, import.meta.url), 'utf8')) as unknown[]
+).map(graphPermissionEntry);
 
 describe('permissions follow the operations table', () => {
   test('each resource needs exactly what its operations declare', () => {
@@ -47,14 +49,24 @@ describe('permissions follow the operations table', () => {
     );
   });
 
-  test('every Graph permission of the table has its delegated id in scripts/azd/app-registrations.ts', () => {
-    const missing = permissionsByResource()
-      .graph.filter((name) => GRAPH_DELEGATED_PERMISSION_IDS[name] === undefined)
-      .map(
-        (name) =>
-          `scripts/azd/app-registrations.ts: add '${name}': '<its id>' to GRAPH_DELEGATED_PERMISSION_IDS (the id of the delegated permission ${name} in Microsoft Graph's permissions reference)`,
-      );
-    expect(missing).toEqual([]);
+  test(`${GRAPH_PERMISSIONS_FILE} lists every Graph permission of the table with its id, sorted by name, and no other`, () => {
+    const expected = permissionsByResource().graph.map((value) =>
+      graphPermissionEntry({ value, id: GRAPH_DELEGATED_PERMISSION_IDS[value] ?? '<its id>' }),
+    );
+    const edits = [
+      ...expected
+        .filter((entry) => !graphPermissionEntries.includes(entry))
+        .map(
+          (entry) =>
+            `${GRAPH_PERMISSIONS_FILE}: add ${entry} (the id of the delegated permission in Microsoft Graph's permissions reference)`,
+        ),
+      ...graphPermissionEntries
+        .filter((entry) => !expected.includes(entry))
+        .map((entry) => `${GRAPH_PERMISSIONS_FILE}: remove ${entry} (no operation uses it)`),
+    ];
+    expect(edits).toEqual([]);
+    expect(graphPermissionEntries).toEqual(expected);
+    for (const id of Object.values(GRAPH_DELEGATED_PERMISSION_IDS)) expect(id).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   test("the azd hooks' requiredResourceAccess on Graph is every Graph permission of the table, by its id", () => {
@@ -107,24 +119,8 @@ describe('permissions follow the operations table', () => {
     );
   });
 
-  test("infra/entra's graphPermissions is every Graph permission of the table with its id, sorted by name", () => {
-    const expected = permissionsByResource().graph.map(
-      (name) => `{ value: '${name}', id: '${GRAPH_DELEGATED_PERMISSION_IDS[name] ?? '<its id>'}' }`,
-    );
-    const declared = bicepGraphPermissions().map(({ value, id }) => `{ value: '${value}', id: '${id}' }`);
-    const edits = [
-      ...expected
-        .filter((line) => !declared.includes(line))
-        .map((line) => `infra/entra/app-registrations.bicep: add ${line} to var graphPermissions`),
-      ...declared
-        .filter((line) => !expected.includes(line))
-        .map((line) => `infra/entra/app-registrations.bicep: remove ${line} from var graphPermissions`),
-    ];
-    expect(edits).toEqual([]);
-    expect(declared).toEqual(expected);
-  });
-
   test('infra/entra requires and consents to graphPermissions, and to its downstream APIs', () => {
+    expect(bicep).toContain("var graphPermissions = loadJsonContent('graph-permissions.json')");
     expect(bicep).toMatch(
       /resourceAppId: microsoftGraphAppId\n\s+resourceAccess: map\(graphPermissions, permission => \{\n\s+id: permission\.id\n\s+type: 'Scope'/,
     );

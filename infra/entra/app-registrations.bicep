@@ -72,13 +72,9 @@ var apiAppRoles = [
   }
 ]
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-// The Graph permissions of the operations table by name, with their delegated permission ids, sorted by name
-// (shared/downstream/permissions.ts; test/permissions.test.ts checks and names a missing line).
-var graphPermissions = [
-  { value: 'Calendars.Read', id: '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42' }
-  { value: 'Calendars.ReadWrite', id: '1ec239c2-d7c9-4623-a91a-a9775856bb36' }
-  { value: 'User.Read', id: 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea' }
-]
+// The Graph permissions of the operations table, sorted by name, with their delegated permission ids: the azd hooks
+// read the same file (shared/downstream/permissions.ts; test/permissions.test.ts checks and names a missing entry).
+var graphPermissions = loadJsonContent('graph-permissions.json')
 var graphConsentScope = join(map(graphPermissions, permission => permission.value), ' ')
 // What the API calls on users' behalf, as its consent texts say (consentDescription in shared/downstream/permissions.ts).
 var consentUses = 'Microsoft Graph (${join(map(graphPermissions, permission => permission.value), ', ')}); Tasks API (Tasks.ReadWrite)'

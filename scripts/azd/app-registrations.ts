@@ -15,6 +15,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { API_APP_ROLES } from '../../shared/auth/appRoles.js';
@@ -36,14 +37,25 @@ export { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
 const MICROSOFT_GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 /**
  * Microsoft Graph's delegated permission ids (the same in every tenant), for the permissions the operations table
- * uses (shared/downstream/permissions.ts). An operation naming a Graph permission missing here fails the
- * registration, and test/permissions.test.ts, rather than deploying without it.
+ * uses (shared/downstream/permissions.ts), from infra/entra/graph-permissions.json, which infra/entra's Bicep reads
+ * too. An operation naming a Graph permission missing there fails the registration, and test/permissions.test.ts,
+ * rather than deploying without it.
  */
-export const GRAPH_DELEGATED_PERMISSION_IDS: Readonly<Record<string, string>> = {
-  'User.Read': 'e1fe6dd8-ba31-4d61-89e7-70e4c2f4e1ea',
-  'Calendars.Read': '465a38f9-76ea-45b9-9f34-9e8b0d4b0b42',
-  'Calendars.ReadWrite': '1ec239c2-d7c9-4623-a91a-a9775856bb36',
-};
+export const GRAPH_DELEGATED_PERMISSION_IDS: Readonly<Record<string, string>> = graphPermissionIds(
+  readFileSync(new URL('../../infra/entra/graph-permissions.json', import.meta.url), 'utf8'),
+);
+
+function graphPermissionIds(json: string): Record<string, string> {
+  const list: unknown = JSON.parse(json);
+  const isEntry = (entry: unknown): entry is { value: string; id: string } =>
+    isRecord(entry) && typeof entry.value === 'string' && typeof entry.id === 'string';
+  if (!Array.isArray(list) || !list.every(isEntry)) {
+    throw new Error(
+      'infra/entra/graph-permissions.json must be a list of { "value": "<permission>", "id": "<its id>" }',
+    );
+  }
+  return Object.fromEntries(list.map((entry) => [entry.value, entry.id]));
+}
 
 /** A resource the API calls on users' behalf, with the delegated permissions the operations table declares on it. */
 interface ResourcePermissions {
@@ -60,7 +72,7 @@ function graphPermissions(): ResourcePermissions {
     const id = GRAPH_DELEGATED_PERMISSION_IDS[value];
     if (id === undefined) {
       throw new Error(
-        `app-registrations: the Graph permission ${value} (shared/downstream/operations.ts) has no id in GRAPH_DELEGATED_PERMISSION_IDS (scripts/azd/app-registrations.ts)`,
+        `app-registrations: the Graph permission ${value} (shared/downstream/operations.ts) has no id in infra/entra/graph-permissions.json`,
       );
     }
     return { id, value };
