@@ -10,6 +10,7 @@ import {
   GRAPH_RESOURCE,
   TASKS_API_APP_ID_URI,
 } from '../dev/emulators/entra/fixtures.js';
+import { permits, ruleFor } from '../dev/emulators/graph/permissions.js';
 import {
   apiAppRoles,
   CLOUDS,
@@ -158,6 +159,30 @@ describe('permissions follow the operations table', () => {
     expect(consentDescription('you')).toBe(
       `Lets the app call the OBO API, which calls on your behalf: ${expected}.`,
     );
+  });
+
+  test('the sandbox Graph emulator serves every Graph operation of the table, granting it with its permissions', () => {
+    const edits = Object.values(DOWNSTREAM_OPERATIONS as Record<string, DownstreamOperation>)
+      .filter((operation) => operation.resource === 'graph')
+      .flatMap((operation) => {
+        const rule = ruleFor(operation.path.replace(/\{[^}]+\}/g, 'AAMkAGI2'), operation.method);
+        const list = /^\/v1\.0\/me\/([A-Za-z]+)$/.exec(operation.path)?.[1];
+        const permissions = operation.permissions.map((permission) => `'${permission}'`).join(', ');
+        if (rule === undefined && list !== undefined && operation.method === 'GET') {
+          return [
+            `dev/emulators/graph/collections.ts: add to GRAPH_ME_COLLECTIONS { name: '${list}', permissions: [${permissions}], denied: 'outlook', items: (user) => sampleItems(user, '${list}', 12, (i) => ({ ... })) }`,
+          ];
+        }
+        if (rule === undefined) {
+          return [
+            `dev/emulators/graph/permissions.ts: add a route for ${operation.method} ${operation.path}, and its answer in server.ts`,
+          ];
+        }
+        return permits(rule, operation.permissions.join(' '))
+          ? []
+          : [`dev/emulators/graph: ${operation.method} ${operation.path} must accept ${permissions}`];
+      });
+    expect(edits).toEqual([]);
   });
 
   test("the sandbox Entra emulator declares the table's permissions for the API's registration", () => {
