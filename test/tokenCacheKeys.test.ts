@@ -4,6 +4,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import {
+  addKey,
   describeRing,
   ensureRing,
   type Environment,
@@ -12,6 +13,7 @@ import {
   KeyRingError,
   keyVaultOf,
   parseRing,
+  promoteKey,
   replacementRefusal,
   retireKey,
   type RingKey,
@@ -35,6 +37,9 @@ const environment: Environment = {
 const key = (kid: string, fill: number): RingKey => ({ kid, key: Buffer.alloc(32, fill).toString('base64') });
 const K1 = key('k20260101000000', 1);
 const K2 = key('k20260201000000', 2);
+const K3 = key('k20260215000000', 3);
+// The id of the key the commands make at `dependencies`' default time.
+const NEW = 'k20260301120000';
 
 /** One Key Vault secret: its metadata through Resource Manager and its value through the data plane. */
 class FakeKeyVault {
@@ -188,6 +193,97 @@ describe('token cache key ring', () => {
     expect(fake.keys()).toEqual([K2]);
   });
 
+  test('add stages a new key right after the current one, and only one at a time', async () => {
+    const fake = new FakeKeyVault([K2, K1]);
+    const vault = keyVaultOf(environment, dependencies(fake));
+    const next = await addKey(vault, dependencies(fake));
+    expect(next.map((k) => k.kid)).toEqual([K2.kid, NEW, K1.kid]);
+    expect(fake.keys()).toEqual(next);
+    expect(describeRing(next)).toBe(`${K2.kid} (current), ${NEW} (staged), ${K1.kid}`);
+    expect(await refusal(addKey(vault, dependencies(fake, [], '2026-03-02T12:00:00Z')))).toContain(
+      `${NEW} is staged already`,
+    );
+    expect(fake.keys()).toEqual(next);
+  });
+
+  test('promote makes the staged key current, the previous current key right after it', async () => {
+    const fake = new FakeKeyVault([K2, K1]);
+    const vault = keyVaultOf(environment, dependencies(fake));
+    const [, staged] = await addKey(vault, dependencies(fake));
+    const promoted = await promoteKey(vault, undefined);
+    expect(promoted.map((k) => k.kid)).toEqual([NEW, K2.kid, K1.kid]);
+    expect(promoted[0]).toEqual(staged);
+    expect(fake.keys()).toEqual(promoted);
+    // Naming the staged key does the same.
+    const named = new FakeKeyVault([K1, K2]);
+    expect(await promoteKey(keyVaultOf(environment, dependencies(named)), K2.kid)).toEqual([K2, K1]);
+  });
+
+  test('promote refuses to make an older key current again, and anything but the staged key', async () => {
+    // After `rotate` k1 -> k2 the ring is [k2, k1]: k1 right after the current key, but older.
+    const fake = new FakeKeyVault([K2, K1]);
+    const vault = keyVaultOf(environment, dependencies(fake));
+    expect(await refusal(promoteKey(vault, K1.kid))).toContain('older key');
+    const unstaged = new FakeKeyVault([K1, K2, K3]);
+    expect(await refusal(promoteKey(keyVaultOf(environment, dependencies(unstaged)), K3.kid))).toContain(
+      'use rotate',
+    );
+    expect(fake.keys()).toEqual([K2, K1]);
+    expect(unstaged.keys()).toEqual([K1, K2, K3]);
+    expect([...fake.writes, ...unstaged.writes]).toEqual([]);
+  });
+
+  test('promote with nothing staged is refused', async () => {
+    for (const ring of [[K2, K1], [K1]]) {
+      const fake = new FakeKeyVault(ring);
+      expect(await refusal(promoteKey(keyVaultOf(environment, dependencies(fake)), undefined))).toContain(
+        'no key is staged',
+      );
+      expect(fake.writes).toEqual([]);
+    }
+  });
+
+  test('retire by default drops the oldest key, never a staged one', async () => {
+    const fake = new FakeKeyVault([K1]);
+    const vault = keyVaultOf(environment, dependencies(fake));
+    await addKey(vault, dependencies(fake));
+    expect(await refusal(retireKey(vault, undefined))).toContain('promote first');
+    expect(fake.keys()?.map((k) => k.kid)).toEqual([K1.kid, NEW]);
+    const older = new FakeKeyVault([K2, K1]);
+    const olderVault = keyVaultOf(environment, dependencies(older));
+    await addKey(olderVault, dependencies(older));
+    expect((await retireKey(olderVault, undefined)).map((k) => k.kid)).toEqual([K2.kid, NEW]);
+  });
+
+  test.each([
+    // Another operator stages a key of their own.
+    ['add', [K2, K1], [K2, K3, K1]],
+    // Another operator rotates.
+    ['promote', [K1, K2], [K3, K1, K2]],
+    // Another operator stages a key of their own, which this retirement would drop.
+    ['retire', [K2, K1], [K2, K3, K1]],
+  ] as const)(
+    '%s refuses to write when another operator changed the ring meanwhile, and the vault keeps theirs',
+    async (name, ring, changed) => {
+      const fake = new FakeKeyVault(ring);
+      const theirs = formatRing(changed);
+      // Their write lands between this command's read and its write.
+      fake.afterRead = () => {
+        fake.ring = theirs;
+      };
+      const vault = keyVaultOf(environment, dependencies(fake));
+      const command =
+        name === 'add'
+          ? addKey(vault, dependencies(fake))
+          : name === 'promote'
+            ? promoteKey(vault, undefined)
+            : retireKey(vault, undefined);
+      expect(await refusal(command)).toContain('changed');
+      expect(fake.ring).toBe(theirs);
+      expect(fake.writes).toEqual([]);
+    },
+  );
+
   test('a ring that lacks the vault current key is refused with one line, and the vault keeps its ring', async () => {
     const fake = new FakeKeyVault([K1]);
     // Another operator rotates between this rotation's read and its write.
@@ -205,6 +301,16 @@ describe('token cache key ring', () => {
     ['keeps the ring', [K2, K1], [K2, K1], undefined],
     ['retires an older key', [K2, K1], [K2], undefined],
     ['adds a new key in front', [K1], [K2, K1], undefined],
+    ['stages a new key after the current one', [K2, K1], [K2, K3, K1], undefined],
+    ['promotes the staged key', [K1, K2], [K2, K1], undefined],
+    ['promotes a key other than the staged one', [K1, K2, K3], [K3, K1, K2], /use rotate/],
+    ['promotes the staged key with other material', [K1, K2], [key(K2.kid, 9), K1], /differs/],
+    [
+      'promotes a key whose id is no time',
+      [key('a', 1), key('b', 2)],
+      [key('b', 2), key('a', 1)],
+      /use rotate/,
+    ],
     ['the first ring', [], [K1], undefined],
     ['lacks the current key', [K2, K1], [K1], /lacks k20260201000000/],
     ['makes an older key current again', [K2, K1], [K1, K2], /older key/],

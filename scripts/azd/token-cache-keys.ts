@@ -8,12 +8,15 @@
  *            provision writes the vault, however stale the azd environment is. Asks Resource Manager, which shows a
  *            secret's metadata, never its value: a provision needs no Key Vault data-plane role.
  *   show     list the vault's key ids, current first (never key material)
- *   rotate   put a new key in front of the vault's ring: it encrypts from now on, the others still decrypt
- *   retire [kid]  drop a key that is not the current one (default: the oldest); only ever on this command
+ *   add      stage a new key right after the current one: it decrypts once every host has the ring, encrypts nowhere
+ *   promote [kid]  make the staged key (the newer key right after the current one) current
+ *   rotate   add and promote at once, for a compromised key: hosts without the new ring miss what it encrypts
+ *   retire [kid]  drop a key that is not the current one (default: the oldest, never a staged key); only on this command
  *
- * `show`, `rotate` and `retire` read (and write) the secret in Key Vault itself: they need Key Vault Secrets Officer
- * on it. Every write reads the vault again just before and refuses a ring without the vault's current key, or one
- * that makes an older key current again. `npm run keys -- <command>`; rotation step by step: docs/deployment.md, "Rotate the cache encryption key".
+ * So the ring reads [current, staged newer key?, older keys...]. `show`, `add`, `promote`, `rotate` and `retire` read
+ * (and write) the secret in Key Vault itself: they need Key Vault Secrets Officer on it. Every write reads the vault
+ * again just before and refuses when its ring changed meanwhile, lacks the vault's current key, or makes current a key
+ * other than a new one or the staged one (an older key never becomes current again). `npm run keys -- <command>`; rotation step by step: docs/deployment.md, "Rotate the cache encryption key".
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +28,8 @@ export const RING_VARIABLE = 'TOKEN_CACHE_KEYS';
 const KEY_BYTES = 32;
 // The app (shared/config.ts) accepts these ids.
 const KID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+// The ids `add` and `rotate` make: k<UTC time to the second>, ordered as strings.
+const TIMESTAMPED_KID = /^k\d{14}$/;
 const KEY_VAULT_API_VERSION = '7.5';
 const RESOURCE_MANAGER_API_VERSION = '2024-11-01';
 
@@ -71,7 +76,12 @@ export function formatRing(keys: readonly RingKey[]): string {
 }
 
 export function describeRing(keys: readonly RingKey[]): string {
-  return keys.map(({ kid }, index) => (index === 0 ? `${kid} (current)` : kid)).join(', ');
+  const staged = stagedKey(keys);
+  return keys
+    .map((key, index) =>
+      index === 0 ? `${key.kid} (current)` : key === staged ? `${key.kid} (staged)` : key.kid,
+    )
+    .join(', ');
 }
 
 /** A new key with a sortable, timestamped id (to the second). */
@@ -80,9 +90,21 @@ function newKey(dependencies: KeyRingDependencies): RingKey {
   return { kid, key: dependencies.randomKey().toString('base64') };
 }
 
+/** Whether `kid` is a timestamped key id made after `than` (a staged key may become current only then). */
+function isNewerKid(kid: string, than: string): boolean {
+  return TIMESTAMPED_KID.test(kid) && TIMESTAMPED_KID.test(than) && kid > than;
+}
+
+/** The vault ring's staged key: the one right after the current key, when it is newer. */
+function stagedKey(keys: readonly RingKey[]): RingKey | undefined {
+  const [current, next] = keys;
+  return current !== undefined && next !== undefined && isNewerKid(next.kid, current.kid) ? next : undefined;
+}
+
 /**
  * Why `next` may not replace `current` in Key Vault, or undefined when it may: it keeps the current key, and its
- * own current key is either that one (keep, or retire older keys) or a key the vault has never held (rotation).
+ * own current key is either that one (keep, stage a key, or retire older keys), a key the vault has never held
+ * (rotation), or the vault's staged key, unchanged (promotion).
  */
 export function replacementRefusal(
   current: readonly RingKey[],
@@ -95,8 +117,19 @@ export function replacementRefusal(
   if (kept === undefined) return `it lacks ${vaultCurrent.kid}, the current key in Key Vault`;
   if (kept.key !== vaultCurrent.key) return `its key ${vaultCurrent.kid} differs from the one in Key Vault`;
   if (nextCurrent !== undefined && nextCurrent.kid !== vaultCurrent.kid) {
-    if (current.some((k) => k.kid === nextCurrent.kid)) {
-      return `it makes ${nextCurrent.kid}, an older key, current again`;
+    const held = current.find((k) => k.kid === nextCurrent.kid);
+    if (held !== undefined) {
+      if (TIMESTAMPED_KID.test(nextCurrent.kid) && TIMESTAMPED_KID.test(vaultCurrent.kid)) {
+        if (nextCurrent.kid <= vaultCurrent.kid) {
+          return `it makes ${nextCurrent.kid}, an older key, current again`;
+        }
+        if (current[1]?.kid !== nextCurrent.kid) {
+          return `it makes ${nextCurrent.kid} current, which is not the key staged right after ${vaultCurrent.kid}: use rotate`;
+        }
+      } else {
+        return `cannot tell whether ${nextCurrent.kid} is newer than ${vaultCurrent.kid} (ids not k<UTC time>): use rotate`;
+      }
+      if (held.key !== nextCurrent.key) return `its key ${nextCurrent.kid} differs from the one in Key Vault`;
     }
     if (next[1]?.kid !== vaultCurrent.kid) return `its new key must come just before ${vaultCurrent.kid}`;
   }
@@ -244,10 +277,20 @@ export async function ensureRing(
   return formatRing(keys);
 }
 
-/** Writes `next` unless the vault's ring, read again just before, may not be replaced by it. */
-async function replaceRing(vault: KeyRingVault, next: readonly RingKey[]): Promise<void> {
+/**
+ * Writes `next`, made from `read`, unless the vault's ring, read again just before, changed meanwhile or may not be
+ * replaced by it.
+ */
+async function replaceRing(
+  vault: KeyRingVault,
+  read: readonly RingKey[],
+  next: readonly RingKey[],
+): Promise<void> {
   const current = await vault.read();
-  const refusal = replacementRefusal(current ?? [], next);
+  const refusal =
+    current !== undefined && formatRing(current) !== formatRing(read)
+      ? `it changed since this command read it (now ${describeRing(current)}); run the command again`
+      : replacementRefusal(current ?? [], next);
   if (refusal !== undefined) throw new KeyRingError(`refused to write the key ring to Key Vault: ${refusal}`);
   await vault.write(next);
 }
@@ -260,28 +303,73 @@ async function vaultRing(vault: KeyRingVault): Promise<RingKey[]> {
   return keys;
 }
 
-/** A new key in front of the vault's ring. */
-export async function rotateRing(vault: KeyRingVault, dependencies: KeyRingDependencies): Promise<RingKey[]> {
-  const keys = await vaultRing(vault);
+/** A new key for the vault's ring `keys`, with an id no key of the ring has. */
+function unusedKey(keys: readonly RingKey[], dependencies: KeyRingDependencies): RingKey {
   const added = newKey(dependencies);
   if (keys.some((k) => k.kid === added.kid)) {
     throw new KeyRingError(`key id ${added.kid} exists; try again in a second`);
   }
-  const next = [added, ...keys];
-  await replaceRing(vault, next);
+  return added;
+}
+
+/** A new key in front of the vault's ring (staging and promotion at once, for a compromised key). */
+export async function rotateRing(vault: KeyRingVault, dependencies: KeyRingDependencies): Promise<RingKey[]> {
+  const keys = await vaultRing(vault);
+  const next = [unusedKey(keys, dependencies), ...keys];
+  await replaceRing(vault, keys, next);
+  return next;
+}
+
+/** A new key staged right after the vault's current key: every host decrypts with it once it has the ring. */
+export async function addKey(vault: KeyRingVault, dependencies: KeyRingDependencies): Promise<RingKey[]> {
+  const keys = await vaultRing(vault);
+  const [current, ...older] = keys;
+  if (current === undefined) throw new KeyRingError('Key Vault holds no key ring: run `azd provision` first');
+  const staged = stagedKey(keys);
+  if (staged !== undefined) throw new KeyRingError(`${staged.kid} is staged already: promote it first`);
+  const added = unusedKey(keys, dependencies);
+  if (!isNewerKid(added.kid, current.kid)) {
+    throw new KeyRingError(
+      `cannot stage ${added.kid} after ${current.kid}: a staged key's id must be a later k<UTC time>; use rotate`,
+    );
+  }
+  const next = [current, added, ...older];
+  await replaceRing(vault, keys, next);
+  return next;
+}
+
+/** The staged key (or `kid`) made current; `replacementRefusal` lets only the staged key through. */
+export async function promoteKey(vault: KeyRingVault, kid: string | undefined): Promise<RingKey[]> {
+  const keys = await vaultRing(vault);
+  const promoted = kid ?? stagedKey(keys)?.kid;
+  if (promoted === undefined) {
+    throw new KeyRingError(`no key is staged after ${keys[0]?.kid ?? ''}: add one first`);
+  }
+  if (keys[0]?.kid === promoted) throw new KeyRingError(`${promoted} is the current key already`);
+  const key = keys.find((k) => k.kid === promoted);
+  if (key === undefined) throw new KeyRingError(`no key ${promoted} in the ring`);
+  const next = [key, ...keys.filter((k) => k.kid !== promoted)];
+  await replaceRing(vault, keys, next);
   return next;
 }
 
 /** The vault's ring without `kid` (default: its oldest key), never without its current key. */
 export async function retireKey(vault: KeyRingVault, kid: string | undefined): Promise<RingKey[]> {
   const keys = await vaultRing(vault);
-  const retired = kid ?? (keys.length > 1 ? keys[keys.length - 1]?.kid : undefined);
+  const oldest = keys.length > 1 ? keys[keys.length - 1] : undefined;
+  const staged = stagedKey(keys);
+  if (kid === undefined && oldest !== undefined && oldest === staged) {
+    throw new KeyRingError(
+      `the ring holds the current key ${keys[0]?.kid ?? ''} and the staged ${staged.kid} only: promote first`,
+    );
+  }
+  const retired = kid ?? oldest?.kid;
   if (retired === undefined)
     throw new KeyRingError(`the ring holds one key, ${keys[0]?.kid ?? ''}: rotate first`);
   if (keys[0]?.kid === retired) throw new KeyRingError(`${retired} is the current key: rotate first`);
   if (!keys.some((k) => k.kid === retired)) throw new KeyRingError(`no key ${retired} in the ring`);
   const next = keys.filter((k) => k.kid !== retired);
-  await replaceRing(vault, next);
+  await replaceRing(vault, keys, next);
   return next;
 }
 
@@ -304,11 +392,18 @@ function azd(args: string[]): string {
 
 const NEXT_STEP =
   'Next: refresh the app\'s Key Vault references (docs/deployment.md, "Rotate the cache encryption key") so every instance reloads the ring.';
+const COMMANDS = ['ensure', 'show', 'add', 'promote', 'rotate', 'retire'] as const;
+
+function isCommand(command: string | undefined): command is (typeof COMMANDS)[number] {
+  return COMMANDS.some((known) => known === command);
+}
 
 async function main(): Promise<void> {
   const [command, argument] = process.argv.slice(2);
-  if (command !== 'ensure' && command !== 'show' && command !== 'rotate' && command !== 'retire') {
-    console.error('usage: npm run keys -- show | rotate | retire [kid]   (ensure: the azd provision hooks)');
+  if (!isCommand(command)) {
+    console.error(
+      'usage: npm run keys -- show | add | promote [kid] | retire [kid] | rotate   (ensure: the azd provision hooks)',
+    );
     process.exit(2);
   }
   const environment = azdEnvironment();
@@ -332,6 +427,17 @@ async function main(): Promise<void> {
     }
     case 'show':
       console.log(`token-cache-keys: ${describeRing(await vaultRing(vault))}`);
+      break;
+    case 'add':
+      console.log(
+        `token-cache-keys: Key Vault now holds ${describeRing(await addKey(vault, dependencies))}. ${NEXT_STEP} ` +
+          'Then `npm run keys -- promote`.',
+      );
+      break;
+    case 'promote':
+      console.log(
+        `token-cache-keys: Key Vault now holds ${describeRing(await promoteKey(vault, argument))}. ${NEXT_STEP}`,
+      );
       break;
     case 'rotate':
       console.log(
