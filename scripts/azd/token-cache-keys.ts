@@ -259,7 +259,7 @@ export async function ensureRing(
       local === ''
         ? 'token-cache-keys: Key Vault holds the ring; provisioning leaves it as it is'
         : `token-cache-keys: Key Vault holds the ring, the one source of truth: ${RING_VARIABLE} in this azd ` +
-            'environment is cleared and never written there (`npm run keys -- rotate` to rotate)',
+            'environment is cleared and never written there (to rotate: `npm run keys -- add`, docs/deployment.md)',
     );
     return '';
   }
