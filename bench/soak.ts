@@ -2,7 +2,7 @@
  * `npm run bench -- --soak [--minutes N]`: a day in production, compressed. K hosts over the sandbox, steady
  * clients and arriving SPA sessions, token lifetimes shortened in the Entra emulator so that Graph tokens reach
  * msal-node's renewal window and callers' tokens are replaced, and on a schedule printed at the start: Entra's
- * key rollover, the cache key ring's rotation with rolling restarts, a SIGKILLed host, Cosmos DB and Graph
+ * key rollover, the cache key ring's staged rotation with rolling restarts, a SIGKILLed host, Cosmos DB and Graph
  * outages, revoked sessions. Every answer is checked; the report is per minute and in total (bench/soakReport.ts);
  * exits 1 on a 5xx outside an outage, a wrong answer, a lost token or an undecryptable entry.
  */
@@ -20,7 +20,14 @@ import { BENCH_BUNDLE, buildBenchBundle } from './bundle.js';
 import { mulberry32 } from './seededRandom.js';
 import { accountCalls, type Window } from './soakAccount.js';
 import { sleep, SoakClients } from './soakClients.js';
-import { HostFleet, type KeyRing, ringOf, withNewKey, withoutOldest } from './soakHosts.js';
+import {
+  HostFleet,
+  type KeyRing,
+  ringOf,
+  withoutOldest,
+  withStagedKey,
+  withStagedKeyPromoted,
+} from './soakHosts.js';
 import { describeSchedule, parseSoakOptions } from './soakOptions.js';
 import { type EmulatorCounts, printReport, type SoakEvent } from './soakReport.js';
 
@@ -139,9 +146,17 @@ schedule.push([
 schedule.push([
   s.ringAdd,
   async () => {
-    ring = withNewKey(ring, `soak${Math.round(now())}`);
+    ring = withStagedKey(ring, `soak${Math.round(now())}`);
     events.push({ at: now(), what: `key ring ${ring.ids.join(',')}: rolling restart` });
-    await rollingRestart(ring, 'new key in front');
+    await rollingRestart(ring, 'new key staged');
+  },
+]);
+schedule.push([
+  s.ringPromote,
+  async () => {
+    ring = withStagedKeyPromoted(ring);
+    events.push({ at: now(), what: `key ring ${ring.ids.join(',')}: rolling restart` });
+    await rollingRestart(ring, 'staged key promoted');
   },
 ]);
 schedule.push([

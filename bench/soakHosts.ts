@@ -64,9 +64,17 @@ export function ringOf(value: string): KeyRing {
   return { value, ids: value.split(',').map((entry) => entry.split(':')[0] ?? '') };
 }
 
-/** A new 256-bit key in front of the ring. */
-export function withNewKey(ring: KeyRing, id: string): KeyRing {
-  return ringOf(`${id}:${randomBytes(32).toString('base64')},${ring.value}`);
+/** A new 256-bit key staged right after the current one (`npm run keys -- add`): it decrypts, encrypts nowhere yet. */
+export function withStagedKey(ring: KeyRing, id: string): KeyRing {
+  const [current, ...older] = ring.value.split(',');
+  return ringOf([current, `${id}:${randomBytes(32).toString('base64')}`, ...older].join(','));
+}
+
+/** The staged key made current (`npm run keys -- promote`), the previous current key right after it. */
+export function withStagedKeyPromoted(ring: KeyRing): KeyRing {
+  const [current, staged, ...older] = ring.value.split(',');
+  if (current === undefined || staged === undefined) throw new Error('the ring holds no staged key');
+  return ringOf([staged, current, ...older].join(','));
 }
 
 /** The ring without its last (oldest) key. */

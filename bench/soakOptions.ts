@@ -34,6 +34,7 @@ export interface Schedule {
   entraKeyUse: number;
   entraKeyRetire: number;
   ringAdd: number;
+  ringPromote: number;
   ringRetire: number;
   kill: number;
   cosmosOutage: number;
@@ -72,6 +73,7 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions {
       'at-entra-key-use': { type: 'string' },
       'at-entra-key-retire': { type: 'string' },
       'at-ring-add': { type: 'string' },
+      'at-ring-promote': { type: 'string' },
       'at-ring-retire': { type: 'string' },
       'at-kill': { type: 'string' },
       'at-cosmos-outage': { type: 'string' },
@@ -114,12 +116,15 @@ export function parseSoakOptions(argv: readonly string[]): SoakOptions {
   const ringAdd = optional('at-ring-add', 0.12 * seconds);
   const restartGapSeconds = number('restart-gap', 0, false);
   const rolling = hosts * RESTART_SECONDS + (hosts - 1) * restartGapSeconds;
+  // The staged rotation: each step once every host has restarted with the previous one.
+  const ringPromote = optional('at-ring-promote', ringAdd + rolling + 2);
   const schedule: Schedule = {
     entraKeyPublish,
     entraKeyUse,
     entraKeyRetire: optional('at-entra-key-retire', entraKeyUse + drained),
     ringAdd,
-    ringRetire: optional('at-ring-retire', ringAdd + rolling + drained),
+    ringPromote,
+    ringRetire: optional('at-ring-retire', ringPromote + rolling + drained),
     kill: optional('at-kill', 0.37 * seconds),
     cosmosOutage: optional('at-cosmos-outage', 0.5 * seconds),
     cosmosOutageSeconds: number('cosmos-outage-seconds', 1),
@@ -156,7 +161,8 @@ export function describeSchedule(options: SoakOptions): string[] {
     [s.entraKeyPublish, 'Entra publishes a new signing key (the old one still signs)'],
     [s.entraKeyUse, 'Entra signs with the new key'],
     [s.entraKeyRetire, 'Entra retires the old key (every token it signed has expired)'],
-    [s.ringAdd, 'cache key ring: a new key in front, hosts restarted one by one'],
+    [s.ringAdd, 'cache key ring: a new key staged after the current one, hosts restarted one by one'],
+    [s.ringPromote, 'cache key ring: the staged key promoted to current, hosts restarted one by one'],
     [s.ringRetire, 'cache key ring: the old key retired, hosts restarted one by one'],
     [s.kill, 'one host killed (SIGKILL) with writes in flight, then started again'],
     [s.cosmosOutage, `Cosmos DB unreachable for ${s.cosmosOutageSeconds} s`],
