@@ -120,7 +120,9 @@ export class HostFleet {
     try {
       return await run();
     } finally {
-      if (slot !== undefined && slot.current === generation) slot.inFlight -= 1;
+      // A killed generation's count was reset when it was killed: its cut calls, ending later, must not take
+      // the count below its successor's calls in flight (a rolling restart would then stop a busy host).
+      if (slot !== undefined && slot.current === generation && !generation.killed) slot.inFlight -= 1;
     }
   }
 
