@@ -52,7 +52,7 @@ const RUNS: { name: string; args: string[] }[] = [
       ...['--caller-lifetime', '8', '--renew-before', '2', '--graph-lifetime', '305'],
       ...['--jwks-cooldown', '2', '--restart-gap', '1'],
       ...['--at-entra-key-publish', '1', '--at-entra-key-use', '6', '--at-entra-key-retire', '19'],
-      ...['--at-ring-add', '2', '--at-ring-retire', '21', '--at-kill', '13'],
+      ...['--at-ring-add', '2', '--at-ring-promote', '11', '--at-ring-retire', '21', '--at-kill', '13'],
       ...['--at-cosmos-outage', '15', '--cosmos-outage-seconds', '3'],
       ...['--at-graph-outage', '18', '--graph-outage-seconds', '2', '--at-revoke', '23'],
     ],
