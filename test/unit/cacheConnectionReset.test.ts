@@ -20,7 +20,8 @@ function connectionReset(): Error {
   return Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
 }
 
-test('a write cut once by a connection reset lands on a retry instead of failing the write', async () => {
+/** An entry write whose first `resets` attempts are cut by a connection reset. */
+async function writeCutByResets(resets: number) {
   const store = new MemoryTokenCacheStore();
   const l2 = new L2TokenCache({
     store,
@@ -37,33 +38,20 @@ test('a write cut once by a connection reset lands on a retry instead of failing
     },
   });
   const read = await l2.read('ann.tid', 'entry');
-  store.failNext(connectionReset(), { operations: ['write'] });
-  const written = await l2.write('ann.tid', 'entry', { cacheJson, exp: NOW / 1000 + 3600 }, read.version);
-  expect(written.outcome).toBe('written');
+  store.failNext(connectionReset(), { operations: ['write'], times: resets });
+  const written = l2.write('ann.tid', 'entry', { cacheJson, exp: NOW / 1000 + 3600 }, read.version);
+  return { store, written };
+}
+
+test('a write cut once by a connection reset lands on a retry instead of failing the write', async () => {
+  const { store, written } = await writeCutByResets(1);
+  expect((await written).outcome).toBe('written');
   expect(Object.keys(parseCacheDocument(store.get('ann.tid'), 'ann.tid')?.entries ?? {})).toEqual(['entry']);
 });
 
 test('a write cut by resets twice in a row fails as before (one resend, no loop)', async () => {
-  const store = new MemoryTokenCacheStore();
-  const l2 = new L2TokenCache({
-    store,
-    keys: [{ id: 'k1', key: randomBytes(32) }],
-    maxEntriesPerDocument: 16,
-    writeRetries: 2,
-    now: () => NOW,
-    random: () => 0.5,
-    sleep: () => Promise.resolve(),
-  });
-  const cacheJson = JSON.stringify({
-    AccessToken: {
-      at: { secret: 'token-1', target: SCOPES.join(' '), expires_on: String(NOW / 1000 + 3600) },
-    },
-  });
-  const read = await l2.read('ann.tid', 'entry');
-  store.failNext(connectionReset(), { operations: ['write'], times: 2 });
-  await expect(
-    l2.write('ann.tid', 'entry', { cacheJson, exp: NOW / 1000 + 3600 }, read.version),
-  ).rejects.toMatchObject({ code: 'ECONNRESET' });
+  const { store, written } = await writeCutByResets(2);
+  await expect(written).rejects.toMatchObject({ code: 'ECONNRESET' });
   expect(store.get('ann.tid')).toBeUndefined();
 });
 

@@ -8,8 +8,8 @@ import type { JWTPayload } from 'jose';
 
 import { EmulatorControl } from '../kit/control.js';
 import { bearerTokenOf, EntraSigningKeys } from '../kit/entraSigningKeys.js';
-import { closeServer, listen, parseJsonBody, readBody, safeDecode, sendJson } from '../kit/http.js';
-import { revokeSessionsAt, SessionRevocations } from '../kit/sessionRevocations.js';
+import { closeServer, listen, parseJsonBody, readBody, safeDecode } from '../kit/http.js';
+import { handleResourceControl, SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, graphError, graphPresets, send, unauthorized } from './answers.js';
 import { caeChallengeFor } from './cae.js';
 import { byStart, CreatedEvents, eventsBetween, parseNewEvent } from './calendar.js';
@@ -222,20 +222,12 @@ export async function startGraphEmulator(options: GraphEmulatorOptions): Promise
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
-      if (url.pathname === '/_emulator/reset' && req.method === 'POST') {
-        revocations.clear();
-        createdEvents.clear();
-      }
-      if (url.pathname === '/_emulator/revoke-sessions' && req.method === 'POST') {
-        revokeSessionsAt(res, body, revocations, { defaultTenant: options.tenantId, tenantIds });
-        return;
-      }
-      if (!control.handleControlRequest(req, res, url.pathname, body)) {
-        sendJson(res, 404, {
-          error: 'not_found',
-          message: `no emulator endpoint ${req.method ?? ''} ${url.pathname}`,
-        });
-      }
+      handleResourceControl(req, res, url.pathname, body, {
+        control,
+        revocations,
+        tenants: { defaultTenant: options.tenantId, tenantIds },
+        onReset: () => createdEvents.clear(),
+      });
       return;
     }
     const rule = ruleFor(path, req.method ?? '');

@@ -1,8 +1,9 @@
 // Session revocations (Entra's revokeSignInSessions, or a critical event a resource learns through
 // Continuous Access Evaluation): tokens issued before the time no longer stand for the user.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 import { isRecord } from '../../../shared/narrow.js';
+import type { EmulatorControl } from './control.js';
 import { parseJsonBody, sendJson } from './http.js';
 
 export class SessionRevocations {
@@ -65,4 +66,36 @@ export function revokeSessionsAt(
   }
   const revokedAt = revocations.revoke(tid, value.oid, Math.floor(Date.now() / 1000));
   sendJson(res, 200, { oid: value.oid, tid, revokedAt, validFrom: revokedAt + 1 });
+}
+
+/**
+ * The `/_emulator/...` requests of a resource emulator (Graph, Tasks): reset (the kit's, plus `onReset` for the
+ * resource's own data), revoke-sessions, then the kit's control endpoints; anything else is a 404.
+ */
+export function handleResourceControl(
+  req: IncomingMessage,
+  res: ServerResponse,
+  pathname: string,
+  body: Buffer,
+  resource: {
+    control: EmulatorControl;
+    revocations: SessionRevocations;
+    tenants: { defaultTenant: string; tenantIds: readonly string[] };
+    onReset: () => void;
+  },
+): void {
+  if (pathname === '/_emulator/reset' && req.method === 'POST') {
+    resource.revocations.clear();
+    resource.onReset();
+  }
+  if (pathname === '/_emulator/revoke-sessions' && req.method === 'POST') {
+    revokeSessionsAt(res, body, resource.revocations, resource.tenants);
+    return;
+  }
+  if (!resource.control.handleControlRequest(req, res, pathname, body)) {
+    sendJson(res, 404, {
+      error: 'not_found',
+      message: `no emulator endpoint ${req.method ?? ''} ${pathname}`,
+    });
+  }
 }

@@ -7,8 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 
 import { EmulatorControl } from '../kit/control.js';
-import { closeServer, headerValue, listen, parseJsonBody, readBody, sendJson } from '../kit/http.js';
-import { revokeSessionsAt, SessionRevocations } from '../kit/sessionRevocations.js';
+import { closeServer, headerValue, listen, parseJsonBody, readBody } from '../kit/http.js';
+import { handleResourceControl, SessionRevocations } from '../kit/sessionRevocations.js';
 import { defaultCode, send, sendError, tasksError, tasksPresets } from './answers.js';
 import { type Route, routeOf, TASKS_KINDS } from './routes.js';
 import {
@@ -158,20 +158,12 @@ export async function startTasksEmulator(options: TasksEmulatorOptions): Promise
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const body = await readBody(req);
     if (url.pathname.startsWith('/_emulator/')) {
-      if (url.pathname === '/_emulator/reset' && req.method === 'POST') {
-        revocations.clear();
-        store.clear();
-      }
-      if (url.pathname === '/_emulator/revoke-sessions' && req.method === 'POST') {
-        revokeSessionsAt(res, body, revocations, { defaultTenant: options.tenantId, tenantIds });
-        return;
-      }
-      if (!control.handleControlRequest(req, res, url.pathname, body)) {
-        sendJson(res, 404, {
-          error: 'not_found',
-          message: `no emulator endpoint ${req.method ?? ''} ${url.pathname}`,
-        });
-      }
+      handleResourceControl(req, res, url.pathname, body, {
+        control,
+        revocations,
+        tenants: { defaultTenant: options.tenantId, tenantIds },
+        onReset: () => store.clear(),
+      });
       return;
     }
     const route = routeOf(req.method ?? '', path);
