@@ -1,5 +1,6 @@
 // The tests' door to the sandbox that `npm test` (dev/sandbox/runTests.ts) starts: its client (dev/sandbox/client.ts,
 // which the benchmarks use too), and requests that only tests make, raw calls at the emulators' own endpoints.
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 import { type Emulator, emulatorUrl, sandbox } from '../dev/sandbox/client.js';
@@ -77,18 +78,24 @@ export async function managedIdentityToken(resource = 'api://AzureADTokenExchang
 }
 
 /**
- * A request to an emulator with `path` sent exactly as given (fetch would resolve `..` and `%2e%2e` first), as
- * a client that does not normalise would send it. The CA is trusted through NODE_EXTRA_CA_CERTS.
+ * A request to `baseUrl` (http or https) with `path` sent exactly as given (fetch would resolve `..` and `%2e%2e`
+ * first), as a client that does not normalise would send it. The sandbox's CA is trusted through
+ * NODE_EXTRA_CA_CERTS. A JSON `body` is sent with its content type.
  */
-export function requestRawPath(
-  emulator: Emulator,
+export function requestRaw(
+  baseUrl: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
 ): Promise<{ status: number; body: unknown }> {
-  const url = new URL(emulatorUrl(emulator));
+  const url = new URL(baseUrl);
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const headers = {
+    ...options.headers,
+    ...(options.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+  };
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers: options.headers },
+    const req = request(
+      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -103,6 +110,15 @@ export function requestRawPath(
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
   });
+}
+
+/** {@link requestRaw} to an emulator of the sandbox. */
+export function requestRawPath(
+  emulator: Emulator,
+  path: string,
+  options: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: unknown }> {
+  return requestRaw(emulatorUrl(emulator), path, options);
 }

@@ -1,13 +1,14 @@
 // Issue 19 against the sandbox: the Tasks API routes (every method, ids in routes, pages), Graph's event write,
 // CAE and consent on a second downstream API, and which client apps may call.
-import { request as httpRequest } from 'node:http';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
+import { isRecord } from '../../shared/narrow.js';
 import {
   assignAppRoles,
   counters,
   injectFault,
+  requestRaw,
   resetEmulators,
   revokeSessions,
   sandbox,
@@ -77,32 +78,19 @@ async function call(
   };
 }
 
-/** A request with its path exactly as given: fetch would resolve `%2e%2e` before sending. */
-function raw(
+/** A request to the API with its path exactly as given: fetch would resolve `%2e%2e` before sending. */
+async function raw(
   token: string,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const url = new URL(host.url);
-  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path, method, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({
-          status: res.statusCode ?? 0,
-          body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
-        });
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
+  const answer = await requestRaw(host.url, path, {
+    method,
+    headers: { Authorization: `Bearer ${token}` },
+    body,
   });
+  return { status: answer.status, body: isRecord(answer.body) ? answer.body : {} };
 }
 
 function total(byKind: Record<string, number>): number {
