@@ -3,6 +3,8 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
+import { ConfidentialClientApplication } from '@azure/msal-node';
+
 import { type Emulator, emulatorUrl, sandbox } from '../dev/sandbox/client.js';
 import { isRecord } from '../shared/narrow.js';
 
@@ -121,4 +123,23 @@ export function requestRawPath(
   options: { method?: string; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; body: unknown }> {
   return requestRaw(emulatorUrl(emulator), path, options);
+}
+
+/**
+ * A fresh msal-node client of the API (its client secret) at the sandbox's Entra emulator, as the API builds one per
+ * request: `clientCapabilities: ['cp1']` for CAE tokens.
+ */
+export function apiMsalClient(
+  options: { tenant?: string; clientCapabilities?: string[] } = {},
+): ConfidentialClientApplication {
+  const { entraUrl, api, tenantId } = sandbox();
+  return new ConfidentialClientApplication({
+    auth: {
+      clientId: api.clientId,
+      clientSecret: api.clientSecret,
+      authority: `${entraUrl}/${options.tenant ?? tenantId}`,
+      knownAuthorities: [new URL(entraUrl).host],
+      clientCapabilities: options.clientCapabilities ?? [],
+    },
+  });
 }

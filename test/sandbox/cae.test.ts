@@ -1,41 +1,34 @@
 // The emulators' CAE, consent and tenant behaviour over HTTPS, as msal-node and the API see it.
-import { ConfidentialClientApplication, InteractionRequiredAuthError } from '@azure/msal-node';
+import { InteractionRequiredAuthError } from '@azure/msal-node';
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 
 import { claimsFromChallenge } from '../../shared/graph/claimsChallenge.js';
-import { requestObo, resetEmulators, revokeSessions, sandbox, setConsent, userToken } from '../sandbox.js';
+import {
+  apiMsalClient,
+  requestObo,
+  resetEmulators,
+  revokeSessions,
+  sandbox,
+  setConsent,
+  userToken,
+} from '../sandbox.js';
 
 const USER_READ = 'https://graph.microsoft.com/User.Read';
 const CALENDARS_READ = 'https://graph.microsoft.com/Calendars.Read';
-
-function msalClient(
-  tenant = sandbox().tenantId,
-  clientCapabilities: string[] = [],
-): ConfidentialClientApplication {
-  const { entraUrl, api } = sandbox();
-  return new ConfidentialClientApplication({
-    auth: {
-      clientId: api.clientId,
-      clientSecret: api.clientSecret,
-      authority: `${entraUrl}/${tenant}`,
-      knownAuthorities: [new URL(entraUrl).host],
-      clientCapabilities,
-    },
-  });
-}
 
 async function graphTokenFor(
   assertion: string,
   options: { scopes?: string[]; cp1?: boolean; tenant?: string; claims?: string } = {},
 ): Promise<string> {
-  const result = await msalClient(options.tenant, options.cp1 === true ? ['cp1'] : []).acquireTokenOnBehalfOf(
-    {
-      oboAssertion: assertion,
-      scopes: options.scopes ?? [USER_READ],
-      ...(options.claims === undefined ? {} : { claims: options.claims }),
-    },
-  );
+  const result = await apiMsalClient({
+    ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
+    clientCapabilities: options.cp1 === true ? ['cp1'] : [],
+  }).acquireTokenOnBehalfOf({
+    oboAssertion: assertion,
+    scopes: options.scopes ?? [USER_READ],
+    ...(options.claims === undefined ? {} : { claims: options.claims }),
+  });
   if (result === null) throw new Error('no token');
   return result.accessToken;
 }

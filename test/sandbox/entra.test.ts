@@ -12,6 +12,7 @@ import {
 
 import {
   activateKey,
+  apiMsalClient,
   assignAppRoles,
   counters,
   injectFault,
@@ -49,18 +50,6 @@ async function errorOf(
 ): Promise<{ status: number; error: unknown; codes: unknown; body: Record<string, unknown> }> {
   const body = (await response.json()) as Record<string, unknown>;
   return { status: response.status, error: body.error, codes: body.error_codes, body };
-}
-
-function msalClient(): ConfidentialClientApplication {
-  const { entraUrl, tenantId, api } = sandbox();
-  return new ConfidentialClientApplication({
-    auth: {
-      clientId: api.clientId,
-      clientSecret: api.clientSecret,
-      authority: `${entraUrl}/${tenantId}`,
-      knownAuthorities: [new URL(entraUrl).host],
-    },
-  });
 }
 
 beforeEach(resetEmulators);
@@ -530,7 +519,7 @@ describe('presets as msal-node sees them', () => {
   const acquire = async (): Promise<unknown> => {
     const { accessToken } = await userToken('alice');
     try {
-      await msalClient().acquireTokenOnBehalfOf({ oboAssertion: accessToken, scopes: [GRAPH_USER_READ] });
+      await apiMsalClient().acquireTokenOnBehalfOf({ oboAssertion: accessToken, scopes: [GRAPH_USER_READ] });
       return undefined;
     } catch (error) {
       return error;

@@ -1,11 +1,11 @@
 // The Tasks API emulator over HTTPS, a second protected downstream API: tokens from the Entra emulator's OBO grant
 // after consent, per-user CRUD, pages with next links, its errors, faults and CAE revocation.
-import { ConfidentialClientApplication } from '@azure/msal-node';
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
 
 import { claimsFromChallenge } from '../../shared/graph/claimsChallenge.js';
 import {
+  apiMsalClient,
   counters,
   injectFault,
   pathCounters,
@@ -311,23 +311,10 @@ describe('faults', () => {
 });
 
 describe('continuous access evaluation', () => {
-  function msalClient(): ConfidentialClientApplication {
-    const { entraUrl, api, tenantId } = sandbox();
-    return new ConfidentialClientApplication({
-      auth: {
-        clientId: api.clientId,
-        clientSecret: api.clientSecret,
-        authority: `${entraUrl}/${tenantId}`,
-        knownAuthorities: [new URL(entraUrl).host],
-        clientCapabilities: ['cp1'],
-      },
-    });
-  }
-
   it("challenges a revoked user's CAE token with insufficient_claims; a token for those claims is accepted", async () => {
     await setConsent('tasks-cae', [tasksScope()], true);
     const user = await userToken('tasks-cae');
-    const first = await msalClient().acquireTokenOnBehalfOf({
+    const first = await apiMsalClient({ clientCapabilities: ['cp1'] }).acquireTokenOnBehalfOf({
       oboAssertion: user.accessToken,
       scopes: [tasksScope()],
     });
@@ -343,7 +330,7 @@ describe('continuous access evaluation', () => {
     const claims = claimsFromChallenge(header);
     expect(claims).toBeDefined();
 
-    const renewed = await msalClient().acquireTokenOnBehalfOf({
+    const renewed = await apiMsalClient({ clientCapabilities: ['cp1'] }).acquireTokenOnBehalfOf({
       oboAssertion: user.accessToken,
       scopes: [tasksScope()],
       claims,
