@@ -33,7 +33,8 @@ export async function handle(
     warn: (message: string, fields?: Record<string, unknown>) =>
       context.warn(JSON.stringify({ message, requestId, traceId: trace?.traceId, ...fields })),
   };
-  let telemetry = new RequestTelemetry(logger);
+  // Built once the services are: a request that fails before that has no fields to log.
+  let telemetry: RequestTelemetry | undefined;
   let response: HttpResponseInit;
   // Constant: the App ID URI would name the tenant's API and environment to anonymous callers.
   const realm = 'api';
@@ -45,8 +46,12 @@ export async function handle(
       context.traceContext,
     );
     trace = requestTrace;
-    telemetry = new RequestTelemetry(logger, { trace: requestTrace, metrics: built.observability.metrics });
-    response = await telemetry.run(() => requestTrace.withActiveSpan(() => run(built)));
+    const requestTelemetry = new RequestTelemetry(logger, {
+      trace: requestTrace,
+      metrics: built.observability.metrics,
+    });
+    telemetry = requestTelemetry;
+    response = await requestTelemetry.run(() => requestTrace.withActiveSpan(() => run(built)));
   } catch (error) {
     response = problemResponse(error, realm);
     if (!(error instanceof ApiError) || error instanceof ConfigError) {
@@ -75,7 +80,7 @@ export async function handle(
       status,
       code,
       ms: Math.round(performance.now() - started),
-      ...telemetry.fields,
+      ...telemetry?.fields,
     }),
   );
   return response;
