@@ -15,6 +15,7 @@ import {
 import { PageCursors } from '../../shared/downstream/pages.js';
 import type { JsonObject } from '../../shared/downstream/resourceClient.js';
 import { ApiError } from '../../shared/errors.js';
+import { apiFailure } from '../support/apiFailure.js';
 
 const API_CLIENT_ID = '22222222-2222-4222-8222-222222222222';
 const GRAPH_CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}';
@@ -98,15 +99,6 @@ function harness(graphAnswers: Step[], exchange: { acquire?: Step; withClaims?: 
   return { log, run };
 }
 
-async function failure(pending: Promise<unknown>): Promise<ApiError> {
-  const error = await pending.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof ApiError)) throw new Error('expected an ApiError');
-  return error;
-}
-
 const USER_READ = 'https://graph.microsoft.com/User.Read';
 
 describe('callDownstream', () => {
@@ -131,7 +123,7 @@ describe('callDownstream', () => {
   test('never loops: a second challenge goes to the caller as 401 claims, the new token dropped too', async () => {
     const second = '{"access_token":{"nbf":{"essential":true,"value":"1700000099"}}}';
     const { log, run } = harness([revoked(), revoked(second)]);
-    const error = await failure(run());
+    const error = await apiFailure(run());
     expect(error.code).toBe('ERR_CLAIMS_CHALLENGE');
     expect(error.details.claims).toBe(second);
     expect(log.filter((line) => line.startsWith('graph'))).toHaveLength(2);
@@ -142,7 +134,7 @@ describe('callDownstream', () => {
   test("answers the resource's claims when Entra needs interaction without claims (AADSTS50173)", async () => {
     const entra = new ApiError('ERR_ASSERTION_REJECTED', 'revoked', { upstreamCode: 'AADSTS50173' });
     const { run } = harness([revoked()], { withClaims: [entra] });
-    const error = await failure(run());
+    const error = await apiFailure(run());
     expect(error.code).toBe('ERR_CLAIMS_CHALLENGE');
     expect(error.details.claims).toBe(GRAPH_CLAIMS);
     expect(error.details.upstreamCode).toBe('AADSTS50173');
@@ -154,7 +146,7 @@ describe('callDownstream', () => {
       upstreamCode: 'AADSTS50076',
     });
     const { run } = harness([revoked()], { withClaims: [entra] });
-    const error = await failure(run());
+    const error = await apiFailure(run());
     expect(error.code).toBe('ERR_CLAIMS_CHALLENGE');
     expect(error.details.claims).toBe(ENTRA_CLAIMS);
   });
@@ -162,12 +154,12 @@ describe('callDownstream', () => {
   test('keeps an Entra outage during the claims exchange an outage', async () => {
     const outage = new ApiError('ERR_IDENTITY_PROVIDER_UNAVAILABLE', 'down', { retryAfterSeconds: 5 });
     const { run } = harness([revoked()], { withClaims: [outage] });
-    expect((await failure(run())).code).toBe('ERR_IDENTITY_PROVIDER_UNAVAILABLE');
+    expect((await apiFailure(run())).code).toBe('ERR_IDENTITY_PROVIDER_UNAVAILABLE');
   });
 
   test('a 401 without claims drops the cached token and fails without exchanging again', async () => {
     const { log, run } = harness([new ApiError('ERR_GRAPH_TOKEN_REJECTED', 'rejected')]);
-    expect((await failure(run())).code).toBe('ERR_GRAPH_TOKEN_REJECTED');
+    expect((await apiFailure(run())).code).toBe('ERR_GRAPH_TOKEN_REJECTED');
     expect(log).toContain(`evict ${USER_READ}`);
     expect(log.some((line) => line.startsWith('acquireWithClaims'))).toBe(false);
   });
@@ -181,14 +173,14 @@ describe('callDownstream', () => {
 
   test('other Graph failures keep the cached token', async () => {
     const { log, run } = harness([new ApiError('ERR_GRAPH_FORBIDDEN', 'denied')]);
-    expect((await failure(run())).code).toBe('ERR_GRAPH_FORBIDDEN');
+    expect((await apiFailure(run())).code).toBe('ERR_GRAPH_FORBIDDEN');
     expect(log.some((line) => line.startsWith('evict'))).toBe(false);
   });
 
   test('missing consent names the application and the scopes to consent to', async () => {
     const consent = new ApiError('ERR_CONSENT_REQUIRED', 'consent', { upstreamCode: 'AADSTS65001' });
     const { run } = harness([], { acquire: consent });
-    const error = await failure(run(DOWNSTREAM_OPERATIONS.myUpcomingEvents));
+    const error = await apiFailure(run(DOWNSTREAM_OPERATIONS.myUpcomingEvents));
     expect(error.code).toBe('ERR_CONSENT_REQUIRED');
     expect(error.details.upstreamCode).toBe('AADSTS65001');
     expect(error.details.consent).toEqual({

@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 
 import { type DownstreamRequest, HttpResourceClient } from '../../shared/downstream/resourceClient.js';
-import { ApiError } from '../../shared/errors.js';
+import { apiFailure } from '../support/apiFailure.js';
 
 interface Seen {
   url: string;
@@ -52,15 +52,6 @@ const request = (method: DownstreamRequest['method'], target: string, body?: Rec
   ...(body === undefined ? {} : { body }),
 });
 
-async function failure(pending: Promise<unknown>): Promise<ApiError> {
-  const error = await pending.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof ApiError)) throw new Error('expected an ApiError');
-  return error;
-}
-
 describe('HttpResourceClient', () => {
   test('POSTs a JSON body under the base URL path and answers 201 with the new item; no redirect followed', async () => {
     const { http, seen } = client([json(201, { id: 'tk_1', title: 'Milk' })]);
@@ -87,12 +78,14 @@ describe('HttpResourceClient', () => {
       json(400, { error: { code: 'InvalidRequestBody', message: 'title <script>' } }),
       json(409, { error: { code: 'Conflict' } }),
     ]);
-    expect((await failure(http.send(request('GET', '/tasks/x'), 't'))).code).toBe('ERR_DOWNSTREAM_NOT_FOUND');
-    const bad = await failure(http.send(request('PATCH', '/tasks/x', {}), 't'));
+    expect((await apiFailure(http.send(request('GET', '/tasks/x'), 't'))).code).toBe(
+      'ERR_DOWNSTREAM_NOT_FOUND',
+    );
+    const bad = await apiFailure(http.send(request('PATCH', '/tasks/x', {}), 't'));
     expect(bad.code).toBe('ERR_DOWNSTREAM_BAD_REQUEST');
     expect(bad.details.upstreamCode).toBe('InvalidRequestBody');
     expect(bad.message).not.toContain('script');
-    expect((await failure(http.send(request('POST', '/tasks', {}), 't'))).code).toBe(
+    expect((await apiFailure(http.send(request('POST', '/tasks', {}), 't'))).code).toBe(
       'ERR_DOWNSTREAM_CONFLICT',
     );
   });
@@ -103,7 +96,7 @@ describe('HttpResourceClient', () => {
     expect((await get.http.send(request('GET', '/tasks'), 't')).status).toBe(200);
     expect(get.seen).toHaveLength(2);
     const post = client([down()]);
-    expect((await failure(post.http.send(request('POST', '/tasks', { title: 'a' }), 't'))).code).toBe(
+    expect((await apiFailure(post.http.send(request('POST', '/tasks', { title: 'a' }), 't'))).code).toBe(
       'ERR_DOWNSTREAM_UNAVAILABLE',
     );
     expect(post.seen).toHaveLength(1);
@@ -119,17 +112,17 @@ describe('HttpResourceClient', () => {
     const claims = '{"access_token":{"nbf":{"essential":true,"value":"1"}}}';
     const challenge = `Bearer error="insufficient_claims", claims="${Buffer.from(claims).toString('base64')}"`;
     const tasks = client([json(401, {}, { 'www-authenticate': challenge })]);
-    const error = await failure(tasks.http.send(request('GET', '/tasks'), 't'));
+    const error = await apiFailure(tasks.http.send(request('GET', '/tasks'), 't'));
     expect(error.code).toBe('ERR_DOWNSTREAM_TOKEN_REJECTED');
     expect(error.details.claims).toBe(claims);
     const graph = client([json(401, {})], 'https://graph.microsoft.com', 'graph');
-    expect((await failure(graph.http.send(request('GET', '/v1.0/me'), 't'))).code).toBe(
+    expect((await apiFailure(graph.http.send(request('GET', '/v1.0/me'), 't'))).code).toBe(
       'ERR_GRAPH_TOKEN_REJECTED',
     );
   });
 
   test('a 2xx that is not a JSON object is a failed call, not a crash', async () => {
     const { http } = client([new Response('<html>', { status: 200 })]);
-    expect((await failure(http.send(request('GET', '/tasks'), 't'))).code).toBe('ERR_DOWNSTREAM_FAILED');
+    expect((await apiFailure(http.send(request('GET', '/tasks'), 't'))).code).toBe('ERR_DOWNSTREAM_FAILED');
   });
 });
