@@ -315,6 +315,10 @@ describe('app registrations hook', () => {
     await expect(registerApps({ ...environment, ENTRA_CLOUD: 'Mars' }, dependencies(graph))).rejects.toThrow(
       /ENTRA_CLOUD/,
     );
+    // Not a cloud either: a name every object has (`in` would have taken it).
+    await expect(
+      registerApps({ ...environment, ENTRA_CLOUD: 'toString' }, dependencies(graph)),
+    ).rejects.toThrow(/ENTRA_CLOUD/);
     await expect(
       registerApps({ ...environment, SPA_REDIRECT_URIS: 'https://x' }, dependencies(graph)),
     ).rejects.toThrow(/SPA_REDIRECT_URIS/);

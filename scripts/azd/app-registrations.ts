@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { API_APP_ROLES } from '../../shared/auth/appRoles.js';
-import { type CloudName, CLOUDS } from '../../shared/config/clouds.js';
+import { CLOUD_NAMES, type CloudName, CLOUDS, isCloudName } from '../../shared/config/clouds.js';
 import { readDownstreamApi } from '../../shared/config/downstream.js';
 import { SettingReader } from '../../shared/config/settingReader.js';
 import { consentDescription, permissionsByResource } from '../../shared/downstream/permissions.js';
@@ -108,10 +108,10 @@ export class RegistrationError extends Error {}
 
 export function cloudOf(environment: Environment): (typeof CLOUDS)[CloudName] {
   const name = environment['ENTRA_CLOUD'] ?? 'AzureCloud';
-  if (!(name in CLOUDS)) {
-    throw new RegistrationError(`ENTRA_CLOUD: "${name}" is not one of ${Object.keys(CLOUDS).join(', ')}`);
+  if (!isCloudName(name)) {
+    throw new RegistrationError(`ENTRA_CLOUD: "${name}" is not one of ${CLOUD_NAMES.join(', ')}`);
   }
-  return CLOUDS[name as CloudName];
+  return CLOUDS[name];
 }
 
 function required(environment: Environment, name: string): string {
