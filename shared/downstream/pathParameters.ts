@@ -10,11 +10,6 @@ import type { DownstreamOperation } from './operations.js';
 export const MAX_PATH_PARAMETER_LENGTH = 512;
 const TEMPLATE_PARAMETER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
-/** The names of the `{name}` parameters of a path template, in order. */
-export function pathParameterNames(template: string): string[] {
-  return [...template.matchAll(TEMPLATE_PARAMETER)].map((match) => match[1] ?? '');
-}
-
 /**
  * The template with each `{name}` replaced by the route's parameter as one segment: decoded once (a host may or
  * may not have decoded it), refused when that is empty, `.` or `..`, holds `/`, `\`, `%` (a second encoding),
